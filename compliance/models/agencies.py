@@ -1,0 +1,53 @@
+from django.core.validators import RegexValidator
+from django.db import models
+from django_countries.fields import CountryField
+
+from compliance.models.base import audited_history
+
+
+class AgencyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class Agency(models.Model):
+    """A government body that reviews releases or sends requests."""
+
+    code = models.CharField(
+        max_length=16,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[A-Z][A-Z0-9_-]*$", "Use upper-case letters, digits, - or _.")
+        ],
+        help_text="Short unique code, e.g. DOC, ONCD, OSTP, CAISI.",
+    )
+    name = models.CharField(max_length=200)
+    contact_email = models.EmailField(blank=True)
+    active = models.BooleanField(default=True)
+
+    history = audited_history()
+    objects = AgencyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Partner(models.Model):
+    """An outside organisation that may get early access to a release."""
+
+    name = models.CharField(max_length=200)
+    country = CountryField(help_text="ISO 3166-1 alpha-2 code, e.g. US, GB.")
+    contact_email = models.EmailField(blank=True)
+    notes = models.TextField(blank=True)
+
+    history = audited_history()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.country})"

@@ -1,0 +1,43 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups of these names (created by a data migration)."""
+
+    STAFF = "staff"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+def role_of(user) -> str | None:
+    """The strongest role a user holds (admin > staff > auditor), or None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    names = _group_names(user)
+    for role in (Role.ADMIN, Role.STAFF, Role.AUDITOR):
+        if role in names:
+            return role
+    return None
+
+
+def _group_names(user) -> set[str]:
+    # Cached per user object: a request asks several times, and the answer does not change.
+    cached = getattr(user, "_clearance_groups", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._clearance_groups = cached
+    return cached
+
+
+def is_admin(user) -> bool:
+    return role_of(user) == Role.ADMIN
+
+
+def can_write(user) -> bool:
+    return role_of(user) in (Role.STAFF, Role.ADMIN)
+
+
+def can_read(user) -> bool:
+    return role_of(user) is not None

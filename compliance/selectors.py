@@ -1,0 +1,249 @@
+"""Read models: the gate (R2/R3), the access check (R15) and compliance alerts (R16).
+
+Pure reads with a query count that does not depend on the data size. The evaluation helpers
+(``stage_blockers``…) work on already-loaded rows so the services can call them on rows they
+have locked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import F
+
+from compliance import errors
+from compliance.errors import Blocker, blocker
+from compliance.models import (
+    LIVE_STATUSES,
+    AllowlistEntry,
+    AllowlistStatus,
+    GovernmentRequest,
+    Partner,
+    Release,
+    ReleaseStatus,
+    RequestKind,
+    SignOff,
+    SignOffStatus,
+    Stage,
+)
+
+DOMESTIC_COUNTRY = "US"
+
+# R2/R3: which binding request kinds hold back which stage.
+STAGE_BLOCKING_KINDS = {
+    Stage.LIMITED: (RequestKind.POSTPONE_RELEASE, RequestKind.SUSPEND_ACCESS),
+    Stage.GENERAL: (
+        RequestKind.POSTPONE_RELEASE,
+        RequestKind.LIMIT_RELEASE,
+        RequestKind.SUSPEND_ACCESS,
+    ),
+}
+ALERT_DIRECTIVE_KINDS = (RequestKind.POSTPONE_RELEASE, RequestKind.SUSPEND_ACCESS)
+STAGE_FOR_STATUS = {ReleaseStatus.LIMITED: Stage.LIMITED, ReleaseStatus.GENERAL: Stage.GENERAL}
+
+
+@dataclass
+class GateFacts:
+    """Everything the gate rules read about one release, loaded in a fixed number of queries."""
+
+    release: Release
+    required_codes: list[str]
+    signoffs: list[SignOff]  # current round only
+    binding_requests: list[GovernmentRequest]  # binding, in force, naming the release
+    approved_entries: list[AllowlistEntry]
+
+
+def load_gate_facts(release: Release, *, lock: bool = False) -> GateFacts:
+    signoffs = SignOff.objects.filter(release=release, round=release.review_round).select_related(
+        "agency"
+    )
+    requests = GovernmentRequest.objects.in_force().binding().filter(releases=release)
+    entries = AllowlistEntry.objects.filter(
+        release=release, status=AllowlistStatus.APPROVED
+    ).select_related("partner")
+    if lock:
+        signoffs = signoffs.select_for_update(of=("self",)).order_by("pk")
+        entries = entries.select_for_update(of=("self",)).order_by("pk")
+    return GateFacts(
+        release=release,
+        required_codes=sorted(release.required_agencies.values_list("code", flat=True)),
+        signoffs=list(signoffs),
+        binding_requests=list(requests.order_by("pk")),
+        approved_entries=list(entries),
+    )
+
+
+def _signoffs_by_agency(facts: GateFacts, stage: str) -> dict[str, SignOff]:
+    return {s.agency.code: s for s in facts.signoffs if s.stage == stage}
+
+
+def signoff_summary(facts: GateFacts, stage: str) -> dict[str, list[str]]:
+    by_agency = _signoffs_by_agency(facts, stage)
+    out: dict[str, list[str]] = {k: [] for k in SignOffStatus.values}
+    for code in facts.required_codes:
+        so = by_agency.get(code)
+        out[so.status if so else SignOffStatus.PENDING].append(code)
+    return out
+
+
+def signoff_blockers(facts: GateFacts, stage: str) -> list[Blocker]:
+    """Every required agency whose current-round sign-off for ``stage`` is not approved."""
+    by_agency = _signoffs_by_agency(facts, stage)
+    kind_for = {
+        SignOffStatus.PENDING: errors.SIGNOFF_MISSING,
+        SignOffStatus.REJECTED: errors.SIGNOFF_REJECTED,
+        SignOffStatus.WITHDRAWN: errors.SIGNOFF_WITHDRAWN,
+    }
+    out = []
+    for code in facts.required_codes:
+        so = by_agency.get(code)
+        status = so.status if so else SignOffStatus.PENDING
+        if status != SignOffStatus.APPROVED:
+            out.append(blocker(kind_for[status], agency=code, stage=str(stage)))
+    return out
+
+
+def request_blockers(facts: GateFacts, kinds: Iterable[str]) -> list[Blocker]:
+    kinds = set(kinds)
+    return [
+        blocker(errors.REQUEST_IN_FORCE, request=r.pk)
+        for r in facts.binding_requests
+        if r.kind in kinds
+    ]
+
+
+def stage_blockers(facts: GateFacts, stage: str) -> list[Blocker]:
+    """R2 (limited) / R3 (general): what stands between the release and ``stage``."""
+    out = signoff_blockers(facts, stage)
+    if stage == Stage.LIMITED and not facts.approved_entries:
+        out.append(blocker(errors.ALLOWLIST_EMPTY))
+    out += request_blockers(facts, STAGE_BLOCKING_KINDS[stage])
+    return out
+
+
+def alerts_for(facts: GateFacts) -> list[dict]:
+    """R16 compliance alerts for one release, computed from its gate facts."""
+    release = facts.release
+    alerts: list[dict] = []
+    stage = STAGE_FOR_STATUS.get(release.status)
+    if stage is not None:
+        unapproved = signoff_blockers(facts, stage)
+        if unapproved:
+            alerts.append(
+                {
+                    "kind": "live_without_signoffs",
+                    "release": release.slug,
+                    "stage": str(stage),
+                    "agencies": [b.fields["agency"] for b in unapproved],
+                    "detail": f"{release.slug} is {release.status} but "
+                    + ", ".join(b.message for b in unapproved),
+                }
+            )
+        for r in facts.binding_requests:
+            if r.kind in ALERT_DIRECTIVE_KINDS:
+                alerts.append(
+                    {
+                        "kind": "live_under_directive",
+                        "release": release.slug,
+                        "request": r.pk,
+                        "detail": f"{release.slug} is {release.status} while binding "
+                        f"{r.kind} request #{r.pk} ({r.reference}) is in force",
+                    }
+                )
+    if release.foreign_access_restricted:
+        for e in facts.approved_entries:
+            if e.partner.country != DOMESTIC_COUNTRY:
+                alerts.append(
+                    {
+                        "kind": "foreign_partner_approved",
+                        "release": release.slug,
+                        "partner": e.partner_id,
+                        "detail": f"{release.slug} is restricted to {DOMESTIC_COUNTRY} but "
+                        f"{e.partner.name} ({e.partner.country}) is approved",
+                    }
+                )
+    return alerts
+
+
+def _stage_view(facts: GateFacts, stage: str) -> dict:
+    summary = signoff_summary(facts, stage)
+    blockers = stage_blockers(facts, stage)
+    return {
+        "cleared": not blockers,
+        **summary,
+        "blockers": [b.as_dict() for b in blockers],
+    }
+
+
+def release_gate(release: Release) -> dict:
+    """GET /releases/{slug}/gate/: each stage's sign-offs, blockers and the release's alerts."""
+    facts = load_gate_facts(release)
+    return {
+        "status": release.status,
+        "round": release.review_round,
+        "stages": {str(s): _stage_view(facts, s) for s in (Stage.LIMITED, Stage.GENERAL)},
+        "alerts": alerts_for(facts),
+    }
+
+
+def check_access(release: Release, partner: Partner) -> dict:
+    """R15: may ``partner`` use ``release`` now? ``{"allowed", "reason"}``."""
+    status = release.status
+    if status == ReleaseStatus.RETIRED:
+        return {"allowed": False, "reason": "retired"}
+    if status == ReleaseStatus.SUSPENDED:
+        return {"allowed": False, "reason": "suspended"}
+    if status not in LIVE_STATUSES:
+        return {"allowed": False, "reason": "not_released"}
+    if release.foreign_access_restricted and partner.country != DOMESTIC_COUNTRY:
+        return {"allowed": False, "reason": "foreign_restricted"}
+    if status == ReleaseStatus.GENERAL:
+        return {"allowed": True, "reason": "general"}
+    approved = AllowlistEntry.objects.filter(
+        release=release, partner=partner, status=AllowlistStatus.APPROVED
+    ).exists()
+    return {"allowed": approved, "reason": "allowlisted" if approved else "not_allowlisted"}
+
+
+def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:
+    """R16 over many releases in a fixed number of queries (live or restricted ones only)."""
+    if releases is None:
+        qs = Release.objects.filter(status__in=LIVE_STATUSES) | Release.objects.filter(
+            foreign_access_restricted=True
+        )
+        releases = qs.distinct()
+    releases = list(releases)
+    if not releases:
+        return []
+    ids = [r.pk for r in releases]
+    required = dict.fromkeys(ids)
+    for rid in ids:
+        required[rid] = []
+    for rid, code in Release.required_agencies.through.objects.filter(
+        release_id__in=ids
+    ).values_list("release_id", "agency__code"):
+        required[rid].append(code)
+    signoffs: dict[int, list[SignOff]] = {rid: [] for rid in ids}
+    for so in SignOff.objects.filter(
+        release_id__in=ids, round=F("release__review_round")
+    ).select_related("agency"):
+        signoffs[so.release_id].append(so)
+    reqs: dict[int, list[GovernmentRequest]] = {rid: [] for rid in ids}
+    through = GovernmentRequest.releases.through
+    for link in (
+        through.objects.filter(release_id__in=ids, governmentrequest__binding=True)
+        .exclude(governmentrequest__status="closed")
+        .select_related("governmentrequest")
+        .order_by("governmentrequest_id")
+    ):
+        reqs[link.release_id].append(link.governmentrequest)
+    entries: dict[int, list[AllowlistEntry]] = {rid: [] for rid in ids}
+    for e in AllowlistEntry.objects.filter(
+        release_id__in=ids, status=AllowlistStatus.APPROVED
+    ).select_related("partner"):
+        entries[e.release_id].append(e)
+    out: list[dict] = []
+    for r in releases:
+        facts = GateFacts(r, sorted(required[r.pk]), signoffs[r.pk], reqs[r.pk], entries[r.pk])
+        out += alerts_for(facts)
+    return out

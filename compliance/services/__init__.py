@@ -1,0 +1,44 @@
+"""The rules (R1–R16). Every write in Clearance goes through a function here."""
+
+from compliance.services.agencies import (
+    create_agency,
+    create_partner,
+    update_agency,
+    update_partner,
+)
+from compliance.services.allowlist import (
+    decide_allowlist_entry,
+    propose_allowlist_entry,
+    revoke_allowlist_entry,
+)
+from compliance.services.releases import (
+    create_release,
+    submit_release,
+    transition_release,
+    update_release,
+)
+from compliance.services.requests import (
+    record_request,
+    set_request_status,
+    update_request,
+)
+from compliance.services.signoffs import decide_signoff, withdraw_signoff
+
+__all__ = [
+    "create_agency",
+    "create_partner",
+    "create_release",
+    "decide_allowlist_entry",
+    "decide_signoff",
+    "propose_allowlist_entry",
+    "record_request",
+    "revoke_allowlist_entry",
+    "set_request_status",
+    "submit_release",
+    "transition_release",
+    "update_agency",
+    "update_partner",
+    "update_release",
+    "update_request",
+    "withdraw_signoff",
+]

@@ -1,0 +1,121 @@
+"""Partner allowlists (R14): staff and admins propose, admins decide and revoke."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from compliance import clock, errors
+from compliance.errors import Blocker, blocker
+from compliance.models import (
+    AllowlistEntry,
+    AllowlistStatus,
+    GovernmentRequest,
+    Release,
+    RequestKind,
+)
+from compliance.selectors import DOMESTIC_COUNTRY
+from compliance.services.common import (
+    reason_blockers,
+    refuse_if,
+    require_admin,
+    require_writer,
+    save,
+)
+
+DECISIONS = (AllowlistStatus.APPROVED, AllowlistStatus.REJECTED)
+
+
+def _lock_entry(entry: AllowlistEntry) -> tuple[Release, AllowlistEntry]:
+    # Lock the release first: the cap is counted under it, so concurrent approvals queue.
+    release = Release.objects.select_for_update().get(pk=entry.release_id)
+    entry = AllowlistEntry.objects.select_for_update().select_related("partner").get(pk=entry.pk)
+    return release, entry
+
+
+@transaction.atomic
+def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "") -> AllowlistEntry:
+    """Propose ``partner`` for ``release``. A rejected or revoked partner may be proposed again."""
+    require_writer(actor)
+    release = Release.objects.select_for_update().get(pk=release.pk)
+    entry = (
+        AllowlistEntry.objects.select_for_update().filter(release=release, partner=partner).first()
+    )
+    if entry is None:
+        entry = AllowlistEntry(release=release, partner=partner)
+    elif entry.status in (AllowlistStatus.PROPOSED, AllowlistStatus.APPROVED):
+        raise ValidationError(
+            {"partner": [f"This partner is already {entry.status} for this release."]}
+        )
+    entry.status = AllowlistStatus.PROPOSED
+    entry.proposed_by = actor
+    entry.decided_by = None
+    entry.decided_at = None
+    entry.vetted_by = None
+    entry.reason = ""
+    entry.note = note or ""
+    return save(entry, actor=actor, reason=note or "partner proposed")
+
+
+def _vetting_requests(release: Release):
+    return (
+        GovernmentRequest.objects.in_force()
+        .binding()
+        .filter(releases=release, kind=RequestKind.VET_USERS)
+    )
+
+
+@transaction.atomic
+def decide_allowlist_entry(
+    entry: AllowlistEntry, *, actor, decision: str, vetted_by=None, reason: str = ""
+) -> AllowlistEntry:
+    """R14: an admin other than the proposer approves or rejects a proposed entry."""
+    require_admin(actor)
+    if decision not in DECISIONS:
+        raise ValidationError({"decision": [f"Must be one of {', '.join(DECISIONS)}."]})
+    release, entry = _lock_entry(entry)
+    blockers: list[Blocker] = []
+    if entry.status != AllowlistStatus.PROPOSED:
+        blockers.append(blocker(errors.ALREADY_DECIDED))
+    if entry.proposed_by_id == actor.pk:
+        blockers.append(blocker(errors.SAME_USER))
+    if decision == AllowlistStatus.REJECTED:
+        blockers += reason_blockers(reason)
+    else:
+        approved = release.allowlist.filter(status=AllowlistStatus.APPROVED).count()
+        if approved >= release.partner_cap:
+            blockers.append(
+                blocker(errors.ALLOWLIST_FULL, cap=release.partner_cap, approved=approved)
+            )
+        country = str(entry.partner.country)
+        if release.foreign_access_restricted and country != DOMESTIC_COUNTRY:
+            blockers.append(blocker(errors.FOREIGN_PARTNER_RESTRICTED, country=country))
+        if vetted_by is None and _vetting_requests(release).exists():
+            blockers.append(blocker(errors.VETTING_REQUIRED))
+    refuse_if(blockers)
+
+    entry.status = decision
+    entry.decided_by = actor
+    entry.decided_at = clock.now()
+    entry.vetted_by = vetted_by if decision == AllowlistStatus.APPROVED else None
+    entry.reason = reason or ""
+    return save(entry, actor=actor, reason=reason or f"partner {decision}")
+
+
+@transaction.atomic
+def revoke_allowlist_entry(entry: AllowlistEntry, *, actor, reason: str) -> AllowlistEntry:
+    """R14: an admin revokes an approved entry, with a reason."""
+    require_admin(actor)
+    _release, entry = _lock_entry(entry)
+    blockers: list[Blocker] = []
+    if entry.status != AllowlistStatus.APPROVED:
+        blockers.append(
+            blocker(errors.INVALID_TRANSITION, **{"from": entry.status, "to": "revoked"})
+        )
+    blockers += reason_blockers(reason)
+    refuse_if(blockers)
+    entry.status = AllowlistStatus.REVOKED
+    entry.decided_by = actor
+    entry.decided_at = clock.now()
+    entry.reason = reason
+    return save(entry, actor=actor, reason=reason)

@@ -1,0 +1,244 @@
+"""Releases: create, edit, submit for review (R1), move between states (R2–R6, R11, R13)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from compliance import clock, errors
+from compliance.errors import Blocker, blocker
+from compliance.models import (
+    LIVE_STATUSES,
+    Agency,
+    AllowlistStatus,
+    GovernmentRequest,
+    Release,
+    ReleaseStatus,
+    RequestKind,
+    SignOff,
+    Stage,
+)
+from compliance.notifications.outbox import notify_release_owner
+from compliance.selectors import load_gate_facts, stage_blockers
+from compliance.services.common import (
+    lock,
+    reason_blockers,
+    refuse_if,
+    require_admin,
+    require_writer,
+    save,
+    stamp,
+)
+
+DEFAULT_PARTNER_CAP = 20
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "owner",
+    "target_date",
+    "artifact_digest",
+    "required_agencies",
+    "partner_cap",
+    "review_days",
+    "foreign_access_restricted",
+)
+SUBMITTABLE = (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED)
+SUSPENDABLE = (ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED, ReleaseStatus.GENERAL)
+
+
+def _agencies_or_error(agencies) -> list[Agency]:
+    agencies = list(agencies)
+    if not agencies:
+        raise ValidationError({"required_agencies": ["At least one agency is required."]})
+    return agencies
+
+
+@transaction.atomic
+def create_release(
+    *,
+    actor,
+    slug: str,
+    name: str,
+    description: str = "",
+    owner=None,
+    target_date=None,
+    artifact_digest: str = "",
+    required_agencies=None,
+    partner_cap: int = DEFAULT_PARTNER_CAP,
+    review_days: int = 14,
+    foreign_access_restricted: bool = False,
+    reason: str = "",
+) -> Release:
+    """A new draft release; ``required_agencies`` defaults to every active agency."""
+    require_writer(actor)
+    if partner_cap != DEFAULT_PARTNER_CAP:
+        require_admin(actor)  # admins set caps (SPEC roles)
+    agencies = _agencies_or_error(
+        Agency.objects.active() if required_agencies is None else required_agencies
+    )
+    release = Release(
+        slug=slug,
+        name=name,
+        description=description,
+        owner=owner or actor,
+        target_date=target_date,
+        artifact_digest=artifact_digest,
+        partner_cap=partner_cap,
+        review_days=review_days,
+        foreign_access_restricted=foreign_access_restricted,
+    )
+    save(release, actor=actor, reason=reason or "release created")
+    release.required_agencies.set(agencies)
+    return release
+
+
+@transaction.atomic
+def update_release(release: Release, *, actor, reason: str = "", **changes) -> Release:
+    """Edit a release. R11: a new artifact digest restarts review (refused while live);
+    R13: the foreign-access flag cannot be lifted under an in-force restriction;
+    R14: only admins set the cap, never below the approved count."""
+    require_writer(actor)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"cannot change {sorted(unknown)}")
+    release = lock(release)
+    agencies = changes.pop("required_agencies", None)
+    old_codes = set(release.required_agencies.values_list("code", flat=True))
+    new_agencies = None if agencies is None else _agencies_or_error(agencies)
+    agencies_changed = new_agencies is not None and {a.code for a in new_agencies} != old_codes
+    changed = {k: v for k, v in changes.items() if getattr(release, k) != v}
+
+    blockers: list[Blocker] = []
+    live = release.status in LIVE_STATUSES
+    if ("artifact_digest" in changed or agencies_changed) and live:
+        blockers.append(blocker(errors.RELEASE_LIVE))
+    if "partner_cap" in changed:
+        require_admin(actor)
+        approved = release.allowlist.filter(status=AllowlistStatus.APPROVED).count()
+        if changed["partner_cap"] < approved:
+            blockers.append(
+                blocker(errors.CAP_BELOW_APPROVED, cap=changed["partner_cap"], approved=approved)
+            )
+    if changed.get("foreign_access_restricted") is False:
+        blockers += [
+            blocker(errors.RESTRICTION_IN_FORCE, request=r.pk)
+            for r in _restrictions_in_force(release)
+        ]
+    refuse_if(blockers)
+
+    for name, value in changed.items():
+        setattr(release, name, value)
+    if changed:
+        save(release, actor=actor, reason=reason or "release edited")
+    if agencies_changed:
+        stamp(release, actor, reason or "required agencies changed")
+        release.required_agencies.set(new_agencies)
+    if release.status == ReleaseStatus.IN_REVIEW and (
+        "artifact_digest" in changed or agencies_changed
+    ):
+        # Earlier approvals were given for other weights or another panel: start over (R11).
+        _start_round(release, actor=actor, reason=reason or "review restarted: release changed")
+    return release
+
+
+def _restrictions_in_force(release: Release):
+    return (
+        GovernmentRequest.objects.in_force()
+        .binding()
+        .filter(releases=release, kind=RequestKind.RESTRICT_FOREIGN_ACCESS)
+        .order_by("pk")
+    )
+
+
+def _start_round(release: Release, *, actor, reason: str) -> None:
+    """R1: a new review round with one pending sign-off per required agency and stage."""
+    release.review_round += 1
+    save(
+        release, actor=actor, reason=reason, update_fields=["review_round", "status", "updated_at"]
+    )
+    due = clock.now() + timedelta(days=release.review_days)
+    for agency in release.required_agencies.order_by("code"):
+        for stage in (Stage.LIMITED, Stage.GENERAL):
+            signoff = SignOff(
+                release=release, round=release.review_round, agency=agency, stage=stage, due_at=due
+            )
+            save(signoff, actor=actor, reason=f"review round {release.review_round} opened")
+
+
+@transaction.atomic
+def submit_release(release: Release, *, actor, reason: str = "") -> Release:
+    """R1: draft or suspended → in_review, opening review round N+1."""
+    require_writer(actor)
+    release = lock(release)
+    if release.status not in SUBMITTABLE:
+        refuse_if(
+            [blocker(errors.INVALID_TRANSITION, **{"from": release.status, "to": "in_review"})]
+        )
+    previous = release.status
+    release.status = ReleaseStatus.IN_REVIEW
+    _start_round(release, actor=actor, reason=reason or "submitted for review")
+    _notify_state(release, actor=actor, previous=previous, reason=reason)
+    return release
+
+
+@transaction.atomic
+def transition_release(release: Release, *, to: str, actor, reason: str = "") -> Release:
+    """R2–R6: move a release to ``to`` if every rule allows it; otherwise refuse with every
+    blocker. ``to="in_review"`` is a submission (R1)."""
+    require_writer(actor)
+    if to == ReleaseStatus.IN_REVIEW:
+        return submit_release(release, actor=actor, reason=reason)
+    release = lock(release)
+    blockers = transition_blockers(release, to=to, reason=reason, lock_rows=True)
+    refuse_if(blockers)
+    previous = release.status
+    release.status = to
+    save(
+        release,
+        actor=actor,
+        reason=reason or f"{previous} → {to}",
+        update_fields=["status", "updated_at"],
+    )
+    _notify_state(release, actor=actor, previous=previous, reason=reason)
+    return release
+
+
+ALLOWED = {
+    ReleaseStatus.LIMITED: (ReleaseStatus.IN_REVIEW, ReleaseStatus.GENERAL),
+    ReleaseStatus.GENERAL: (ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED),
+    ReleaseStatus.SUSPENDED: SUSPENDABLE,
+    ReleaseStatus.RETIRED: tuple(s for s in ReleaseStatus if s != ReleaseStatus.RETIRED),
+}
+NEEDS_REASON = (ReleaseStatus.SUSPENDED, ReleaseStatus.RETIRED)
+
+
+def transition_blockers(
+    release: Release, *, to: str, reason: str = "", lock_rows: bool = False
+) -> list[Blocker]:
+    """Every reason the release cannot go to ``to`` now (empty list: it can)."""
+    blockers: list[Blocker] = []
+    if release.status not in ALLOWED.get(to, ()):
+        blockers.append(blocker(errors.INVALID_TRANSITION, **{"from": release.status, "to": to}))
+    if to in NEEDS_REASON:
+        blockers += reason_blockers(reason)
+    if to in (ReleaseStatus.LIMITED, ReleaseStatus.GENERAL) and not blockers:
+        facts = load_gate_facts(release, lock=lock_rows)
+        if to == ReleaseStatus.LIMITED and release.status == ReleaseStatus.GENERAL:
+            # R4 narrowing: only an approved allowlist is needed.
+            if not facts.approved_entries:
+                blockers.append(blocker(errors.ALLOWLIST_EMPTY))
+        else:
+            blockers += stage_blockers(facts, Stage(to))
+    return blockers
+
+
+def _notify_state(release: Release, *, actor, previous: str, reason: str) -> None:
+    notify_release_owner(
+        release=release,
+        actor=actor,
+        event="state_changed",
+        subject={"from": previous, "to": release.status},
+        reason=reason,
+    )

@@ -1,0 +1,141 @@
+"""Government requests and directives: record (R13), edit, move through statuses (R12)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from compliance import clock, errors
+from compliance.errors import blocker
+from compliance.models import GovernmentRequest, Release, RequestKind, RequestStatus
+from compliance.services.common import lock, lock_all, refuse_if, require_writer, save, stamp
+
+# R12: open → acknowledged → complied | contested → closed; contested → complied;
+# open/acknowledged → closed.
+STATUS_FLOW = {
+    RequestStatus.OPEN: (RequestStatus.ACKNOWLEDGED, RequestStatus.CLOSED),
+    RequestStatus.ACKNOWLEDGED: (
+        RequestStatus.COMPLIED,
+        RequestStatus.CONTESTED,
+        RequestStatus.CLOSED,
+    ),
+    RequestStatus.CONTESTED: (RequestStatus.COMPLIED, RequestStatus.CLOSED),
+    RequestStatus.COMPLIED: (RequestStatus.CLOSED,),
+    RequestStatus.CLOSED: (),
+}
+EDITABLE_FIELDS = (
+    "reference",
+    "kind",
+    "binding",
+    "received_at",
+    "due_at",
+    "releases",
+    "summary",
+    "assignee",
+    "lab_position",
+    "response",
+)
+
+
+def _lock_releases(releases) -> list[Release]:
+    ids = sorted({r.pk for r in releases})
+    return lock_all(Release.objects.filter(pk__in=ids))
+
+
+def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, actor) -> None:
+    """R13: a binding restrict_foreign_access request restricts every release it names."""
+    if not (request.binding and request.kind == RequestKind.RESTRICT_FOREIGN_ACCESS):
+        return
+    if not request.in_force:
+        return
+    for release in releases:
+        if not release.foreign_access_restricted:
+            release.foreign_access_restricted = True
+            save(
+                release,
+                actor=actor,
+                reason=f"foreign access restricted by {request.agency.code} request "
+                f"#{request.pk} ({request.reference})",
+                update_fields=["foreign_access_restricted", "updated_at"],
+            )
+
+
+@transaction.atomic
+def record_request(
+    *,
+    actor,
+    agency,
+    reference: str,
+    kind: str,
+    binding: bool = False,
+    received_at=None,
+    due_at=None,
+    releases=(),
+    summary: str = "",
+    assignee=None,
+    lab_position: str = GovernmentRequest.Position.UNDECIDED,
+    response: str = "",
+    reason: str = "",
+) -> GovernmentRequest:
+    """Record a request received from an agency. Locks the releases it names first, so a
+    directive and a state change of the same release never interleave."""
+    require_writer(actor)
+    locked = _lock_releases(releases)
+    request = GovernmentRequest(
+        agency=agency,
+        reference=reference,
+        kind=kind,
+        binding=binding,
+        received_at=received_at or clock.now(),
+        due_at=due_at,
+        summary=summary,
+        assignee=assignee,
+        lab_position=lab_position,
+        response=response,
+    )
+    save(request, actor=actor, reason=reason or "request recorded")
+    if locked:
+        stamp(request, actor, reason or "request recorded")
+        request.releases.set(locked)
+    _apply_restriction(request, locked, actor=actor)
+    return request
+
+
+@transaction.atomic
+def update_request(
+    request: GovernmentRequest, *, actor, reason: str = "", **changes
+) -> GovernmentRequest:
+    require_writer(actor)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"cannot change {sorted(unknown)}")
+    releases = changes.pop("releases", None)
+    locked = _lock_releases(releases) if releases is not None else None
+    request = lock(request)
+    for name, value in changes.items():
+        setattr(request, name, value)
+    save(request, actor=actor, reason=reason or "request edited")
+    if locked is not None:
+        stamp(request, actor, reason or "request releases changed")
+        request.releases.set(locked)
+    current = locked if locked is not None else _lock_releases(request.releases.all())
+    _apply_restriction(request, current, actor=actor)
+    return request
+
+
+@transaction.atomic
+def set_request_status(
+    request: GovernmentRequest, *, actor, status: str, note: str = ""
+) -> GovernmentRequest:
+    """R12: move a request along its statuses; complied sets complied_at, closed closed_at."""
+    require_writer(actor)
+    request = lock(request)
+    if status not in STATUS_FLOW.get(request.status, ()):
+        refuse_if([blocker(errors.INVALID_TRANSITION, **{"from": request.status, "to": status})])
+    previous = request.status
+    request.status = status
+    if status == RequestStatus.COMPLIED:
+        request.complied_at = clock.now()
+    if status == RequestStatus.CLOSED:
+        request.closed_at = clock.now()
+    save(request, actor=actor, reason=note or f"{previous} → {status}")
+    return request

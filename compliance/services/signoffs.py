@@ -1,0 +1,88 @@
+"""Agency sign-offs: record a decision (R9), record a withdrawal (R10)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from compliance import clock, errors
+from compliance.errors import Blocker, blocker
+from compliance.models import Release, SignOff, SignOffStatus
+from compliance.notifications.outbox import notify_release_owner
+from compliance.services.common import reason_blockers, refuse_if, require_writer, save
+
+DECISIONS = (SignOffStatus.APPROVED, SignOffStatus.REJECTED)
+
+
+def _lock_signoff(signoff: SignOff) -> tuple[Release, SignOff]:
+    # Release first, then the sign-off: the same order as every release-level rule.
+    release = Release.objects.select_for_update().get(pk=signoff.release_id)
+    return release, SignOff.objects.select_for_update().select_related("agency").get(pk=signoff.pk)
+
+
+def _round_blockers(release: Release, signoff: SignOff) -> list[Blocker]:
+    if signoff.round != release.review_round:
+        return [blocker(errors.STALE_ROUND)]
+    return []
+
+
+@transaction.atomic
+def decide_signoff(
+    signoff: SignOff,
+    *,
+    actor,
+    decision: str,
+    evidence: str = "",
+    conditions: str = "",
+    reason: str = "",
+) -> SignOff:
+    """R9: a current-round pending sign-off becomes approved (evidence required) or rejected
+    (reason required). Deciding twice or deciding an older round is refused."""
+    require_writer(actor)
+    if decision not in DECISIONS:
+        raise ValidationError({"decision": [f"Must be one of {', '.join(DECISIONS)}."]})
+    if decision == SignOffStatus.APPROVED and not (evidence or "").strip():
+        raise ValidationError({"evidence": ["Evidence is required to record an approval."]})
+    release, signoff = _lock_signoff(signoff)
+    blockers = _round_blockers(release, signoff)
+    if signoff.status != SignOffStatus.PENDING:
+        blockers.append(blocker(errors.ALREADY_DECIDED))
+    if decision == SignOffStatus.REJECTED:
+        blockers += reason_blockers(reason)
+    refuse_if(blockers)
+
+    signoff.status = decision
+    signoff.decided_at = clock.now()
+    signoff.recorded_by = actor
+    signoff.evidence = evidence or ""
+    signoff.conditions = conditions or ""
+    signoff.reason = reason or ""
+    save(signoff, actor=actor, reason=reason or f"{signoff.agency.code} {decision}")
+    notify_release_owner(
+        release=release, actor=actor, event=f"signoff_{decision}", subject=signoff, reason=reason
+    )
+    return signoff
+
+
+@transaction.atomic
+def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
+    """R10: the agency took its approval back. Blocks its stage until a new round."""
+    require_writer(actor)
+    release, signoff = _lock_signoff(signoff)
+    blockers = _round_blockers(release, signoff)
+    if signoff.status != SignOffStatus.APPROVED:
+        blockers.append(
+            blocker(errors.INVALID_TRANSITION, **{"from": signoff.status, "to": "withdrawn"})
+        )
+    blockers += reason_blockers(reason)
+    refuse_if(blockers)
+
+    signoff.status = SignOffStatus.WITHDRAWN
+    signoff.decided_at = clock.now()
+    signoff.recorded_by = actor
+    signoff.reason = reason
+    save(signoff, actor=actor, reason=reason)
+    notify_release_owner(
+        release=release, actor=actor, event="signoff_withdrawn", subject=signoff, reason=reason
+    )
+    return signoff

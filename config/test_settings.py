@@ -1,0 +1,15 @@
+"""Settings for pytest: production settings, with a throwaway secret and fast hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+# Login throttling is tested on purpose (with override_settings); elsewhere it would only
+# make `client.login` require a request object.
+AXES_ENABLED = False
