@@ -214,6 +214,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# make bench mounts its bare baseline views under /api/v1/_bench/ (benchmarks/views.py).
+CLEARANCE_BENCH = env.bool("CLEARANCE_BENCH", default=False)
+
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 SIMPLE_HISTORY_ENABLED = True
 

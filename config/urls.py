@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -6,3 +7,7 @@ urlpatterns = [
     path("api/v1/", include("compliance.api.urls")),
     path("", include("compliance.web.urls")),
 ]
+
+if settings.CLEARANCE_BENCH:
+    # make bench only: the bare baseline views (benchmarks/views.py), never in production.
+    urlpatterns.insert(0, path("api/v1/_bench/", include("benchmarks.views")))
