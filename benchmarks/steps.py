@@ -148,7 +148,211 @@ def audit_chain_present() -> bool:
     return True
 
 
-STEPS = {"targets": step_targets, "write": step_write}
+# --- query counts -------------------------------------------------------------------------
+# Every GET list/detail endpoint of SPEC "The REST API"; {release}, {partner}… are filled in
+# from the data. /audit/verify/ and /audit/export/ read the whole log by design (step 5).
+QUERY_ENDPOINTS = [
+    ("agencies/", "list"),
+    ("agencies/{agency}/", "detail"),
+    ("partners/", "list"),
+    ("partners/{partner}/", "detail"),
+    ("releases/", "list"),
+    ("releases/{release}/", "detail"),
+    ("releases/{release}/gate/", "detail"),
+    ("releases/{release}/access/?partner={partner}", "detail"),
+    ("releases/{release}/history/", "list"),
+    ("releases/{release}/allowlist/", "list"),
+    ("signoffs/", "list"),
+    ("signoffs/?release={release}", "list"),
+    ("signoffs/{signoff}/", "detail"),
+    ("requests/", "list"),
+    ("requests/{request}/", "detail"),
+    ("audit/", "list"),
+    ("audit/?model=release&object_id={release_id}", "list"),
+    ("reminders/", "list"),
+]
+
+
+def _query_user():
+    """An admin reads every endpoint (the audit log and the reminder log included)."""
+    from knox.models import AuthToken
+
+    User = get_user_model()
+    user = User.objects.filter(username="bench-admin").first()
+    if user is None:
+        with system_actor("make_bench"):
+            user = User(username="bench-admin", email="bench-admin@lab.example")
+            user.set_unusable_password()
+            user.save()
+            user.groups.add(Group.objects.get(name="admin"))
+    _, token = AuthToken.objects.create(user=user)
+    return user, token
+
+
+def count_queries(client, url: str) -> tuple[int, int]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    return response.status_code, len(ctx.captured_queries)
+
+
+def measure_endpoints(client, ids: dict, *, page2: bool = False) -> dict:
+    out = {}
+    for pattern, kind in QUERY_ENDPOINTS:
+        url = "/api/v1/" + pattern.format(**ids)
+        status, n = count_queries(client, url)
+        entry = {"status": status, "queries": n}
+        if page2 and kind == "list":
+            sep = "&" if "?" in url else "?"
+            status2, n2 = count_queries(client, f"{url}{sep}page=2")
+            entry["page2"] = n2 if status2 == 200 else f"HTTP {status2}"
+        out[pattern] = entry
+    return out
+
+
+class SmallWorld:
+    """A small data set made through the services (real history), grown from 1 to 100 rows
+    of every kind; the focal release collects 1, then 100 allowlist entries, requests and
+    history records."""
+
+    def __init__(self):
+        from compliance import services
+        from compliance.models import Agency
+
+        self.services = services
+        User = get_user_model()
+        with system_actor("make_bench"):
+            self.staff = User.objects.create(username="q-staff")
+            self.staff.groups.add(Group.objects.get(name="staff"))
+            self.admin = User.objects.create(username="q-admin")
+            self.admin.groups.add(Group.objects.get(name="admin"))
+        self.agencies = [
+            services.create_agency(actor=self.admin, code=code, name=code)
+            for code in ("CAISI", "DOC", "ONCD", "OSTP")
+        ]
+        assert Agency.objects.count() == 4
+        self.releases, self.partners, self.requests = [], [], []
+
+    def grow(self, n: int) -> None:
+        s = self.services
+        for i in range(len(self.releases), n):
+            partner = s.create_partner(actor=self.admin, name=f"Partner {i}", country="US")
+            release = s.create_release(actor=self.staff, slug=f"q-{i:03d}", name=f"Q {i}")
+            release = s.submit_release(release, actor=self.staff, reason="ready")
+            for so in SignOff.objects.filter(release=release, stage="limited"):
+                s.decide_signoff(so, actor=self.staff, decision="approved", evidence="letter")
+            focal = self.releases[0] if self.releases else release
+            entry = s.propose_allowlist_entry(focal, actor=self.staff, partner=partner)
+            if i < 20:  # the cap (20) bounds approvals; the rest stay proposed
+                s.decide_allowlist_entry(entry, actor=self.admin, decision="approved")
+            if not self.releases:
+                s.transition_release(release, to="limited", actor=self.staff, reason="preview")
+            req = s.record_request(
+                actor=self.staff,
+                agency=self.agencies[i % 4],
+                reference=f"Q-{i:03d}",
+                kind="information_request",
+                releases=[focal],
+            )
+            self.releases.append(release)
+            self.partners.append(partner)
+            self.requests.append(req)
+
+    def ids(self) -> dict:
+        focal = Release.objects.get(pk=self.releases[0].pk)
+        return {
+            "agency": self.agencies[0].code,
+            "partner": self.partners[0].pk,
+            "release": focal.slug,
+            "release_id": focal.pk,
+            "signoff": SignOff.objects.filter(release=focal).order_by("id").first().pk,
+            "request": self.requests[0].pk,
+        }
+
+
+def scale_ids() -> dict:
+    from compliance.models import Agency, GovernmentRequest
+
+    entry = (
+        AllowlistEntry.objects.filter(
+            status=AllowlistStatus.APPROVED, release__status=ReleaseStatus.LIMITED
+        )
+        .order_by("release_id", "id")
+        .first()
+    )
+    release = entry.release
+    return {
+        "agency": Agency.objects.order_by("code").first().code,
+        "partner": entry.partner_id,
+        "release": release.slug,
+        "release_id": release.pk,
+        "signoff": SignOff.objects.filter(release=release).order_by("id").first().pk,
+        "request": GovernmentRequest.objects.order_by("id").first().pk,
+    }
+
+
+def step_queries(args) -> dict:
+    """Queries per request of every GET endpoint at 1 row, at 100 rows (and page 2) in a small
+    database made through the services, then at full scale in the benchmark database."""
+    from django.db import connections
+    from django.test import Client
+
+    settings_db = connections.databases["default"]
+    _, token = _query_user()
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+    world = SmallWorld()
+    world.grow(1)
+    small = measure_endpoints(client, world.ids())
+    log("1 row measured; growing to 100")
+    world.grow(100)
+    large = measure_endpoints(client, world.ids(), page2=True)
+    scale = {}
+    if args.scale_url:
+        import environ
+
+        connections.close_all()
+        settings_db.update(environ.Env.db_url_config(args.scale_url))
+        connection.close()
+        _, token = _query_user()
+        client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+        scale = measure_endpoints(client, scale_ids())
+    rows = []
+    for pattern, kind in QUERY_ENDPOINTS:
+        a, b = small[pattern], large[pattern]
+        c = scale.get(pattern)
+        ok = a["status"] == b["status"] == 200 and (c is None or c["status"] == 200)
+        counts = [a["queries"], b["queries"]]
+        if kind == "list" and isinstance(b.get("page2"), int):
+            counts.append(b["page2"])
+        if c is not None:
+            counts.append(c["queries"])
+        rows.append(
+            {
+                "name": pattern,
+                "kind": kind,
+                "status_ok": ok,
+                "small": a["queries"],
+                "large": b["queries"],
+                "page2": b.get("page2", "—"),
+                "scale": c["queries"] if c else "—",
+                "constant": ok and len(set(counts)) == 1,
+                "note": ""
+                if ok
+                else f"HTTP {a['status']}/{b['status']}" + (f"/{c['status']}" if c else ""),
+            }
+        )
+    return {
+        "how": "Queries per request (Django test client with the API token, "
+        "`CaptureQueriesContext`), on a fresh database filled through the services with 1, "
+        "then 100 rows of every kind (the release asked about then has 100 allowlist "
+        "entries, requests and history records; lists are paginated by 50, so 'page 2' is "
+        "the second page), and on the seeded benchmark database ('full scale').",
+        "endpoints": rows,
+    }
+
+
+STEPS = {"targets": step_targets, "write": step_write, "queries": step_queries}
 
 
 def main() -> None:
@@ -156,6 +360,7 @@ def main() -> None:
     parser.add_argument("step", choices=sorted(STEPS))
     parser.add_argument("--out", required=True)
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--scale-url", default="")
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "make bench runs on PostgreSQL"
     result = STEPS[args.step](args)
