@@ -455,11 +455,85 @@ def step_write(args, env: dict) -> dict:
 
 
 def step_sweep(args, env: dict) -> dict:
-    return run_step(env, "sweep")
+    """A database of its own where every release is in review with its sign-offs due:
+    ``--sweep-items`` due sign-offs (8 per release), then one sweep."""
+    url = with_db(env["DATABASE_URL"], db_name(env["DATABASE_URL"]) + "_sweep")
+    sweep_env = {**env, "DATABASE_URL": url}
+    releases = max(1, args.sweep_items // 8)
+    recreate_database(url)
+    manage(sweep_env, "migrate", "--noinput", "-v0")
+    t0 = time.monotonic()
+    manage(sweep_env, "seed_scale", "--all-due", "--releases", str(releases), "-v0")
+    seeded = round(time.monotonic() - t0, 1)
+    psql(url, "VACUUM ANALYZE")
+    result = run_step(sweep_env, "sweep")
+    result["seed_seconds"] = seeded
+    result["seed_command"] = f"manage.py seed_scale --all-due --releases {releases}"
+    return result
+
+
+def timed_command(env: dict, *args: str, timeout: float = 900) -> dict:
+    """A management command in its own process: wall time and the child's peak RSS."""
+    cmd = [PY, "manage.py", *args]
+    log("$ " + " ".join(shlex.quote(a) for a in cmd[1:]))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    _, status, usage = wait4(proc, timeout)
+    seconds = time.monotonic() - t0
+    output = proc.stdout.read().decode(errors="replace")
+    return {
+        "exit_status": status,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "output_tail": output.strip().splitlines()[-3:],
+    }
 
 
 def step_audit(args, env: dict) -> dict:
-    return run_step(env, "audit")
+    rows = run_step(env, "audit-rows")
+    if rows.get("skipped"):
+        return rows
+    n = rows["rows"]
+    out_dir = Path(tempfile.mkdtemp(prefix="clearance-bench-"))
+    commands = {
+        "verify_audit": ["verify_audit"],
+        "export_audit --format csv": [
+            "export_audit",
+            "--format",
+            "csv",
+            "--output",
+            str(out_dir / "audit.csv"),
+        ],
+        "export_audit --format jsonl": [
+            "export_audit",
+            "--format",
+            "jsonl",
+            "--output",
+            str(out_dir / "audit.jsonl"),
+        ],
+    }
+    results = {}
+    for name, cmd in commands.items():
+        res = timed_command(env, *cmd)
+        res["rows"] = n
+        res["rows_per_s"] = int(n / res["seconds"]) if res["seconds"] else 0
+        if cmd[-1].endswith((".csv", ".jsonl")):
+            path = Path(cmd[-1])
+            res["file_mb"] = round(path.stat().st_size / 1e6, 1) if path.exists() else None
+            path.unlink(missing_ok=True)
+        if res["exit_status"] != 0:
+            res["note"] = (
+                "exit status " + str(res["exit_status"]) + ": " + " ".join(res["output_tail"])
+            )
+        results[name] = res
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {
+        "how": "Each command in its own process (`manage.py …`), wall time from start to exit "
+        "(Django start-up included), peak RSS of that process from `wait4()`'s rusage.",
+        "commands": results,
+    }
 
 
 STEPS = {
@@ -767,6 +841,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--writes", type=int, default=200, help="decide_signoff calls per variant")
+    parser.add_argument(
+        "--sweep-items", type=int, default=100_000, help="due sign-offs for the sweep step (100000)"
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
 

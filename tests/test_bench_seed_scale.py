@@ -59,3 +59,12 @@ def test_seed_scale_m2m_snapshots_and_required_agencies(db):
             assert SignOff.objects.filter(release=release, round=release.review_round).count() == (
                 2 * len(codes)
             )
+
+
+def test_seed_scale_all_due_puts_every_signoff_of_every_release_in_review_due(db):
+    call_command("seed_scale", releases=3, all_due=True, verbosity=0)
+    assert set(Release.objects.values_list("status", flat=True)) == {ReleaseStatus.IN_REVIEW}
+    signoffs = SignOff.objects.all()
+    assert signoffs.count() == 3 * 8
+    assert set(signoffs.values_list("status", flat=True)) == {SignOffStatus.PENDING}
+    assert SignOff.history.filter(history_type="+").count() == 24

@@ -299,8 +299,9 @@ def write_m2m_snapshots(model, m2m_name: str, members: dict[int, list[int]], aft
 
 
 class Seeder:
-    def __init__(self, *, releases: int, seed: int, chunk: int, out):
+    def __init__(self, *, releases: int, seed: int, chunk: int, out, all_due: bool = False):
         self.n = releases
+        self.all_due = all_due
         self.rng = random.Random(seed)
         self.chunk = chunk
         self.out = out
@@ -368,13 +369,13 @@ class Seeder:
         rel_tracks, so_tracks, al_tracks = [], [], []
         plan = []  # (release track, required agency ids, time the set happened)
         for i in range(start, stop):
-            status = _pick(rng, STATUS_MIX)
+            status = ReleaseStatus.IN_REVIEW if self.all_due else _pick(rng, STATUS_MIX)
             owner = rng.choice(self.staff)
             recent = status == ReleaseStatus.IN_REVIEW
-            rounds = 1 + (rng.random() < 0.3) + (rng.random() < 0.1)
+            rounds = 1 if self.all_due else 1 + (rng.random() < 0.3) + (rng.random() < 0.1)
             # In-review releases: the current round opened 9–19 days ago, so its sign-offs are
             # due around now (some overdue, some due within days: the reminder sweep's load).
-            last_submit = self.now - self.days(9, 19)
+            last_submit = self.now - (self.days(11, 16) if self.all_due else self.days(9, 19))
             if recent:
                 created = last_submit - self.days(6 * rounds, 6 * rounds + 20)
             else:
@@ -393,7 +394,7 @@ class Seeder:
             rt = Track(release)
             rt.record(created, owner, "release created", status=ReleaseStatus.DRAFT, review_round=0)
             chosen = ["DOC"] + rng.sample([a for a in self.agency_codes if a != "DOC"], 3)
-            if rng.random() < 0.3:
+            if rng.random() < 0.3 and not self.all_due:
                 chosen = chosen[:3]
             agencies = [self.agency_by_code[c] for c in sorted(chosen)]
             t = created + timedelta(hours=1)
@@ -441,7 +442,11 @@ class Seeder:
                             )
                         )
                         st.record(t, actor, f"review round {r} opened", status="pending")
-                        outcome = self.signoff_outcome(status, stage, last)
+                        outcome = (
+                            SignOffStatus.PENDING
+                            if self.all_due
+                            else self.signoff_outcome(status, stage, last)
+                        )
                         if outcome != SignOffStatus.PENDING:
                             if recent:
                                 span = (self.now - t) if last else timedelta(days=2)
@@ -696,10 +701,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
         parser.add_argument(
+            "--all-due",
+            action="store_true",
+            help="Every release in review with 4 agencies and its 8 sign-offs pending, due "
+            "between 2 days ago and 3 days from now (the reminder sweep's load: 8 per release).",
+        )
+        parser.add_argument(
             "--chunk", type=int, default=2000, help="Releases per transaction (default 2000)."
         )
 
-    def handle(self, *args, releases, seed, chunk, **options):
+    def handle(self, *args, releases, seed, chunk, all_due, **options):
         if releases < 1:
             raise CommandError("--releases must be at least 1.")
         if Release.objects.filter(slug__startswith=SLUG_PREFIX).exists():
@@ -708,6 +719,7 @@ class Command(BaseCommand):
         summary = Seeder(
             releases=releases,
             seed=seed,
+            all_due=all_due,
             chunk=chunk,
             out=(lambda m: self.stdout.write(m)) if verbose else (lambda m: None),
         ).run()
