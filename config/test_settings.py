@@ -13,3 +13,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 # Login throttling is tested on purpose (with override_settings); elsewhere it would only
 # make `client.login` require a request object.
 AXES_ENABLED = False
+# Tests open connections in threads and live servers: close them as Django's default does.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
