@@ -77,9 +77,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 # Persistent connections: opening a PostgreSQL connection per request (Django's default, 0)
-# cost more than the whole access check (docs/benchmarks.md). Health-checked before reuse.
+# costs more than the whole access check (docs/benchmarks.md). No CONN_HEALTH_CHECKS: that
+# is one more round trip per request; a connection left broken is closed at request end.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
