@@ -186,6 +186,13 @@ class ReleaseAdmin(ServiceAdmin):
     )
     create_only_fields = ("slug",)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None and "owner" in form.base_fields:
+            # SPEC: a new release's owner defaults to the user who creates it.
+            form.base_fields["owner"].required = False
+        return form
+
     def create_object(self, request, data, reason):
         return services.create_release(actor=request.user, reason=reason, **data)
 
