@@ -193,17 +193,18 @@ def build_timeline(now: datetime | None = None) -> _Timeline:
     t.at(eastern(start, 9), "demo users created", create_users)
 
     def create_reference_data():
+        # Get-or-skip: an install that already has some of these keeps its own rows.
         admin = _user("admin")
+        have_codes = set(Agency.objects.values_list("code", flat=True))
         for code, name, email in AGENCIES:
-            services.create_agency(actor=admin, code=code, name=name, contact_email=email)
-        for name in US_PARTNERS:
-            services.create_partner(
-                actor=admin, name=name, country="US", contact_email=_email(name)
-            )
-        for name, country in FOREIGN_PARTNERS:
-            services.create_partner(
-                actor=admin, name=name, country=country, contact_email=_email(name)
-            )
+            if code not in have_codes:
+                services.create_agency(actor=admin, code=code, name=name, contact_email=email)
+        have_partners = set(Partner.objects.values_list("name", flat=True))
+        for name, country in [(n, "US") for n in US_PARTNERS] + FOREIGN_PARTNERS:
+            if name not in have_partners:
+                services.create_partner(
+                    actor=admin, name=name, country=country, contact_email=_email(name)
+                )
 
     t.at(eastern(start, 9, 30), "agencies and partners created", create_reference_data)
 

@@ -286,3 +286,17 @@ def test_directive_friday_is_the_latest_friday_two_weeks_back():
     assert demo.directive_friday(wednesday) == datetime(2026, 11, 6).date()
     friday = datetime(2026, 11, 20).date()
     assert demo.directive_friday(friday) == datetime(2026, 11, 6).date()
+
+
+def test_seed_demo_keeps_agencies_that_already_exist(agencies):
+    # The conftest agencies (same codes) exist before the demo: no duplicate, no failure.
+    before = {a.code: a.history.count() for a in agencies}
+    run("seed_demo")
+    from compliance.models import Agency
+
+    assert sorted(Agency.objects.values_list("code", flat=True)) == ["CAISI", "DOC", "ONCD", "OSTP"]
+    assert {a.code: a.history.count() for a in Agency.objects.all()} == before
+    frontier = Release.objects.get(slug=demo.FRONTIER)
+    assert release_gate(frontier)["stages"]["general"]["blockers"] == [
+        {"kind": "signoff_missing", "agency": "ONCD", "stage": "general"}
+    ]
