@@ -215,6 +215,8 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+# Reasons are free text (R7): a varchar(100) would make PostgreSQL refuse long ones.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_ENABLED = True
 
 LOGGING = {
