@@ -55,7 +55,9 @@ class TransitionForm(forms.Form):
 
 
 class DecideSignOffForm(forms.Form):
-    signoff = SignOffChoiceField(queryset=SignOff.objects.none(), label="Sign-off")
+    signoff = SignOffChoiceField(
+        queryset=SignOff.objects.none(), label="Sign-off", empty_label="Choose agency and stage…"
+    )
     decision = forms.ChoiceField(
         choices=[(SignOffStatus.APPROVED, "Approved"), (SignOffStatus.REJECTED, "Rejected")],
         widget=forms.RadioSelect,
@@ -79,7 +81,9 @@ class DecideSignOffForm(forms.Form):
 
 
 class WithdrawSignOffForm(forms.Form):
-    signoff = SignOffChoiceField(queryset=SignOff.objects.none(), label="Approval")
+    signoff = SignOffChoiceField(
+        queryset=SignOff.objects.none(), label="Approval", empty_label="Choose an approval…"
+    )
     reason = forms.CharField(required=False, widget=REASON_WIDGET)
 
     def __init__(self, *args, release: Release, **kwargs):
@@ -90,8 +94,12 @@ class WithdrawSignOffForm(forms.Form):
 
 
 class ProposeEntryForm(forms.Form):
-    release = forms.ModelChoiceField(queryset=Release.objects.all(), to_field_name="slug")
-    partner = forms.ModelChoiceField(queryset=Partner.objects.all())
+    release = forms.ModelChoiceField(
+        queryset=Release.objects.all(), to_field_name="slug", empty_label="Choose a release…"
+    )
+    partner = forms.ModelChoiceField(
+        queryset=Partner.objects.all(), empty_label="Choose a partner…"
+    )
     note = forms.CharField(required=False, widget=REASON_WIDGET)
 
 
@@ -114,7 +122,9 @@ class RevokeEntryForm(forms.Form):
 
 
 class AccessCheckForm(forms.Form):
-    partner = forms.ModelChoiceField(queryset=Partner.objects.all())
+    partner = forms.ModelChoiceField(
+        queryset=Partner.objects.all(), empty_label="Choose a partner…"
+    )
 
 
 class RequestFilterForm(forms.Form):
@@ -141,7 +151,9 @@ class RequestFilterForm(forms.Form):
 
 
 class RecordRequestForm(forms.Form):
-    agency = forms.ModelChoiceField(queryset=Agency.objects.all(), to_field_name="code")
+    agency = forms.ModelChoiceField(
+        queryset=Agency.objects.all(), to_field_name="code", empty_label="Choose an agency…"
+    )
     reference = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=RequestKind.choices)
     binding = forms.BooleanField(required=False, help_text="A mandatory directive.")
@@ -161,6 +173,7 @@ class RecordRequestForm(forms.Form):
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         to_field_name="username",
         required=False,
+        empty_label="Unassigned",
     )
     lab_position = forms.ChoiceField(
         choices=GovernmentRequest.Position.choices, initial=GovernmentRequest.Position.UNDECIDED

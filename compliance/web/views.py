@@ -110,9 +110,10 @@ def _gate_line(release: Release, stages: dict) -> str:
     for status in (SignOffStatus.PENDING, SignOffStatus.REJECTED, SignOffStatus.WITHDRAWN):
         if ga[status]:
             others.append(f"{', '.join(ga[status])} {status}")
-    if not others:
-        return text + " approved"
-    return text + " — " + "; ".join(others)
+    text += " — " + ("; ".join(others) if others else "all approved")
+    for req in ga["requests"]:
+        text += f"; held by {req.agency.code} {req.reference} ({req.get_kind_display().lower()})"
+    return text
 
 
 @reader_required
