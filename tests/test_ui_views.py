@@ -382,3 +382,21 @@ def test_login_is_throttled_after_repeated_failures(client, staff):
     assert resp.status_code == 429
     assert "Too many failed sign-ins" in resp.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_release_page_query_count_does_not_grow_with_history(
+    client, world, staff, admin2, django_assert_max_num_queries
+):
+    client.force_login(staff)
+    url = reverse("web:release", args=[world["release"].slug])
+    with django_assert_max_num_queries(30) as before:
+        client.get(url)
+    so = SignOff.objects.get(release=world["release"], agency__code="ONCD", stage="general")
+    services.decide_signoff(so, actor=staff, decision="approved", evidence="letter")
+    for i in range(3):
+        services.propose_allowlist_entry(
+            world["release"], actor=staff, partner=PartnerFactory(name=f"P{i}")
+        )
+    services.decide_allowlist_entry(world["entry"], actor=admin2, decision="approved")
+    with django_assert_max_num_queries(len(before.captured_queries)):
+        client.get(url)
