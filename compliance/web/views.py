@@ -178,6 +178,22 @@ NEXT_STAGES = {
 STAGE_TITLES = {Stage.LIMITED: "limited release", Stage.GENERAL: "general availability"}
 
 
+REFUSAL_TITLES = {
+    "submit": "Could not submit the release for review",
+    "transition": "Could not change the release's state",
+    "decide": "Could not record the decision",
+    "withdraw": "Could not record the withdrawal",
+}
+
+
+def _refusal_title(release: Release, bound: dict) -> str | None:
+    form = bound.get("transition")
+    if form is not None and form.is_valid():
+        to = ReleaseStatus(form.cleaned_data["to"]).label.lower()
+        return f"Could not move {release.name} to {to}"
+    return next((REFUSAL_TITLES[k] for k in bound), None)
+
+
 def _release_page(request, release: Release, *, bound=None, refusal=None, status=200):
     gate = release_gate(release)
     signoffs = SignOff.objects.filter(release=release, round=release.review_round).select_related(
@@ -220,6 +236,7 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "access_form": access_form,
         "access": access,
         "refusal": refusal,
+        "refusal_title": _refusal_title(release, bound),
         "nav": "releases",
         "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
         "submit_form": bound.get("submit") or forms.SubmitForm(),
