@@ -400,3 +400,37 @@ def test_release_page_query_count_does_not_grow_with_history(
     services.decide_allowlist_entry(world["entry"], actor=admin2, decision="approved")
     with django_assert_max_num_queries(len(before.captured_queries)):
         client.get(url)
+
+
+def test_withdraw_and_suspend_need_reasons_and_call_the_services(client, world, staff):
+    release = world["release"]
+    doc = SignOff.objects.get(release=release, agency__code="DOC", stage="general")
+    client.force_login(staff)
+    withdraw = reverse("web:signoff_withdraw", args=[release.slug])
+    resp = client.post(withdraw, {"signoff": doc.pk, "reason": ""})
+    assert resp.status_code == 409
+    assert "Could not record the withdrawal" in resp.content.decode()
+    assert "A reason is required." in resp.content.decode()
+    assert client.post(withdraw, {"signoff": doc.pk, "reason": "DOC retracted"}).status_code == 302
+    doc.refresh_from_db()
+    assert (doc.status, doc.reason, doc.recorded_by) == ("withdrawn", "DOC retracted", staff)
+
+    transition = reverse("web:release_transition", args=[release.slug])
+    resp = client.post(transition, {"to": "suspended", "reason": ""})
+    assert resp.status_code == 409
+    assert "Could not move Frontier 1 to suspended" in resp.content.decode()
+    assert "A reason is required." in resp.content.decode()
+    assert (
+        client.post(transition, {"to": "suspended", "reason": "export review"}).status_code == 302
+    )
+    release.refresh_from_db()
+    assert release.status == "suspended"
+    last = release.history.latest("history_id")
+    assert (last.status, last.history_actor, last.history_change_reason) == (
+        "suspended",
+        "sam",
+        "export review",
+    )
+    html = client.get(reverse("web:release", args=[release.slug])).content.decode()
+    assert "in_review → suspended" in html  # the timeline shows the state change
+    assert "DOC withdrawn general (round 1)" in html
