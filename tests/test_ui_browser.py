@@ -11,14 +11,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from compliance import services
+from compliance import clock, services
 from compliance.models import AllowlistEntry, GovernmentRequest, SignOff
 from tests import factories
 from tests.conftest import CHROMIUM
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-# between page actions are ordinary blocking calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,10 +42,20 @@ CHROMIUM_ARGS = [
 def browser():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between page actions are ordinary blocking calls. Only for this module's tests.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -94,36 +100,41 @@ def shot(page, name, *, docs=False):
 
 @pytest.fixture
 def scene(site, agencies, staff, admin_user, admin2, auditor):
-    release = factories.make_release(
-        staff,
-        slug="frontier-5",
-        name="Frontier 5",
-        agencies=agencies,
-        description="Next frontier model; limited preview to vetted partners first.",
-        artifact_digest="sha256:9f2c41d0b7",
-    )
-    other = services.submit_release(
-        factories.make_release(staff, slug="sibling-mini", name="Sibling Mini", agencies=agencies),
-        actor=staff,
-    )
-    services.record_request(
-        actor=staff,
-        agency=agencies[1],
-        reference="2026-017",
-        kind="postpone_release",
-        binding=True,
-        releases=[other],
-        summary="Postpone the sibling model until the export review ends.",
-        due_at=timezone.now() + timedelta(days=2),
-    )
-    services.record_request(
-        actor=staff,
-        agency=agencies[3],
-        reference="INFO-4",
-        kind="information_request",
-        releases=[release],
-        due_at=timezone.now() + timedelta(days=6),
-    )
+    # Recorded at past moments (as seed_demo does) so the timeline has a real time axis.
+    now = timezone.now()
+    with clock.replaying_at(now - timedelta(days=12)):
+        release = factories.make_release(
+            staff,
+            slug="frontier-5",
+            name="Frontier 5",
+            agencies=agencies,
+            description="Next frontier model; limited preview to vetted partners first.",
+            artifact_digest="sha256:9f2c41d0b7",
+        )
+        other = factories.make_release(
+            staff, slug="sibling-mini", name="Sibling Mini", agencies=agencies
+        )
+    with clock.replaying_at(now - timedelta(days=5)):
+        other = services.submit_release(other, actor=staff)
+        services.record_request(
+            actor=staff,
+            agency=agencies[1],
+            reference="2026-017",
+            kind="postpone_release",
+            binding=True,
+            releases=[other],
+            summary="Postpone the sibling model until the export review ends.",
+            due_at=now + timedelta(days=2),
+        )
+    with clock.replaying_at(now - timedelta(days=3)):
+        services.record_request(
+            actor=staff,
+            agency=agencies[3],
+            reference="INFO-4",
+            kind="information_request",
+            releases=[release],
+            due_at=now + timedelta(days=6),
+        )
     return {"release": release, "other": other, "agencies": agencies}
 
 

@@ -91,6 +91,39 @@ def release_events(release: Release) -> list[Event]:
     return events[-MAX_EVENTS:]
 
 
+LANES = (("state", "State"), ("decision", "Decisions"), ("directive", "Requests"))
+STRIP_LEFT, STRIP_RIGHT, LANE_HEIGHT, LANE_TOP = 120, 940, 28, 18
+
+
+def strip(events: list[Event]) -> dict:
+    """A time-scaled overview: one lane per kind, each event a dot at its moment."""
+    lanes = [
+        {"kind": kind, "label": label, "y": LANE_TOP + i * LANE_HEIGHT}
+        for i, (kind, label) in enumerate(LANES)
+    ]
+    lane_y = {lane["kind"]: lane["y"] for lane in lanes}
+    axis_y = LANE_TOP + len(LANES) * LANE_HEIGHT - 8
+    if not events:
+        return {"lanes": lanes, "dots": [], "ticks": [], "axis_y": axis_y, "height": axis_y + 24}
+    first, last = events[0].at, events[-1].at
+    span = max((last - first).total_seconds(), 1.0)
+    width = STRIP_RIGHT - STRIP_LEFT
+
+    def x(moment) -> float:
+        return round(STRIP_LEFT + (moment - first).total_seconds() / span * width, 1)
+
+    dots = [{"event": e, "x": x(e.at), "y": lane_y[e.kind]} for e in events]
+    ticks = [
+        {"x": STRIP_LEFT, "at": first, "anchor": "start"},
+        {"x": STRIP_RIGHT, "at": last, "anchor": "end"},
+    ]
+    if span >= 86400 * 2:
+        ticks.insert(
+            1, {"x": STRIP_LEFT + width / 2, "at": first + (last - first) / 2, "anchor": "middle"}
+        )
+    return {"lanes": lanes, "dots": dots, "ticks": ticks, "axis_y": axis_y, "height": axis_y + 24}
+
+
 def timeline_rows(events: list[Event]) -> dict:
     """Coordinates for the SVG template: one row per event, newest last."""
     rows = [
@@ -101,4 +134,5 @@ def timeline_rows(events: list[Event]) -> dict:
         "rows": rows,
         "height": TOP + max(len(events), 1) * ROW_HEIGHT,
         "line_end": TOP + max(len(events) - 1, 0) * ROW_HEIGHT,
+        "strip": strip(events),
     }

@@ -135,7 +135,7 @@ def dashboard(request):
         SignOff.objects.filter(
             status=SignOffStatus.PENDING,
             round=F("release__review_round"),
-            release__status=ReleaseStatus.IN_REVIEW,
+            release__status__in=(ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED),
             due_at__lte=now + settings.REMINDER_LEAD_TIME,
         )
         .select_related("release", "agency")
