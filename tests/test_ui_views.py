@@ -222,13 +222,13 @@ def test_dashboard_gate_summary_and_constant_queries(
     assert "GA: 3/4 agencies — ONCD pending" in html
     assert "DOC DOC-1" in html
     assert "due in 1 day" in html or "due in 2 days" in html
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(11):
         client.get(reverse("web:dashboard"))
     for i in range(5):
         services.submit_release(
             make_release(staff, slug=f"more-{i}", agencies=agencies), actor=staff
         )
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(11):
         client.get(reverse("web:dashboard"))
 
 
@@ -434,3 +434,25 @@ def test_withdraw_and_suspend_need_reasons_and_call_the_services(client, world, 
     html = client.get(reverse("web:release", args=[release.slug])).content.decode()
     assert "in_review → suspended" in html  # the timeline shows the state change
     assert "DOC withdrawn general (round 1)" in html
+
+
+def test_list_pages_query_counts_do_not_grow(
+    client, world, staff, agencies, django_assert_max_num_queries
+):
+    client.force_login(staff)
+    for i in range(4):
+        services.record_request(
+            actor=staff,
+            agency=agencies[i],
+            reference=f"R-{i}",
+            kind="vet_users",
+            binding=True,
+            releases=[world["release"]],
+        )
+        services.propose_allowlist_entry(
+            world["release"], actor=staff, partner=PartnerFactory(name=f"Q{i}")
+        )
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("web:requests")).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("web:allowlist")).status_code == 200
