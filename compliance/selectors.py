@@ -247,3 +247,49 @@ def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:
         facts = GateFacts(r, sorted(required[r.pk]), signoffs[r.pk], reqs[r.pk], entries[r.pk])
         out += alerts_for(facts)
     return out
+
+
+def gate_overviews(releases: Iterable[Release]) -> dict[int, dict]:
+    """Dashboard read model: per release, each stage's current-round sign-offs by status, the
+    earliest due date of the pending ones and the binding requests in force that hold the
+    stage back (R2/R3), in a fixed number of queries."""
+    releases = list(releases)
+    ids = [r.pk for r in releases]
+    required: dict[int, list[str]] = {rid: [] for rid in ids}
+    for rid, code in Release.required_agencies.through.objects.filter(
+        release_id__in=ids
+    ).values_list("release_id", "agency__code"):
+        required[rid].append(code)
+    rows: dict[int, list[SignOff]] = {rid: [] for rid in ids}
+    for so in SignOff.objects.filter(
+        release_id__in=ids, round=F("release__review_round")
+    ).select_related("agency"):
+        rows[so.release_id].append(so)
+    binding: dict[int, list[GovernmentRequest]] = {rid: [] for rid in ids}
+    through = GovernmentRequest.releases.through
+    for link in (
+        through.objects.filter(release_id__in=ids, governmentrequest__binding=True)
+        .exclude(governmentrequest__status="closed")
+        .select_related("governmentrequest__agency")
+        .order_by("governmentrequest_id")
+    ):
+        binding[link.release_id].append(link.governmentrequest)
+    out: dict[int, dict] = {}
+    for r in releases:
+        facts = GateFacts(r, sorted(required[r.pk]), rows[r.pk], binding[r.pk], [])
+        stages = {}
+        for stage in (Stage.LIMITED, Stage.GENERAL):
+            summary = signoff_summary(facts, stage)
+            pending_due = [
+                s.due_at
+                for s in rows[r.pk]
+                if s.stage == stage and s.status == SignOffStatus.PENDING
+            ]
+            stages[str(stage)] = {
+                **summary,
+                "required": len(facts.required_codes),
+                "next_due": min(pending_due) if pending_due else None,
+                "requests": [q for q in binding[r.pk] if q.kind in STAGE_BLOCKING_KINDS[stage]],
+            }
+        out[r.pk] = stages
+    return out

@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "compliance.web.context_processors.clearance",
             ],
         },
     }
@@ -198,6 +199,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -222,6 +224,8 @@ if not DEBUG:
 CLEARANCE_BENCH = env.bool("CLEARANCE_BENCH", default=False)
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+# Reasons are free text (R7): a varchar(100) would make PostgreSQL refuse long ones.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_ENABLED = True
 
 LOGGING = {

@@ -24,7 +24,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            # get_or_create: a transactional test (live_server, threads) flushes the tables
+            # afterwards, the groups the roles migration made included.
+            self.groups.add(Group.objects.get_or_create(name=extracted)[0])
 
 
 class AgencyFactory(factory.django.DjangoModelFactory):

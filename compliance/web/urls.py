@@ -8,4 +8,20 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.dashboard, name="dashboard"),
+    path("releases/", views.release_list, name="releases"),
+    path("releases/<slug:slug>/", views.release_detail, name="release"),
+    path("releases/<slug:slug>/submit/", views.release_submit, name="release_submit"),
+    path("releases/<slug:slug>/transition/", views.release_transition, name="release_transition"),
+    path("releases/<slug:slug>/signoffs/decide/", views.signoff_decide, name="signoff_decide"),
+    path(
+        "releases/<slug:slug>/signoffs/withdraw/", views.signoff_withdraw, name="signoff_withdraw"
+    ),
+    path("allowlist/", views.allowlist, name="allowlist"),
+    path("allowlist/propose/", views.allowlist_propose, name="allowlist_propose"),
+    path("allowlist/<int:pk>/decide/", views.allowlist_decide, name="allowlist_decide"),
+    path("allowlist/<int:pk>/revoke/", views.allowlist_revoke, name="allowlist_revoke"),
+    path("requests/", views.request_list, name="requests"),
+    path("requests/new/", views.request_new, name="request_new"),
+    path("requests/<int:pk>/", views.request_detail, name="request"),
+    path("requests/<int:pk>/status/", views.request_status, name="request_status"),
 ]

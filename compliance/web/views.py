@@ -1,10 +1,549 @@
+"""Server-rendered pages. Views are thin: parse a form, call ONE service with
+``actor=request.user``, render. A refusal (RuleViolation) re-renders the same page with its
+blockers in words and the form keeping what the user typed; PermissionDenied → 403.html."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from compliance.models import Release
+from compliance import clock, services
+from compliance.errors import RuleViolation
+from compliance.models import (
+    AllowlistEntry,
+    AllowlistStatus,
+    GovernmentRequest,
+    Release,
+    ReleaseStatus,
+    RequestKind,
+    SignOff,
+    SignOffStatus,
+    Stage,
+)
+from compliance.models.roles import can_read, can_write, is_admin
+from compliance.selectors import check_access, compliance_alerts, gate_overviews, release_gate
+from compliance.services.requests import STATUS_FLOW
+from compliance.web import forms
+from compliance.web.timeline import release_events, timeline_rows
+
+ACCESS_REASONS = {
+    "general": "Allowed: the release is generally available.",
+    "allowlisted": "Allowed: the partner is approved on the allowlist of this limited release.",
+    "not_allowlisted": "Not allowed: the partner is not approved on this release's allowlist.",
+    "not_released": "Not allowed: the release is not live yet.",
+    "suspended": "Not allowed: the release is suspended.",
+    "retired": "Not allowed: the release is retired.",
+    "foreign_restricted": "Not allowed: foreign access is restricted and the partner is "
+    "outside the US.",
+}
 
 
-@login_required
+# --- access ------------------------------------------------------------------------------
+
+
+def _requires(check: Callable, message: str):
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not check(request.user):
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+reader_required = _requires(can_read, "Your account has no Clearance role yet.")
+writer_required = _requires(can_write, "Only compliance staff and admins may change this.")
+admin_required = _requires(is_admin, "Only admins may do this.")
+
+
+# --- the one write path ------------------------------------------------------------------
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _attempt(request, form, call: Callable, *, success: str, done: str, rerender: Callable):
+    """Validate ``form``, call the service; redirect on success, else re-render the page with
+    the refusal's blockers (409) or the form's errors (400)."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except RuleViolation as exc:
+            return rerender(refusal=exc.blockers, status=409)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect(success)
+    return rerender(refusal=None, status=400)
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+
+def _gate_line(release: Release, stages: dict) -> str:
+    if release.status == ReleaseStatus.DRAFT:
+        return "Not submitted for review"
+    if release.status in (ReleaseStatus.SUSPENDED, ReleaseStatus.RETIRED):
+        return f"{release.status.capitalize()}; round {release.review_round}"
+    ga = stages[Stage.GENERAL]
+    text = f"GA: {len(ga['approved'])}/{ga['required']} agencies"
+    others = []
+    for status in (SignOffStatus.PENDING, SignOffStatus.REJECTED, SignOffStatus.WITHDRAWN):
+        if ga[status]:
+            others.append(f"{', '.join(ga[status])} {status}")
+    text += " — " + ("; ".join(others) if others else "all approved")
+    for req in ga["requests"]:
+        text += f"; held by {req.agency.code} {req.reference} ({req.get_kind_display().lower()})"
+    return text
+
+
+@reader_required
 def dashboard(request):
-    releases = Release.objects.order_by("slug")
-    return render(request, "compliance/dashboard.html", {"releases": releases})
+    now = clock.now()
+    releases = list(Release.objects.select_related("owner").order_by("slug"))
+    overviews = gate_overviews(releases)
+    rows = [
+        {
+            "release": r,
+            "gate": _gate_line(r, overviews[r.pk]),
+            "next_due": overviews[r.pk][Stage.GENERAL]["next_due"]
+            if r.status in (ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED)
+            else None,
+        }
+        for r in releases
+    ]
+    due_signoffs = (
+        SignOff.objects.filter(
+            status=SignOffStatus.PENDING,
+            round=F("release__review_round"),
+            release__status__in=(ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED),
+            due_at__lte=now + settings.REMINDER_LEAD_TIME,
+        )
+        .select_related("release", "agency")
+        .order_by("due_at", "pk")[:50]
+    )
+    in_force = (
+        GovernmentRequest.objects.in_force()
+        .select_related("agency", "assignee")
+        .prefetch_related("releases")
+        .order_by(F("due_at").asc(nulls_last=True), "-received_at")[:50]
+    )
+    return render(
+        request,
+        "compliance/dashboard.html",
+        {
+            "rows": rows,
+            "due_signoffs": due_signoffs,
+            "in_force": in_force,
+            "alerts": compliance_alerts(),
+            "nav": "dashboard",
+        },
+    )
+
+
+# --- releases ----------------------------------------------------------------------------
+
+
+@reader_required
+def release_list(request):
+    releases = list(Release.objects.select_related("owner").order_by("slug"))
+    overviews = gate_overviews(releases)
+    rows = [{"release": r, "gate": _gate_line(r, overviews[r.pk])} for r in releases]
+    return render(request, "compliance/release_list.html", {"rows": rows, "nav": "releases"})
+
+
+NEXT_STAGES = {
+    ReleaseStatus.IN_REVIEW: (Stage.LIMITED, Stage.GENERAL),
+    ReleaseStatus.LIMITED: (Stage.GENERAL,),
+}
+STAGE_TITLES = {Stage.LIMITED: "limited release", Stage.GENERAL: "general availability"}
+
+
+REFUSAL_TITLES = {
+    "submit": "Could not submit the release for review",
+    "transition": "Could not change the release's state",
+    "decide": "Could not record the decision",
+    "withdraw": "Could not record the withdrawal",
+}
+
+
+def _refusal_title(release: Release, bound: dict) -> str | None:
+    form = bound.get("transition")
+    if form is not None and form.is_valid():
+        to = ReleaseStatus(form.cleaned_data["to"]).label.lower()
+        return f"Could not move {release.name} to {to}"
+    return next((REFUSAL_TITLES[k] for k in bound), None)
+
+
+def _release_page(request, release: Release, *, bound=None, refusal=None, status=200):
+    gate = release_gate(release)
+    signoffs = SignOff.objects.filter(release=release, round=release.review_round).select_related(
+        "agency", "recorded_by"
+    )
+    cells = {(s.agency.code, s.stage): s for s in signoffs}
+    agencies = list(release.required_agencies.order_by("code"))
+    matrix = [
+        {"agency": a, "cells": [cells.get((a.code, st)) for st in (Stage.LIMITED, Stage.GENERAL)]}
+        for a in agencies
+    ]
+    next_steps = [
+        {
+            "stage": st,
+            "title": STAGE_TITLES[st],
+            "blockers": gate["stages"][st]["blockers"],
+        }
+        for st in NEXT_STAGES.get(release.status, ())
+    ]
+    entries = list(
+        release.allowlist.select_related("partner", "proposed_by", "decided_by", "vetted_by")
+    )
+    approved = sum(1 for e in entries if e.status == AllowlistStatus.APPROVED)
+    access = None
+    access_form = forms.AccessCheckForm(request.GET if "partner" in request.GET else None)
+    if access_form.is_bound and access_form.is_valid():
+        partner = access_form.cleaned_data["partner"]
+        result = check_access(release, partner)
+        access = {**result, "partner": partner, "text": ACCESS_REASONS[result["reason"]]}
+    bound = bound or {}
+    context = {
+        "release": release,
+        "gate": gate,
+        "matrix": matrix,
+        "next_steps": next_steps,
+        "entries": entries,
+        "approved": approved,
+        "requests": release.requests.select_related("agency").order_by("-received_at"),
+        "timeline": timeline_rows(release_events(release)),
+        "access_form": access_form,
+        "access": access,
+        "refusal": refusal,
+        "refusal_title": _refusal_title(release, bound),
+        "nav": "releases",
+        "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
+        "submit_form": bound.get("submit") or forms.SubmitForm(),
+        "transition_form": bound.get("transition") or forms.TransitionForm(),
+        "decide_form": bound.get("decide") or forms.DecideSignOffForm(release=release),
+        "withdraw_form": bound.get("withdraw") or forms.WithdrawSignOffForm(release=release),
+    }
+    return render(request, "compliance/release_detail.html", context, status=status)
+
+
+@reader_required
+def release_detail(request, slug):
+    release = get_object_or_404(Release.objects.select_related("owner"), slug=slug)
+    return _release_page(request, release)
+
+
+def _release_action(request, slug, name, form, call, done):
+    release = get_object_or_404(Release, slug=slug)
+    form = (
+        form(request.POST, release=release)
+        if name in ("decide", "withdraw")
+        else form(request.POST)
+    )
+    return _attempt(
+        request,
+        form,
+        lambda data: call(release, data),
+        success=reverse("web:release", args=[release.slug]),
+        done=done,
+        rerender=lambda refusal, status: _release_page(
+            request, release, bound={name: form}, refusal=refusal, status=status
+        ),
+    )
+
+
+@writer_required
+@require_POST
+def release_submit(request, slug):
+    return _release_action(
+        request,
+        slug,
+        "submit",
+        forms.SubmitForm,
+        lambda release, d: services.submit_release(release, actor=request.user, reason=d["reason"]),
+        "Submitted for review: a new review round is open.",
+    )
+
+
+@writer_required
+@require_POST
+def release_transition(request, slug):
+    return _release_action(
+        request,
+        slug,
+        "transition",
+        forms.TransitionForm,
+        lambda release, d: services.transition_release(
+            release, to=d["to"], actor=request.user, reason=d["reason"]
+        ),
+        "Release state changed.",
+    )
+
+
+@writer_required
+@require_POST
+def signoff_decide(request, slug):
+    return _release_action(
+        request,
+        slug,
+        "decide",
+        forms.DecideSignOffForm,
+        lambda release, d: services.decide_signoff(
+            d["signoff"],
+            actor=request.user,
+            decision=d["decision"],
+            evidence=d["evidence"],
+            conditions=d["conditions"],
+            reason=d["reason"],
+        ),
+        "Decision recorded.",
+    )
+
+
+@writer_required
+@require_POST
+def signoff_withdraw(request, slug):
+    return _release_action(
+        request,
+        slug,
+        "withdraw",
+        forms.WithdrawSignOffForm,
+        lambda release, d: services.withdraw_signoff(
+            d["signoff"], actor=request.user, reason=d["reason"]
+        ),
+        "Withdrawal recorded.",
+    )
+
+
+# --- allowlist ---------------------------------------------------------------------------
+
+
+def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=200):
+    selected = request.GET.get("release") or request.POST.get("release_filter") or ""
+    entries = AllowlistEntry.objects.select_related(
+        "release", "partner", "proposed_by", "decided_by", "vetted_by"
+    ).order_by("release__slug", "partner__name", "pk")
+    if selected:
+        entries = entries.filter(release__slug=selected)
+    vetting = set(
+        GovernmentRequest.objects.in_force()
+        .binding()
+        .filter(kind=RequestKind.VET_USERS)
+        .values_list("releases", flat=True)
+    )
+    bound = bound or {}
+    rows = []
+    for e in entries:
+        row = {"entry": e, "needs_vetting": e.release_id in vetting}
+        if e.status == AllowlistStatus.PROPOSED:
+            row["form"] = (
+                bound["decide"] if failed == e.pk and "decide" in bound else forms.DecideEntryForm()
+            )
+        elif e.status == AllowlistStatus.APPROVED:
+            row["form"] = (
+                bound["revoke"] if failed == e.pk and "revoke" in bound else forms.RevokeEntryForm()
+            )
+        row["failed"] = failed == e.pk
+        rows.append(row)
+    context = {
+        "rows": rows,
+        "releases": Release.objects.order_by("slug"),
+        "selected": selected,
+        "propose_form": bound.get("propose")
+        or forms.ProposeEntryForm(initial={"release": selected or None}),
+        "refusal": refusal,
+        "failed_entry": next((r["entry"] for r in rows if r["failed"]), None),
+        "nav": "allowlist",
+    }
+    return render(request, "compliance/allowlist.html", context, status=status)
+
+
+def _allowlist_url(request) -> str:
+    selected = request.POST.get("release_filter")
+    url = reverse("web:allowlist")
+    return f"{url}?release={selected}" if selected else url
+
+
+@reader_required
+def allowlist(request):
+    return _allowlist_page(request)
+
+
+@writer_required
+@require_POST
+def allowlist_propose(request):
+    form = forms.ProposeEntryForm(request.POST)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.propose_allowlist_entry(
+            d["release"], actor=request.user, partner=d["partner"], note=d["note"]
+        ),
+        success=_allowlist_url(request),
+        done="Partner proposed. Another admin must approve it.",
+        rerender=lambda refusal, status: _allowlist_page(
+            request, bound={"propose": form}, refusal=refusal, status=status
+        ),
+    )
+
+
+@admin_required
+@require_POST
+def allowlist_decide(request, pk):
+    entry = get_object_or_404(AllowlistEntry, pk=pk)
+    form = forms.DecideEntryForm(request.POST)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.decide_allowlist_entry(
+            entry,
+            actor=request.user,
+            decision=d["decision"],
+            vetted_by=d["vetted_by"],
+            reason=d["reason"],
+        ),
+        success=_allowlist_url(request),
+        done="Allowlist decision recorded.",
+        rerender=lambda refusal, status: _allowlist_page(
+            request, bound={"decide": form}, failed=entry.pk, refusal=refusal, status=status
+        ),
+    )
+
+
+@admin_required
+@require_POST
+def allowlist_revoke(request, pk):
+    entry = get_object_or_404(AllowlistEntry, pk=pk)
+    form = forms.RevokeEntryForm(request.POST)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.revoke_allowlist_entry(entry, actor=request.user, reason=d["reason"]),
+        success=_allowlist_url(request),
+        done="Allowlist entry revoked.",
+        rerender=lambda refusal, status: _allowlist_page(
+            request, bound={"revoke": form}, failed=entry.pk, refusal=refusal, status=status
+        ),
+    )
+
+
+# --- government requests -----------------------------------------------------------------
+
+
+@reader_required
+def request_list(request):
+    filters = forms.RequestFilterForm(request.GET or None)
+    qs = GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related("releases")
+    if filters.is_bound and filters.is_valid():
+        qs = filters.filter(qs)
+    return render(
+        request,
+        "compliance/request_list.html",
+        {"requests": qs[:200], "filters": filters, "nav": "requests"},
+    )
+
+
+@writer_required
+def request_new(request):
+    form = forms.RecordRequestForm(request.POST or None)
+    if request.method != "POST":
+        return render(request, "compliance/request_form.html", {"form": form, "nav": "requests"})
+    created = {}
+
+    def call(d):
+        created["request"] = services.record_request(
+            actor=request.user,
+            agency=d["agency"],
+            reference=d["reference"],
+            kind=d["kind"],
+            binding=d["binding"],
+            received_at=d["received_at"],
+            due_at=d["due_at"],
+            releases=list(d["releases"]),
+            summary=d["summary"],
+            assignee=d["assignee"],
+            lab_position=d["lab_position"],
+        )
+
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except RuleViolation as exc:
+            return render(
+                request,
+                "compliance/request_form.html",
+                {"form": form, "refusal": exc.blockers, "nav": "requests"},
+                status=409,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Request recorded.")
+            return redirect("web:request", pk=created["request"].pk)
+    return render(
+        request, "compliance/request_form.html", {"form": form, "nav": "requests"}, status=400
+    )
+
+
+def _request_page(request, req, *, form=None, refusal=None, status=200):
+    return render(
+        request,
+        "compliance/request_detail.html",
+        {
+            "req": req,
+            "next_statuses": STATUS_FLOW.get(req.status, ()),
+            "status_form": form or forms.RequestStatusForm(),
+            "refusal": refusal,
+            "history": req.history.order_by("-history_date", "-history_id")[:50],
+            "nav": "requests",
+        },
+        status=status,
+    )
+
+
+@reader_required
+def request_detail(request, pk):
+    req = get_object_or_404(
+        GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related("releases"),
+        pk=pk,
+    )
+    return _request_page(request, req)
+
+
+@writer_required
+@require_POST
+def request_status(request, pk):
+    req = get_object_or_404(GovernmentRequest.objects.select_related("agency"), pk=pk)
+    form = forms.RequestStatusForm(request.POST)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.set_request_status(
+            req, actor=request.user, status=d["status"], note=d["note"]
+        ),
+        success=reverse("web:request", args=[req.pk]),
+        done="Request status changed.",
+        rerender=lambda refusal, status: _request_page(
+            request, req, form=form, refusal=refusal, status=status
+        ),
+    )

@@ -1,0 +1,63 @@
+"""Small display helpers for the pages: countdowns, durations, status labels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+
+from compliance import clock
+from compliance.errors import Blocker
+
+register = template.Library()
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days >= 2:
+        return f"{days} days"
+    if days == 1:
+        return f"1 day {hours} h" if hours else "1 day"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+@register.filter
+def countdown(moment) -> str:
+    """'due in 2 days' / 'overdue by 3 h'; empty when there is no due time."""
+    if not moment:
+        return ""
+    delta = moment - clock.now()
+    if delta.total_seconds() >= 0:
+        return f"due in {_span(delta)}"
+    return f"overdue by {_span(delta)}"
+
+
+@register.filter
+def is_overdue(moment) -> bool:
+    return bool(moment) and moment < clock.now()
+
+
+@register.filter
+def duration(delta) -> str:
+    return _span(delta) if delta is not None else ""
+
+
+@register.filter
+def label(value) -> str:
+    """'in_review' → 'In review'."""
+    text = str(value or "").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+@register.filter
+def blocker_message(data) -> str:
+    """A blocker dict from the gate (``{"kind", ...}``) in words."""
+    if isinstance(data, Blocker):
+        return data.message
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    return Blocker(data["kind"], fields).message

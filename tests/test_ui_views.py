@@ -1,0 +1,458 @@
+"""The pages: who may see and do what, and that every form goes through its service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from compliance import services
+from compliance.models import (
+    AllowlistEntry,
+    GovernmentRequest,
+    Release,
+    SignOff,
+)
+from tests.factories import PartnerFactory, make_release
+
+PASSWORD = "pw-for-tests"
+
+
+@pytest.fixture
+def world(agencies, staff, admin_user, admin2, auditor):
+    """A release in review with three GA approvals, a proposed partner and a request."""
+    release = services.submit_release(make_release(staff, agencies=agencies), actor=staff)
+    for so in SignOff.objects.filter(release=release, stage="general").exclude(agency__code="ONCD"):
+        services.decide_signoff(so, actor=staff, decision="approved", evidence=f"letter {so.pk}")
+    partner = PartnerFactory(name="Acme Labs")
+    entry = services.propose_allowlist_entry(release, actor=admin_user, partner=partner)
+    request = services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="DOC-1",
+        kind="information_request",
+        releases=[release],
+        due_at=timezone.now() + timedelta(days=2),
+    )
+    return {"release": release, "partner": partner, "entry": entry, "request": request}
+
+
+def read_urls(w):
+    return [
+        reverse("web:dashboard"),
+        reverse("web:releases"),
+        reverse("web:release", args=[w["release"].slug]),
+        reverse("web:allowlist"),
+        reverse("web:requests"),
+        reverse("web:request", args=[w["request"].pk]),
+    ]
+
+
+def write_urls(w):
+    slug = w["release"].slug
+    return [
+        reverse("web:release_submit", args=[slug]),
+        reverse("web:release_transition", args=[slug]),
+        reverse("web:signoff_decide", args=[slug]),
+        reverse("web:signoff_withdraw", args=[slug]),
+        reverse("web:allowlist_propose"),
+        reverse("web:allowlist_decide", args=[w["entry"].pk]),
+        reverse("web:allowlist_revoke", args=[w["entry"].pk]),
+        reverse("web:request_new"),
+        reverse("web:request_status", args=[w["request"].pk]),
+    ]
+
+
+def history_count():
+    return sum(m.history.count() for m in (Release, SignOff, AllowlistEntry, GovernmentRequest))
+
+
+# --- permissions -------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login_everywhere(client, world):
+    login = reverse("web:login")
+    for url in read_urls(world):
+        resp = client.get(url)
+        assert resp.status_code == 302, url
+        assert resp["Location"].startswith(f"{login}?next="), url
+    for url in write_urls(world):
+        resp = client.post(url, {"reason": "x"})
+        assert resp.status_code == 302, url
+        assert resp["Location"].startswith(login), url
+
+
+def test_auditor_reads_every_page_without_write_buttons(client, world, auditor):
+    client.force_login(auditor)
+    for url in read_urls(world):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        html = resp.content.decode()
+        assert 'method="post"' not in html.replace(
+            f'method="post" action="{reverse("web:logout")}"', ""
+        ), url
+        assert "Submit for review" not in html
+        assert "Record a request" not in html
+    assert "audrey" in html and "Auditor" in html  # header: who and which role
+
+
+def test_auditor_gets_403_on_every_write_url_and_nothing_changes(client, world, auditor):
+    client.force_login(auditor)
+    before = history_count()
+    for url in write_urls(world):
+        for method in (client.get, client.post):
+            resp = method(url, {"reason": "x", "to": "retired", "status": "closed"})
+            assert resp.status_code == 403, url
+            assert "You cannot do this" in resp.content.decode()
+    assert history_count() == before
+
+
+def test_staff_gets_403_on_admin_only_allowlist_actions(client, world, staff):
+    client.force_login(staff)
+    entry = world["entry"]
+    resp = client.post(reverse("web:allowlist_decide", args=[entry.pk]), {"decision": "approved"})
+    assert resp.status_code == 403
+    assert "Only admins may do this." in resp.content.decode()
+    resp = client.post(reverse("web:allowlist_revoke", args=[entry.pk]), {"reason": "x"})
+    assert resp.status_code == 403
+    entry.refresh_from_db()
+    assert entry.status == "proposed"
+    # Staff see the page but no decide form.
+    html = client.get(reverse("web:allowlist")).content.decode()
+    assert reverse("web:allowlist_decide", args=[entry.pk]) not in html
+    assert reverse("web:allowlist_propose") in html
+
+
+def test_user_without_role_gets_friendly_403(client, world, django_user_model):
+    nobody = django_user_model.objects.create_user("nobody", password=PASSWORD)
+    client.force_login(nobody)
+    resp = client.get(reverse("web:dashboard"))
+    assert resp.status_code == 403
+    assert "Your account has no Clearance role yet." in resp.content.decode()
+
+
+# --- forms call the services -------------------------------------------------------------
+
+
+def test_submit_form_opens_a_round(client, agencies, staff):
+    release = make_release(staff, slug="draft-1", agencies=agencies)
+    client.force_login(staff)
+    resp = client.post(
+        reverse("web:release_submit", args=[release.slug]), {"reason": "weights frozen"}
+    )
+    assert resp.status_code == 302
+    release.refresh_from_db()
+    assert (release.status, release.review_round) == ("in_review", 1)
+    assert SignOff.objects.filter(release=release, round=1, status="pending").count() == 8
+    last = release.history.latest("history_id")
+    assert (last.status, last.history_actor, last.history_change_reason) == (
+        "in_review",
+        "sam",
+        "weights frozen",
+    )
+
+
+def test_decision_form_records_approval_with_evidence(client, world, staff):
+    so = SignOff.objects.get(release=world["release"], agency__code="ONCD", stage="general")
+    client.force_login(staff)
+    resp = client.post(
+        reverse("web:signoff_decide", args=[world["release"].slug]),
+        {"signoff": so.pk, "decision": "approved", "evidence": "ONCD letter 7", "conditions": ""},
+    )
+    assert resp.status_code == 302
+    so.refresh_from_db()
+    assert (so.status, so.recorded_by, so.evidence) == ("approved", staff, "ONCD letter 7")
+
+
+def test_decision_without_evidence_keeps_input_and_changes_nothing(client, world, staff):
+    so = SignOff.objects.get(release=world["release"], agency__code="ONCD", stage="general")
+    client.force_login(staff)
+    resp = client.post(
+        reverse("web:signoff_decide", args=[world["release"].slug]),
+        {"signoff": so.pk, "decision": "approved", "evidence": "", "conditions": "only US"},
+    )
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert "Evidence is required to record an approval." in html
+    assert "only US</textarea>" in html
+    so.refresh_from_db()
+    assert so.status == "pending"
+
+
+def test_blocked_ga_shows_blockers_in_words_and_keeps_reason(client, world, staff):
+    client.force_login(staff)
+    req = world["request"]
+    resp = client.post(
+        reverse("web:release_transition", args=[world["release"].slug]),
+        {"to": "general", "reason": "launch day"},
+    )
+    assert resp.status_code == 409
+    html = resp.content.decode()
+    assert 'data-testid="refusal"' in html
+    assert "ONCD has not approved the general stage yet." in html
+    assert "launch day</textarea>" in html
+    assert f"#{req.pk}" not in html.split('data-testid="refusal"')[1].split("</div>")[0]
+    world["release"].refresh_from_db()
+    assert world["release"].status == "in_review"
+
+
+def test_release_page_shows_matrix_blockers_timeline_and_access(client, world, staff):
+    client.force_login(staff)
+    url = reverse("web:release", args=[world["release"].slug])
+    html = client.get(url, {"partner": world["partner"].pk}).content.decode()
+    assert 'data-testid="cell-ONCD-general"' in html
+    assert "ONCD has not approved the general stage yet." in html
+    assert "No partner is approved on the allowlist." in html
+    assert "Not allowed: the release is not live yet." in html
+    assert "0/20" in html
+    assert "in_review (round 1)" in html or "draft → in_review" in html
+    assert "DOC approved general (round 1)" in html
+    assert "information request received" in html
+    assert "style=" not in html  # strict CSP: no inline styles
+
+
+def test_dashboard_gate_summary_and_constant_queries(
+    client, world, staff, agencies, django_assert_max_num_queries
+):
+    client.force_login(staff)
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert "GA: 3/4 agencies — ONCD pending" in html
+    assert "DOC DOC-1" in html
+    assert "due in 1 day" in html or "due in 2 days" in html
+    with django_assert_max_num_queries(11):
+        client.get(reverse("web:dashboard"))
+    for i in range(5):
+        services.submit_release(
+            make_release(staff, slug=f"more-{i}", agencies=agencies), actor=staff
+        )
+    with django_assert_max_num_queries(11):
+        client.get(reverse("web:dashboard"))
+
+
+def test_allowlist_four_eyes_refusal_then_second_admin_approves(client, world, admin_user, admin2):
+    entry = world["entry"]  # proposed by admin_user
+    client.force_login(admin_user)
+    resp = client.post(
+        reverse("web:allowlist_decide", args=[entry.pk]),
+        {"decision": "approved", "reason": "trusted"},
+    )
+    assert resp.status_code == 409
+    html = resp.content.decode()
+    assert "The approver must not be the person who proposed it." in html
+    assert 'value="trusted"' in html
+    entry.refresh_from_db()
+    assert entry.status == "proposed"
+    client.force_login(admin2)
+    resp = client.post(reverse("web:allowlist_decide", args=[entry.pk]), {"decision": "approved"})
+    assert resp.status_code == 302
+    entry.refresh_from_db()
+    assert (entry.status, entry.decided_by) == ("approved", admin2)
+    resp = client.post(reverse("web:allowlist_revoke", args=[entry.pk]), {"reason": ""})
+    assert resp.status_code == 409
+    assert "A reason is required." in resp.content.decode()
+    resp = client.post(reverse("web:allowlist_revoke", args=[entry.pk]), {"reason": "breach"})
+    assert resp.status_code == 302
+    entry.refresh_from_db()
+    assert (entry.status, entry.reason) == ("revoked", "breach")
+
+
+def test_vetting_agency_field_appears_and_is_required(client, world, staff, admin2, agencies):
+    services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="DOC-VET",
+        kind="vet_users",
+        binding=True,
+        releases=[world["release"]],
+    )
+    client.force_login(admin2)
+    html = client.get(reverse("web:allowlist")).content.decode()
+    assert "name the vetting agency to approve" in html
+    url = reverse("web:allowlist_decide", args=[world["entry"].pk])
+    resp = client.post(url, {"decision": "approved"})
+    assert resp.status_code == 409
+    assert "A binding vetting request is in force: name the vetting agency." in (
+        resp.content.decode()
+    )
+    resp = client.post(url, {"decision": "approved", "vetted_by": "DOC"})
+    assert resp.status_code == 302
+    world["entry"].refresh_from_db()
+    assert world["entry"].vetted_by.code == "DOC"
+
+
+def test_propose_form_creates_entry(client, world, staff):
+    partner = PartnerFactory(name="Beta Corp")
+    client.force_login(staff)
+    resp = client.post(
+        reverse("web:allowlist_propose"),
+        {"release": world["release"].slug, "partner": partner.pk, "note": "research"},
+    )
+    assert resp.status_code == 302
+    entry = AllowlistEntry.objects.get(partner=partner)
+    assert (entry.status, entry.proposed_by, entry.note) == ("proposed", staff, "research")
+
+
+def test_record_request_form_and_restriction(client, world, staff, agencies):
+    client.force_login(staff)
+    resp = client.post(
+        reverse("web:request_new"),
+        {
+            "agency": "DOC",
+            "reference": "DOC-FA-1",
+            "kind": "restrict_foreign_access",
+            "binding": "on",
+            "releases": [world["release"].slug],
+            "summary": "Block foreign access",
+            "lab_position": "undecided",
+        },
+    )
+    req = GovernmentRequest.objects.get(reference="DOC-FA-1")
+    assert resp.status_code == 302
+    assert resp["Location"] == reverse("web:request", args=[req.pk])
+    assert (req.binding, req.kind, req.status) == (True, "restrict_foreign_access", "open")
+    assert list(req.releases.all()) == [world["release"]]
+    world["release"].refresh_from_db()
+    assert world["release"].foreign_access_restricted is True
+    # Duplicate reference: the form keeps the input and shows the error.
+    resp = client.post(
+        reverse("web:request_new"),
+        {"agency": "DOC", "reference": "DOC-FA-1", "kind": "vet_users", "lab_position": "agree"},
+    )
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert "This agency already has a request with this reference." in html
+    assert 'value="DOC-FA-1"' in html
+
+
+def test_request_status_actions_and_time_to_comply(client, world, staff):
+    req = world["request"]
+    client.force_login(staff)
+    url = reverse("web:request_status", args=[req.pk])
+    assert client.post(url, {"status": "complied"}).status_code == 409  # open → complied
+    req.refresh_from_db()
+    assert req.status == "open"
+    assert client.post(url, {"status": "acknowledged", "note": "seen"}).status_code == 302
+    assert client.post(url, {"status": "complied"}).status_code == 302
+    req.refresh_from_db()
+    assert req.status == "complied" and req.complied_at is not None
+    html = client.get(reverse("web:requests")).content.decode()
+    assert f'data-testid="ttc-{req.pk}"' in html
+
+
+def test_request_filters(client, world, staff, agencies):
+    services.record_request(
+        actor=staff, agency=agencies[2], reference="ONCD-9", kind="postpone_release", binding=True
+    )
+    client.force_login(staff)
+    url = reverse("web:requests")
+
+    def refs(params):
+        resp = client.get(url, params)
+        return [r.reference for r in resp.context["requests"]]
+
+    assert sorted(refs({})) == ["DOC-1", "ONCD-9"]
+    assert refs({"agency": "ONCD"}) == ["ONCD-9"]
+    assert refs({"kind": "information_request"}) == ["DOC-1"]
+    assert refs({"binding": "yes"}) == ["ONCD-9"]
+    assert refs({"binding": "no"}) == ["DOC-1"]
+    assert refs({"status": "closed"}) == []
+
+
+def test_pages_send_csp_and_csrf_protects_forms(world, staff):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    resp = client.get(reverse("web:dashboard"))
+    assert "default-src 'self'" in resp["Content-Security-Policy"]
+    resp = client.post(reverse("web:release_submit", args=[world["release"].slug]), {})
+    assert resp.status_code == 403  # no CSRF token
+
+
+@override_settings(AXES_ENABLED=True)
+def test_login_is_throttled_after_repeated_failures(client, staff):
+    url = reverse("web:login")
+    for _ in range(5):
+        resp = client.post(url, {"username": "sam", "password": "wrong"})
+        assert resp.status_code in (200, 429)
+    resp = client.post(url, {"username": "sam", "password": PASSWORD})
+    assert resp.status_code == 429
+    assert "Too many failed sign-ins" in resp.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_release_page_query_count_does_not_grow_with_history(
+    client, world, staff, admin2, django_assert_max_num_queries
+):
+    client.force_login(staff)
+    url = reverse("web:release", args=[world["release"].slug])
+    with django_assert_max_num_queries(30) as before:
+        client.get(url)
+    so = SignOff.objects.get(release=world["release"], agency__code="ONCD", stage="general")
+    services.decide_signoff(so, actor=staff, decision="approved", evidence="letter")
+    for i in range(3):
+        services.propose_allowlist_entry(
+            world["release"], actor=staff, partner=PartnerFactory(name=f"P{i}")
+        )
+    services.decide_allowlist_entry(world["entry"], actor=admin2, decision="approved")
+    with django_assert_max_num_queries(len(before.captured_queries)):
+        client.get(url)
+
+
+def test_withdraw_and_suspend_need_reasons_and_call_the_services(client, world, staff):
+    release = world["release"]
+    doc = SignOff.objects.get(release=release, agency__code="DOC", stage="general")
+    client.force_login(staff)
+    withdraw = reverse("web:signoff_withdraw", args=[release.slug])
+    resp = client.post(withdraw, {"signoff": doc.pk, "reason": ""})
+    assert resp.status_code == 409
+    assert "Could not record the withdrawal" in resp.content.decode()
+    assert "A reason is required." in resp.content.decode()
+    assert client.post(withdraw, {"signoff": doc.pk, "reason": "DOC retracted"}).status_code == 302
+    doc.refresh_from_db()
+    assert (doc.status, doc.reason, doc.recorded_by) == ("withdrawn", "DOC retracted", staff)
+
+    transition = reverse("web:release_transition", args=[release.slug])
+    resp = client.post(transition, {"to": "suspended", "reason": ""})
+    assert resp.status_code == 409
+    assert "Could not move Frontier 1 to suspended" in resp.content.decode()
+    assert "A reason is required." in resp.content.decode()
+    assert (
+        client.post(transition, {"to": "suspended", "reason": "export review"}).status_code == 302
+    )
+    release.refresh_from_db()
+    assert release.status == "suspended"
+    last = release.history.latest("history_id")
+    assert (last.status, last.history_actor, last.history_change_reason) == (
+        "suspended",
+        "sam",
+        "export review",
+    )
+    html = client.get(reverse("web:release", args=[release.slug])).content.decode()
+    assert "in_review → suspended" in html  # the timeline shows the state change
+    assert "DOC withdrawn general (round 1)" in html
+
+
+def test_list_pages_query_counts_do_not_grow(
+    client, world, staff, agencies, django_assert_max_num_queries
+):
+    client.force_login(staff)
+    for i in range(4):
+        services.record_request(
+            actor=staff,
+            agency=agencies[i],
+            reference=f"R-{i}",
+            kind="vet_users",
+            binding=True,
+            releases=[world["release"]],
+        )
+        services.propose_allowlist_entry(
+            world["release"], actor=staff, partner=PartnerFactory(name=f"Q{i}")
+        )
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("web:requests")).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("web:allowlist")).status_code == 200
