@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Subquery
 
 from compliance import errors
 from compliance.errors import Blocker, blocker
@@ -188,21 +188,57 @@ def release_gate(release: Release) -> dict:
 
 def check_access(release: Release, partner: Partner) -> dict:
     """R15: may ``partner`` use ``release`` now? ``{"allowed", "reason"}``."""
-    status = release.status
+    return _access_answer(
+        release.status,
+        release.foreign_access_restricted,
+        partner.country,
+        lambda: AllowlistEntry.objects.filter(
+            release=release, partner=partner, status=AllowlistStatus.APPROVED
+        ).exists(),
+    )
+
+
+def check_access_by_keys(slug: str, partner_id: int) -> dict | None:
+    """R15 for GET /releases/{slug}/access/?partner=: the release's state, the partner's
+    country and its approved entry in ONE query (the API's hot path). None when either the
+    release or the partner does not exist."""
+    row = (
+        Release.objects.filter(slug=slug)
+        .annotate(
+            partner_country=Subquery(Partner.objects.filter(pk=partner_id).values("country")[:1]),
+            partner_approved=Exists(
+                AllowlistEntry.objects.filter(
+                    release=OuterRef("pk"), partner_id=partner_id, status=AllowlistStatus.APPROVED
+                )
+            ),
+        )
+        .values("status", "foreign_access_restricted", "partner_country", "partner_approved")
+        .first()
+    )
+    if row is None or row["partner_country"] is None:
+        return None
+    return _access_answer(
+        row["status"],
+        row["foreign_access_restricted"],
+        row["partner_country"],
+        lambda: row["partner_approved"],
+    )
+
+
+def _access_answer(status: str, restricted: bool, country, approved) -> dict:
+    """The R15 decision from already-loaded facts; ``approved()`` is asked only when needed."""
     if status == ReleaseStatus.RETIRED:
         return {"allowed": False, "reason": "retired"}
     if status == ReleaseStatus.SUSPENDED:
         return {"allowed": False, "reason": "suspended"}
     if status not in LIVE_STATUSES:
         return {"allowed": False, "reason": "not_released"}
-    if release.foreign_access_restricted and partner.country != DOMESTIC_COUNTRY:
+    if restricted and str(country) != DOMESTIC_COUNTRY:
         return {"allowed": False, "reason": "foreign_restricted"}
     if status == ReleaseStatus.GENERAL:
         return {"allowed": True, "reason": "general"}
-    approved = AllowlistEntry.objects.filter(
-        release=release, partner=partner, status=AllowlistStatus.APPROVED
-    ).exists()
-    return {"allowed": approved, "reason": "allowlisted" if approved else "not_allowlisted"}
+    allowed = bool(approved())
+    return {"allowed": allowed, "reason": "allowlisted" if allowed else "not_allowlisted"}
 
 
 def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:

@@ -14,4 +14,4 @@ CELERY_TASK_ALWAYS_EAGER = True
 # make `client.login` require a request object.
 AXES_ENABLED = False
 # Tests open connections in threads and live servers: close them as Django's default does.
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
