@@ -254,6 +254,7 @@ def claim(
             recipient_id__in=list(wanted), item_key__in=keys
         ).order_by("recipient_id", "item_key", "-window_start"):
             latest.setdefault((c.recipient_id, c.item_key), c)
+        fresh: list[tuple[ReminderItem, ReminderClaim]] = []
         for user_id, (_user, items) in wanted.items():
             for item in items:
                 last = latest.get((user_id, item.key))
@@ -277,20 +278,44 @@ def claim(
                 if window is None:
                     skipped += 1
                     continue
-                try:
-                    with transaction.atomic():
-                        row = ReminderClaim.objects.create(
-                            recipient_id=user_id,
-                            item_key=item.key,
-                            window_start=window,
-                            sweep_id=sweep_id,
-                            claimed_at=now,
-                        )
-                except IntegrityError:
-                    skipped += 1  # another sweep holds this window
-                    continue
-                ours[user_id].append((item, row.pk))
+                row = ReminderClaim(
+                    recipient_id=user_id,
+                    item_key=item.key,
+                    window_start=window,
+                    sweep_id=sweep_id,
+                    claimed_at=now,
+                )
+                fresh.append((item, row))
+        inserted = _insert_claims(fresh)
+        skipped += len(fresh) - len(inserted)  # windows another sweep holds
+        for item, row in inserted:
+            ours[row.recipient_id].append((item, row.pk))
     return ours, skipped
+
+
+def _insert_claims(
+    fresh: list[tuple[ReminderItem, ReminderClaim]],
+) -> list[tuple[ReminderItem, ReminderClaim]]:
+    """Insert new claims in one statement; if any window is already taken (the unique
+    constraint fired), insert one by one and keep only the ones that got in."""
+    if not fresh:
+        return []
+    try:
+        with transaction.atomic():
+            ReminderClaim.objects.bulk_create([row for _item, row in fresh])
+        return fresh
+    except IntegrityError:
+        pass
+    won = []
+    for item, row in fresh:
+        row.pk = None
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except IntegrityError:
+            continue  # another sweep holds this window
+        won.append((item, row))
+    return won
 
 
 def release_claims(claim_ids: list[int], *, sweep_id: uuid.UUID) -> None:
