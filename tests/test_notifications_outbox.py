@@ -82,7 +82,11 @@ def test_approval_by_someone_else_mails_the_owner_after_commit(
             "[Clearance] WITHDRAWN: frontier-1 limited by DOC",
             "Reason: incomplete evals",
         ),
-        ("suspend", "[Clearance] frontier-1: in_review → suspended", "Reason: incomplete evals"),
+        (
+            "suspend",
+            "[Clearance] frontier-1 is now suspended (was in_review)",
+            "Reason: incomplete evals",
+        ),
     ],
 )
 def test_rejection_withdrawal_and_state_change_notify_the_owner(

@@ -145,7 +145,7 @@ def test_requests_due_soon_or_past_while_open_or_acknowledged(agencies, staff, s
         services.set_request_status(req, actor=staff, status=RequestStatus.ACKNOWLEDGED)
     result = sweep_at(T0 + timedelta(days=2))  # past due, and LATER is now within lead
     assert result.reminded == 2
-    assert mail.outbox[0].subject == "[Clearance] OVERDUE: 1 request · due soon: 1 request"
+    assert mail.outbox[0].subject == "[Clearance] OVERDUE: 1 request; due soon: 1 request"
 
     with at(T0):
         services.set_request_status(req, actor=staff, status=RequestStatus.COMPLIED)
@@ -391,3 +391,68 @@ def test_sweep_query_count_does_not_grow_with_items(doc, staff, staff2, admin_us
     assert (small[0], big[0]) == (4, 8)
     assert big[1] == small[1] + 4  # SAVEPOINT, UPDATE claims, INSERT log, RELEASE
     assert sweep.admins() == [admin_user]
+
+
+def test_sweep_task_retries_after_smtp_failure_without_duplicates(
+    release, agencies, staff, staff2, monkeypatch
+):
+    """The Celery task (eager here) retries on an SMTP error; the retry sends only what the
+    failed attempt did not."""
+    from compliance.tasks import reminder_sweep
+
+    _request(staff, agencies[0], due_at=T0 + timedelta(days=4), assignee=staff2)
+    failures = []
+
+    def fails_once_for_sasha(self, messages):
+        if messages[0].to == ["sasha@lab.example"] and not failures:
+            failures.append(messages[0])
+            raise smtplib.SMTPDataError(451, "try again later")
+        return LocmemBackend.send_messages(self, messages)
+
+    monkeypatch.setattr(CountingBackend, "send_messages", fails_once_for_sasha)
+    mail.outbox.clear()
+    with at(T0 + timedelta(days=3)):
+        result = reminder_sweep.apply()
+    assert result.successful(), result.traceback
+    assert len(failures) == 1
+    assert sorted(m.to[0] for m in mail.outbox) == ["sam@lab.example", "sasha@lab.example"]
+    assert Reminder.objects.count() == 2
+    assert result.result["recipients"] == ["sasha"]  # the retry's own report
+
+
+def test_a_refused_address_does_not_hold_back_the_other_digests(
+    release, agencies, staff, staff2, monkeypatch
+):
+    _request(staff, agencies[0], due_at=T0 + timedelta(days=4), assignee=staff2)
+
+    def refuses_sam(self, messages):
+        if messages[0].to == ["sam@lab.example"]:
+            raise smtplib.SMTPRecipientsRefused({"sam@lab.example": (550, b"no such user")})
+        return LocmemBackend.send_messages(self, messages)
+
+    monkeypatch.setattr(CountingBackend, "send_messages", refuses_sam)
+    result = sweep_at(T0 + timedelta(days=3))
+    assert (result.recipients, result.refused) == (["sasha"], ["sam"])
+    assert [m.to for m in mail.outbox] == [["sasha@lab.example"]]
+    assert ReminderClaim.objects.filter(recipient=staff).count() == 0  # tried again later
+    monkeypatch.undo()
+    assert sweep_at(T0 + timedelta(days=3, minutes=15)).recipients == ["sam"]
+
+
+def test_subject_says_what_and_how_urgent():
+    from compliance.notifications.rendering import ReminderItem, digest_subject
+
+    def item(kind, urgency):
+        return ReminderItem(key="k", kind=kind, urgency=urgency, title="", detail="", url="")
+
+    items = [
+        item("alert", "alert"),
+        item("signoff", "overdue"),
+        item("signoff", "overdue"),
+        item("request", "overdue"),
+        item("request", "due_soon"),
+    ]
+    assert digest_subject(items) == (
+        "[Clearance] ALERT: 1 compliance alert; OVERDUE: 2 sign-offs, 1 request; "
+        "due soon: 1 request"
+    )

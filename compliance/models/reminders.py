@@ -64,8 +64,13 @@ class Reminder(models.Model):
     Kind = ReminderKind
 
     kind = models.CharField(max_length=16, choices=ReminderKind.choices, db_index=True)
+    # SET_NULL: deleting a user must not erase what they were told; ``email`` stays.
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reminders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reminders",
     )
     email = models.EmailField(help_text="The address it was sent to.")
     subject = models.CharField(max_length=300)

@@ -62,7 +62,7 @@ def _counts(items: list[ReminderItem]) -> str:
 
 
 def digest_subject(items: list[ReminderItem]) -> str:
-    """E.g. ``[Clearance] ALERT: 1 compliance alert · OVERDUE: 2 sign-offs, 1 request``."""
+    """E.g. ``[Clearance] ALERT: 1 compliance alert; OVERDUE: 2 sign-offs, 1 request``."""
     alerts = [i for i in items if i.urgency == ALERT]
     overdue = [i for i in items if i.urgency == OVERDUE]
     soon = [i for i in items if i.urgency == DUE_SOON]
@@ -73,7 +73,7 @@ def digest_subject(items: list[ReminderItem]) -> str:
         parts.append(f"OVERDUE: {_counts(overdue)}")
     if soon:
         parts.append(f"{'due soon' if parts else 'Due soon'}: {_counts(soon)}")
-    return f"{SUBJECT_PREFIX} {' · '.join(parts)}"
+    return f"{SUBJECT_PREFIX} {'; '.join(parts)}"
 
 
 def _describe_delta(delta: timedelta) -> str:
@@ -139,7 +139,7 @@ def render_notification(notification) -> EmailMultiAlternatives:
     event = notification.event
     if event == "state_changed":
         headline = f"{release.slug} moved from {p['from']} to {p['to']}"
-        subject = f"{SUBJECT_PREFIX} {release.slug}: {p['from']} → {p['to']}"
+        subject = f"{SUBJECT_PREFIX} {release.slug} is now {p['to']} (was {p['from']})"
     elif event == "signoff_approved":
         headline = f"{p['agency']} approved the {p['stage']} stage of {release.slug}"
         subject = f"{SUBJECT_PREFIX} {release.slug}: {p['agency']} approved {p['stage']}"

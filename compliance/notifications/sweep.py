@@ -20,6 +20,7 @@ two reminders of the same item to the same person are always at least one window
 from __future__ import annotations
 
 import logging
+import smtplib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class SweepResult:
     skipped: int = 0  # pairs already reminded in this window or in flight elsewhere
     notifications: int = 0
     recipients: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # addresses the SMTP server refused
 
     def as_dict(self) -> dict:
         return {
@@ -85,6 +87,7 @@ class SweepResult:
             "skipped": self.skipped,
             "notifications": self.notifications,
             "recipients": self.recipients,
+            "refused": self.refused,
         }
 
 
@@ -368,7 +371,16 @@ def run_sweep(*, now: datetime | None = None) -> SweepResult:
                 user, pairs = queue[0]
                 message = render_digest(user, [i for i, _pk in pairs], now=now)
                 message.connection = mail
-                message.send()
+                try:
+                    message.send()
+                except smtplib.SMTPRecipientsRefused:
+                    # This address is refused; the others must not wait behind it. Its
+                    # claims go back, so a later sweep tries again.
+                    logger.error("reminders: %s refused for %s", user.email, user, exc_info=True)
+                    release_claims([pk for _i, pk in pairs], sweep_id=result.sweep_id)
+                    queue.pop(0)
+                    result.refused.append(user.get_username())
+                    continue
                 # Sent: from here on a failure must not hand its claims back for a resend.
                 queue.pop(0)
                 _record_sent(user, message, pairs, sweep_id=result.sweep_id)
@@ -376,8 +388,12 @@ def run_sweep(*, now: datetime | None = None) -> SweepResult:
                 result.reminded += len(pairs)
                 result.recipients.append(user.get_username())
             for notification_id in pending:
-                if outbox.deliver_notification(notification_id, connection=mail, wait=False):
-                    result.notifications += 1
+                try:
+                    sent = outbox.deliver_notification(notification_id, connection=mail, wait=False)
+                except smtplib.SMTPRecipientsRefused:
+                    logger.error("reminders: notification %s refused", notification_id)
+                    continue  # stays pending
+                result.notifications += sent
     except Exception:
         release_claims([pk for _u, pairs in queue for _i, pk in pairs], sweep_id=result.sweep_id)
         raise
