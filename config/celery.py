@@ -48,5 +48,7 @@ def _schedule_sweep(sender: Celery, **_kwargs) -> None:
 def _sweep_on_start(sender=None, **_kwargs) -> None:
     # Beat's first run is one period after start; sweep once now so nothing waits 15 minutes
     # after a deploy (claims make an extra sweep harmless).
-    if os.environ.get("CLEARANCE_SWEEP_ON_START", "1") == "1" and sender is not None:
+    from django.conf import settings
+
+    if settings.REMINDER_SWEEP_ON_START and sender is not None:
         sender.app.send_task(SWEEP_TASK)

@@ -174,6 +174,8 @@ REMINDER_ESCALATION = timedelta(hours=env.float("REMINDER_ESCALATION_HOURS", def
 REMINDER_SWEEP_MINUTES = env.float("REMINDER_SWEEP_MINUTES", default=15)
 # A claim whose send never finished is retried after this long (see README "Reminders").
 REMINDER_CLAIM_TIMEOUT = timedelta(minutes=env.float("REMINDER_CLAIM_TIMEOUT_MINUTES", default=30))
+# A worker sweeps once when it starts (beat's first run is a full period later).
+REMINDER_SWEEP_ON_START = env.bool("REMINDER_SWEEP_ON_START", default=True)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -456,3 +456,15 @@ def test_subject_says_what_and_how_urgent():
         "[Clearance] ALERT: 1 compliance alert; OVERDUE: 2 sign-offs, 1 request; "
         "due soon: 1 request"
     )
+
+
+def test_old_sent_claims_are_pruned_but_not_the_log(release):
+    first = T0 + timedelta(days=3)
+    sweep_at(first)
+    assert ReminderClaim.objects.count() == 2
+    sweep_at(first + timedelta(days=31))  # the second window's claims are new
+    assert (
+        sorted(c.window_start for c in ReminderClaim.objects.all())
+        == [first + timedelta(days=31)] * 2
+    )
+    assert Reminder.objects.count() == 2

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 SUBJECT_PREFIX = "[Clearance]"
 
@@ -88,7 +89,7 @@ def _describe_delta(delta: timedelta) -> str:
 def due_text(item: ReminderItem, now: datetime) -> str:
     if item.due_at is None:
         return ""
-    when = item.due_at.strftime("%Y-%m-%d %H:%M %Z")
+    when = timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M %Z")
     if item.due_at < now:
         return f"due {when}, overdue by {_describe_delta(now - item.due_at)}"
     return f"due {when}, in {_describe_delta(item.due_at - now)}"

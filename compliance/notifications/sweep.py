@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 # opens a new round anyway.
 QUIET_RELEASE_STATUSES = (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED, ReleaseStatus.RETIRED)
 REMINDED_REQUEST_STATUSES = (RequestStatus.OPEN, RequestStatus.ACKNOWLEDGED)
+# Sent claims are only needed to anchor the next window; older ones are deleted.
+CLAIM_RETENTION = timedelta(days=30)
 # pg_advisory_xact_lock key serialising the claim step of concurrent sweeps ("CLRNCREM").
 CLAIM_LOCK_KEY = 0x434C524E43524D
 
@@ -253,9 +255,12 @@ def claim(
     with transaction.atomic():
         _serialise_claims()
         latest: dict[tuple[int, str], ReminderClaim] = {}
-        for c in ReminderClaim.objects.filter(
+        rows = ReminderClaim.objects.filter(
             recipient_id__in=list(wanted), item_key__in=keys
-        ).order_by("recipient_id", "item_key", "-window_start"):
+        ).order_by("recipient_id", "item_key", "-window_start")
+        if db_connection.vendor == "postgresql":
+            rows = rows.distinct("recipient_id", "item_key")  # only the latest per pair
+        for c in rows:
             latest.setdefault((c.recipient_id, c.item_key), c)
         fresh: list[tuple[ReminderItem, ReminderClaim]] = []
         for user_id, (_user, items) in wanted.items():
@@ -397,5 +402,17 @@ def run_sweep(*, now: datetime | None = None) -> SweepResult:
     except Exception:
         release_claims([pk for _u, pairs in queue for _i, pk in pairs], sweep_id=result.sweep_id)
         raise
+    prune_claims(now)
     logger.info("reminder sweep %s: %s", result.sweep_id, result.as_dict())
     return result
+
+
+def prune_claims(now: datetime) -> int:
+    """Forget sent claims long past their window. Safe: without an earlier claim the next
+    reminder opens a new window, and by then more than two intervals have passed. The
+    reminder log (``Reminder``) is kept."""
+    keep = max(CLAIM_RETENTION, 2 * settings.REMINDER_INTERVAL)
+    deleted, _ = ReminderClaim.objects.filter(
+        state=ClaimState.SENT, window_start__lt=now - keep
+    ).delete()
+    return deleted
