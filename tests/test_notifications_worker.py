@@ -296,3 +296,58 @@ def test_broker_down_the_approval_succeeds_and_the_next_sweep_delivers(doc, staf
     notification.refresh_from_db()
     assert notification.state == OutboxState.SENT
     assert run_sweep().notifications == 0 and len(mail.outbox) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_embedded_broker_worker_with_beat_sweeps_to_the_console(doc, staff, tmp_path, settings):
+    """`make run` without Redis: `celery -A config worker -B` on the filesystem broker starts,
+    sweeps once, and the digest shows in its console output."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    release = make_release(staff, slug="frontier-1", agencies=[doc], review_days=1)
+    services.submit_release(release, actor=staff)
+    db = settings.DATABASES["default"]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "EMAIL_HOST", "CI")} | {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@"
+        f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
+        "REMINDER_SWEEP_ON_START": "1",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [
+            str(celery),
+            "-A",
+            "config",
+            "worker",
+            "-B",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-s",
+            str(tmp_path / "beat-schedule"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while not Reminder.objects.exists() and time.monotonic() < deadline:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    output = (tmp_path / "worker.log").read_text()
+    assert Reminder.objects.get().subject == "[Clearance] Due soon: 2 sign-offs", output
+    assert "Subject: [Clearance] Due soon: 2 sign-offs" in output
+    assert "beat: Starting..." in output
+    assert (tmp_path / "broker" / "out").is_dir()
