@@ -468,3 +468,21 @@ def test_old_sent_claims_are_pruned_but_not_the_log(release):
         == [first + timedelta(days=31)] * 2
     )
     assert Reminder.objects.count() == 2
+
+
+def test_a_claim_stuck_past_its_window_is_sent_in_the_current_window(release, staff, monkeypatch):
+    moment = T0 + timedelta(days=2, hours=1)
+
+    def killed(self, messages):
+        raise WorkerDied
+
+    monkeypatch.setattr(CountingBackend, "send_messages", killed)
+    with at(moment), pytest.raises(WorkerDied):
+        run_sweep()
+    monkeypatch.undo()
+
+    late = moment + timedelta(days=2, hours=5)  # no sweep ran for two days
+    assert sweep_at(late).reminded == 2
+    assert {c.window_start for c in ReminderClaim.objects.all()} == {moment + timedelta(days=2)}
+    assert sweep_at(late + timedelta(minutes=15)).digests == 0  # not again right away
+    assert sweep_at(moment + timedelta(days=3)).reminded == 2  # next window

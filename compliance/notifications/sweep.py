@@ -269,12 +269,8 @@ def claim(
                 if last is not None and last.state == ClaimState.CLAIMED:
                     # Unfinished: in flight elsewhere, or its sweep died. Take it over only
                     # once it is older than any sweep can run (compare-and-swap on its owner).
-                    taken = (
-                        last.claimed_at <= now - timeout
-                        and ReminderClaim.objects.filter(
-                            pk=last.pk, state=ClaimState.CLAIMED, sweep_id=last.sweep_id
-                        ).update(sweep_id=sweep_id, claimed_at=now)
-                        == 1
+                    taken = last.claimed_at <= now - timeout and _take_over(
+                        last, sweep_id=sweep_id, now=now
                     )
                     if taken:
                         logger.warning("reminders: reclaimed stale claim %s", last)
@@ -299,6 +295,23 @@ def claim(
         for item, row in inserted:
             ours[row.recipient_id].append((item, row.pk))
     return ours, skipped
+
+
+def _take_over(stale: ReminderClaim, *, sweep_id: uuid.UUID, now: datetime) -> bool:
+    """Compare-and-swap a stale claim to this sweep. If its window is over by now, the claim
+    moves to the window ``now`` is in, so the late send still counts for the current window
+    and the next reminder is not due right after it."""
+    window = _window_for(stale, now) or stale.window_start
+    try:
+        with transaction.atomic():
+            return (
+                ReminderClaim.objects.filter(
+                    pk=stale.pk, state=ClaimState.CLAIMED, sweep_id=stale.sweep_id
+                ).update(sweep_id=sweep_id, claimed_at=now, window_start=window)
+                == 1
+            )
+    except IntegrityError:
+        return False
 
 
 def _insert_claims(
