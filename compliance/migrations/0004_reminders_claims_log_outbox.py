@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0002_roles'),
+        ('compliance', '0003_history_change_reason_text'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
