@@ -1,8 +1,46 @@
-"""Celery tasks: thin wrappers around compliance.notifications (filled by the reminders work)."""
+"""Celery tasks: thin wrappers around compliance.notifications, each safe to run twice.
+
+Time limits: the sweep's hard limit (5 min) is well below REMINDER_CLAIM_TIMEOUT (30 min by
+default), so a claim old enough to be taken over cannot belong to a sweep still running."""
 
 from celery import shared_task
 
+from compliance.audit.context import system_actor
+from compliance.notifications import outbox, sweep
 
-@shared_task(name="compliance.tasks.reminder_sweep", acks_late=True)
-def reminder_sweep() -> int:
-    return 0
+# SMTP and broker failures are OSErrors (smtplib.SMTPException included): worth a retry.
+RETRY_ON = (OSError,)
+
+
+@shared_task(
+    name="compliance.tasks.reminder_sweep",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def reminder_sweep() -> dict:
+    """R17–R19: one reminder sweep (scheduled by beat every REMINDER_SWEEP_MINUTES)."""
+    with system_actor("reminder_sweep"):
+        return sweep.run_sweep().as_dict()
+
+
+@shared_task(
+    name="compliance.tasks.deliver_notification",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_notification(notification_id: int) -> bool:
+    """R20: deliver one outbox notification (no-op if it was already delivered)."""
+    with system_actor("deliver_notification"):
+        return outbox.deliver_notification(notification_id)

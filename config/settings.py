@@ -133,12 +133,13 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 else:
     # Embedded broker: kombu's filesystem transport in the project folder; no server needed.
-    _broker_dir = VAR_DIR / "broker"
+    _broker_dir = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -150,6 +151,25 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (e.g. a notification after commit) gives up fast when the broker is down: the
+# user's action has committed, and the outbox row waits for the next sweep (R20).
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {
+            "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+            "socket_timeout": 10,
+            # Unacked (acks_late) tasks are redelivered after this; must exceed the longest
+            # task time limit (the sweep's 300 s).
+            "visibility_timeout": 3600,
+        }
+    )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Reminders (R17–R19) ----------------------------------------------------------------
@@ -159,6 +179,8 @@ REMINDER_ESCALATION = timedelta(hours=env.float("REMINDER_ESCALATION_HOURS", def
 REMINDER_SWEEP_MINUTES = env.float("REMINDER_SWEEP_MINUTES", default=15)
 # A claim whose send never finished is retried after this long (see README "Reminders").
 REMINDER_CLAIM_TIMEOUT = timedelta(minutes=env.float("REMINDER_CLAIM_TIMEOUT_MINUTES", default=30))
+# A worker sweeps once when it starts (beat's first run is a full period later).
+REMINDER_SWEEP_ON_START = env.bool("REMINDER_SWEEP_ON_START", default=True)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -2,6 +2,14 @@ from compliance.models import users  # noqa: F401,E402  (registers User history)
 from compliance.models.agencies import Agency, Partner
 from compliance.models.allowlist import AllowlistEntry, AllowlistStatus
 from compliance.models.releases import LIVE_STATUSES, Release, ReleaseStatus
+from compliance.models.reminders import (
+    ClaimState,
+    Notification,
+    OutboxState,
+    Reminder,
+    ReminderClaim,
+    ReminderKind,
+)
 from compliance.models.requests import GovernmentRequest, LabPosition, RequestKind, RequestStatus
 from compliance.models.roles import Role, role_of
 from compliance.models.signoffs import SignOff, SignOffStatus, Stage
@@ -11,11 +19,17 @@ __all__ = [
     "Agency",
     "AllowlistEntry",
     "AllowlistStatus",
+    "ClaimState",
     "GovernmentRequest",
     "LabPosition",
+    "Notification",
+    "OutboxState",
     "Partner",
     "Release",
     "ReleaseStatus",
+    "Reminder",
+    "ReminderClaim",
+    "ReminderKind",
     "RequestKind",
     "RequestStatus",
     "Role",

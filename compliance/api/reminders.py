@@ -1,0 +1,49 @@
+"""GET /api/v1/reminders/: the reminder log (R19), for auditors and admins."""
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.urls import path
+from rest_framework import generics, serializers
+from rest_framework.permissions import IsAuthenticated
+
+from compliance.api.permissions import AuditReader
+from compliance.models import Reminder, ReminderKind
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "kind", "recipient", "email", "subject", "items", "sweep_id", "sent_at"]
+        read_only_fields = fields
+
+
+class ReminderFilter(django_filters.FilterSet):
+    recipient = django_filters.ModelChoiceFilter(
+        field_name="recipient",
+        to_field_name="username",
+        queryset=get_user_model().objects.all(),
+    )
+    kind = django_filters.ChoiceFilter(choices=ReminderKind.choices)
+    sweep = django_filters.UUIDFilter(field_name="sweep_id")
+    since = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
+
+    class Meta:
+        model = Reminder
+        fields = ["recipient", "kind", "sweep", "since", "until"]
+
+
+class ReminderList(generics.ListAPIView):
+    """Every reminder and notification e-mail sent, newest first."""
+
+    queryset = Reminder.objects.select_related("recipient").order_by("-sent_at", "-id")
+    serializer_class = ReminderSerializer
+    permission_classes = [IsAuthenticated, AuditReader]
+    filterset_class = ReminderFilter
+
+
+urlpatterns = [
+    path("reminders/", ReminderList.as_view(), name="reminder-list"),
+]

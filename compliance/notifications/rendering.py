@@ -1,0 +1,181 @@
+"""E-mails a person would read: what, how urgent, and a link to each item's page.
+Templates live in ``templates/emails/`` (a text part and an HTML part each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+SUBJECT_PREFIX = "[Clearance]"
+
+OVERDUE = "overdue"
+DUE_SOON = "due_soon"
+ALERT = "alert"
+
+
+@dataclass
+class ReminderItem:
+    """One thing a digest reminds of: a sign-off, a request or a compliance alert."""
+
+    key: str  # the claim's item key: signoff:12, request:3, alert:<kind>:<release>:<x>
+    kind: str  # signoff | request | alert
+    urgency: str  # overdue | due_soon | alert
+    title: str
+    detail: str
+    url: str
+    due_at: datetime | None = None
+    overdue_by: timedelta | None = None
+    escalated_to: set[int] = field(default_factory=set)  # recipients who get it as escalation
+
+    def for_log(self, recipient_id: int) -> dict:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "urgency": self.urgency,
+            "escalated": recipient_id in self.escalated_to,
+            "title": self.title,
+            "url": self.url,
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+        }
+
+
+def site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _counts(items: list[ReminderItem]) -> str:
+    words = {"signoff": "sign-off", "request": "request"}
+    out = []
+    for kind in ("signoff", "request"):
+        n = sum(1 for i in items if i.kind == kind)
+        if n:
+            out.append(plural(n, words[kind]))
+    return ", ".join(out)
+
+
+def digest_subject(items: list[ReminderItem]) -> str:
+    """E.g. ``[Clearance] ALERT: 1 compliance alert; OVERDUE: 2 sign-offs, 1 request``."""
+    alerts = [i for i in items if i.urgency == ALERT]
+    overdue = [i for i in items if i.urgency == OVERDUE]
+    soon = [i for i in items if i.urgency == DUE_SOON]
+    parts = []
+    if alerts:
+        parts.append(f"ALERT: {plural(len(alerts), 'compliance alert')}")
+    if overdue:
+        parts.append(f"OVERDUE: {_counts(overdue)}")
+    if soon:
+        parts.append(f"{'due soon' if parts else 'Due soon'}: {_counts(soon)}")
+    return f"{SUBJECT_PREFIX} {'; '.join(parts)}"
+
+
+def _describe_delta(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return plural(hours // 24, "day")
+    if hours >= 1:
+        return plural(hours, "hour")
+    return plural(max(int(delta.total_seconds() // 60), 1), "minute")
+
+
+def due_text(item: ReminderItem, now: datetime) -> str:
+    if item.due_at is None:
+        return ""
+    when = timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M %Z")
+    if item.due_at < now:
+        return f"due {when}, overdue by {_describe_delta(now - item.due_at)}"
+    return f"due {when}, in {_describe_delta(item.due_at - now)}"
+
+
+def _from_email() -> str:
+    return settings.DEFAULT_FROM_EMAIL
+
+
+def render_digest(recipient, items: list[ReminderItem], *, now: datetime) -> EmailMultiAlternatives:
+    """One digest for one recipient: alerts first, then overdue, then due soon."""
+    sections = []
+    for urgency, title in (
+        (ALERT, "Compliance alerts"),
+        (OVERDUE, "Overdue"),
+        (DUE_SOON, "Due soon"),
+    ):
+        rows = [
+            {
+                "title": i.title,
+                "detail": i.detail,
+                "url": i.url,
+                "due": due_text(i, now),
+                "escalated": recipient.pk in i.escalated_to,
+            }
+            for i in items
+            if i.urgency == urgency
+        ]
+        if rows:
+            sections.append({"title": title, "items": rows})
+    context = {
+        "recipient": recipient,
+        "name": recipient.get_full_name() or recipient.get_username(),
+        "sections": sections,
+        "count": len(items),
+        "site_url": settings.SITE_URL,
+        "interval_hours": int(settings.REMINDER_INTERVAL.total_seconds() // 3600),
+    }
+    return _message(
+        digest_subject(items), "emails/digest.txt", "emails/digest.html", context, recipient
+    )
+
+
+def render_notification(notification) -> EmailMultiAlternatives:
+    """An immediate notification to a release owner (R20)."""
+    release = notification.release
+    p = notification.payload
+    event = notification.event
+    if event == "state_changed":
+        headline = f"{release.slug} moved from {p['from']} to {p['to']}"
+        subject = f"{SUBJECT_PREFIX} {release.slug} is now {p['to']} (was {p['from']})"
+    elif event == "signoff_approved":
+        headline = f"{p['agency']} approved the {p['stage']} stage of {release.slug}"
+        subject = f"{SUBJECT_PREFIX} {release.slug}: {p['agency']} approved {p['stage']}"
+    elif event == "signoff_rejected":
+        headline = f"{p['agency']} rejected the {p['stage']} stage of {release.slug}"
+        subject = f"{SUBJECT_PREFIX} REJECTED: {release.slug} {p['stage']} by {p['agency']}"
+    elif event == "signoff_withdrawn":
+        headline = f"{p['agency']} withdrew its {p['stage']} approval of {release.slug}"
+        subject = f"{SUBJECT_PREFIX} WITHDRAWN: {release.slug} {p['stage']} by {p['agency']}"
+    else:
+        headline = f"{release.slug}: {event}"
+        subject = f"{SUBJECT_PREFIX} {headline}"
+    recipient = notification.recipient
+    context = {
+        "name": recipient.get_full_name() or recipient.get_username(),
+        "headline": headline,
+        "actor": p.get("actor") or "system",
+        "reason": p.get("reason", ""),
+        "evidence": p.get("evidence", ""),
+        "conditions": p.get("conditions", ""),
+        "release": release,
+        "url": site_url(f"/releases/{release.slug}/"),
+        "at": notification.created_at,
+    }
+    return _message(
+        subject, "emails/notification.txt", "emails/notification.html", context, recipient
+    )
+
+
+def _message(subject, text_template, html_template, context, recipient) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(text_template, context),
+        from_email=_from_email(),
+        to=[recipient.email],
+    )
+    message.attach_alternative(render_to_string(html_template, context), "text/html")
+    return message
