@@ -145,13 +145,16 @@ def collect(now: datetime) -> dict[int, tuple[object, list[ReminderItem]]]:
     escalation = settings.REMINDER_ESCALATION
     admin_users = admins()
     by_user: dict[int, tuple[object, list[ReminderItem]]] = {}
+    # Keys each recipient already has: a set, not a scan of their list (quadratic at scale).
+    given: dict[int, set[str]] = defaultdict(set)
 
     def give(user, item: ReminderItem, *, escalated: bool = False) -> None:
         if user is None or not user.is_active:
             return
         _user, items = by_user.setdefault(user.pk, (user, []))
-        if any(i.key == item.key for i in items):
+        if item.key in given[user.pk]:
             return  # already theirs (the owner who is also an admin gets it once)
+        given[user.pk].add(item.key)
         items.append(item)
         if escalated:
             item.escalated_to.add(user.pk)
