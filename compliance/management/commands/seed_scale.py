@@ -52,9 +52,9 @@ from compliance.models import (
     Stage,
 )
 
-# Measured: history rows written per release (objects of all kinds, requests included) at the
+# Measured (965,727 rows for 31,746 releases): history rows per release, requests included, at the
 # default mix; the default --releases aims at ~1,000,000 history rows.
-ROWS_PER_RELEASE = 31.5
+ROWS_PER_RELEASE = 30.4
 DEFAULT_HISTORY_ROWS = 1_000_000
 SLUG_PREFIX = "scale-"
 CREATE_BATCH = 2000
