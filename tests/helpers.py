@@ -177,7 +177,9 @@ def directive(actor, agency, kind: str, releases, *, binding=True, reference=Non
 
 
 def close(req, actor):
-    return services.set_request_status(req, actor=actor, status="closed", note="withdrawn by agency")
+    return services.set_request_status(
+        req, actor=actor, status="closed", note="withdrawn by agency"
+    )
 
 
 def limited(release, staff, admin):

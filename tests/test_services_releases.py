@@ -212,9 +212,7 @@ def test_r3_ga_with_oncd_pending_and_postpone_in_force(agencies, staff):
         services.transition_release(release, to="general", actor=staff)
 
 
-def test_r3_ga_blocked_by_rejection_withdrawal_and_each_blocking_kind(
-    agencies, staff, admin_user
-):
+def test_r3_ga_blocked_by_rejection_withdrawal_and_each_blocking_kind(agencies, staff, admin_user):
     doc = agencies[1]
     release = limited(submitted(staff, agencies), staff, admin_user)
     approve(release, staff, stages=(Stage.GENERAL,), skip=("DOC", "OSTP"))
@@ -282,9 +280,7 @@ def test_r5_suspend_always_with_a_reason(status, agencies, staff, admin_user):
     for blank in ("", "   "):
         with refused({"kind": "reason_required"}):
             services.transition_release(release, to="suspended", actor=staff, reason=blank)
-    release = services.transition_release(
-        release, to="suspended", actor=staff, reason="directive"
-    )
+    release = services.transition_release(release, to="suspended", actor=staff, reason="directive")
     row = history_rows(release)[-1]
     assert_row(row, user=staff, reason="directive")
     assert changes(row) == {"status": (status, "suspended")}
@@ -318,9 +314,7 @@ def test_r6_retire_from_any_state_with_a_reason(status, agencies, staff, admin_u
         ("retired", "suspended", "x", [bad_move("retired", "suspended")]),
     ],
 )
-def test_invalid_transitions_are_refused(
-    status, to, reason, blockers, agencies, staff, admin_user
-):
+def test_invalid_transitions_are_refused(status, to, reason, blockers, agencies, staff, admin_user):
     release = at_status(status, staff, admin_user, agencies)
     approve(release, staff)  # sign-offs are not what blocks these moves
     with refused(*blockers):
@@ -420,9 +414,12 @@ def test_r14_cap_change_admin_only_and_not_below_approved(agencies, staff, admin
     assert changes(row) == {"partner_cap": (20, 2)}
     with denied():
         services.create_release(actor=staff, slug="capped", name="Capped", partner_cap=5)
-    assert services.create_release(
-        actor=admin_user, slug="capped", name="Capped", partner_cap=5
-    ).partner_cap == 5
+    assert (
+        services.create_release(
+            actor=admin_user, slug="capped", name="Capped", partner_cap=5
+        ).partner_cap
+        == 5
+    )
 
 
 # --- roles ----------------------------------------------------------------------------------------
