@@ -4,6 +4,7 @@ connection): row locks taken by the services serialise the decisions that read e
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -163,3 +164,46 @@ def test_directive_recorded_while_ga_runs_never_leaves_ga_under_it(agencies, sta
             assert ga_row.history_date < req_row.history_date
             seen["ga_first"] += 1
     assert sum(seen.values()) == 10
+
+
+def test_two_edits_of_one_request_do_not_deadlock(agencies, staff, staff2):
+    """Every service locks releases before the request naming them (lock order, STYLE)."""
+    release = factories.make_release(staff, agencies=agencies)
+    other = factories.make_release(staff, slug="sibling", agencies=agencies)
+    req = services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="L-9",
+        kind="information_request",
+        releases=[release],
+    )
+    holder_ready, let_go = threading.Event(), threading.Event()
+
+    def hold_the_request(start):
+        with transaction.atomic():
+            GovernmentRequest.objects.select_for_update().get(pk=req.pk)
+            start()
+            holder_ready.set()
+            let_go.wait(30)
+
+    def edit_summary(start):
+        start()
+        holder_ready.wait(30)
+        return services.update_request(req, actor=staff, summary="reread", reason="edit")
+
+    def edit_releases(start):
+        start()
+        holder_ready.wait(30)
+        time.sleep(0.3)  # queue behind edit_summary
+        return services.update_request(req, actor=staff2, releases=[release, other], reason="scope")
+
+    def conductor(start):
+        start()
+        holder_ready.wait(30)
+        time.sleep(0.8)  # both edits are waiting now
+        let_go.set()
+
+    outcomes = run_together([hold_the_request, edit_summary, edit_releases, conductor])
+    assert [o[0] for o in outcomes] == ["ok"] * 4
+    req.refresh_from_db()
+    assert (req.summary, list(req.releases.order_by("slug"))) == ("reread", [release, other])

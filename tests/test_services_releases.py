@@ -21,6 +21,7 @@ from tests.helpers import (
     denied,
     directive,
     general,
+    history_models,
     history_rows,
     invalid,
     last_history_id,
@@ -30,6 +31,7 @@ from tests.helpers import (
     refused,
     signoff,
     submitted,
+    unchanged_db,
 )
 
 NOW = datetime(2026, 3, 6, 22, 21, tzinfo=UTC)
@@ -444,3 +446,23 @@ def test_long_reasons_are_kept_whole_in_history(agencies, staff):
     release = submitted(staff, agencies)
     release = services.transition_release(release, to="suspended", actor=staff, reason=reason)
     assert history_rows(release)[-1].history_change_reason == reason
+
+
+def test_the_unchanged_db_guard_sees_every_history_table(agencies, staff):
+    """The guard behind every refusal test is not vacuous: it covers each tracked model and
+    each tracked many-to-many field, and it notices a write."""
+    labels = {m._meta.label for m in history_models()}
+    assert {
+        "compliance.HistoricalAgency",
+        "compliance.HistoricalPartner",
+        "compliance.HistoricalRelease",
+        "compliance.HistoricalRelease_required_agencies",
+        "compliance.HistoricalSignOff",
+        "compliance.HistoricalGovernmentRequest",
+        "compliance.HistoricalGovernmentRequest_releases",
+        "compliance.HistoricalAllowlistEntry",
+        "compliance.HistoricalUser",
+    } <= labels
+    release = make_release(staff, agencies=agencies)
+    with pytest.raises(AssertionError, match="history rows"), unchanged_db():
+        services.update_release(release, actor=staff, name="Renamed")
