@@ -7,7 +7,15 @@ from django.db import transaction
 from compliance import clock, errors
 from compliance.errors import blocker
 from compliance.models import GovernmentRequest, Release, RequestKind, RequestStatus
-from compliance.services.common import lock, lock_all, refuse_if, require_writer, save, stamp
+from compliance.services.common import (
+    lock,
+    lock_all,
+    refuse_if,
+    require_writer,
+    save,
+    set_many,
+    stamp,
+)
 
 # R12: open → acknowledged → complied | contested → closed; contested → complied;
 # open/acknowledged → closed.
@@ -122,10 +130,9 @@ def update_request(
     request = lock(request)
     for name, value in changes.items():
         setattr(request, name, value)
-    save(request, actor=actor, reason=reason or "request edited")
     if new_ids is not None:
-        stamp(request, actor, reason or "request releases changed")
-        request.releases.set([locked[pk] for pk in sorted(new_ids)])
+        set_many(request, "releases", [locked[pk] for pk in sorted(new_ids)])
+    save(request, actor=actor, reason=reason or "request edited")
     current_ids = (
         new_ids if new_ids is not None else set(request.releases.values_list("pk", flat=True))
     )
