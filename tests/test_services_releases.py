@@ -89,7 +89,7 @@ def test_required_agencies_change_is_in_history(agencies, staff):
         "required_agencies": (
             links("release", release.pk, "agency", [agencies[0].pk, agencies[1].pk]),
             links("release", release.pk, "agency", [agencies[1].pk, agencies[2].pk]),
-        )
+        ),
     }
     assert SignOff.objects.filter(release=release).count() == 0  # draft: no round started
 

@@ -112,6 +112,7 @@ def test_r12_status_moves(frm, to, agencies, staff):
         req = services.set_request_status(req, actor=staff, status=to)
         row = history_rows(req)[-1]
         assert_row(row, user=staff, reason=f"{frm} → {to}")
+        assert changes(row)["status"] == (frm, to)
         assert changes(row).keys() == {"status"} | {
             "complied": {"complied_at"},
             "closed": {"closed_at"},
