@@ -466,3 +466,36 @@ def test_the_unchanged_db_guard_sees_every_history_table(agencies, staff):
     release = make_release(staff, agencies=agencies)
     with pytest.raises(AssertionError, match="history rows"), unchanged_db():
         services.update_release(release, actor=staff, name="Renamed")
+
+
+def test_r11_new_panel_in_review_starts_a_new_round_for_the_new_panel(agencies, staff):
+    release = submitted(staff, agencies)
+    approve(release, staff)
+    since = last_history_id(Release)
+    release = services.update_release(
+        release, actor=staff, reason="CAISI joins late", required_agencies=agencies[:2]
+    )
+    assert release.review_round == 2
+    current = SignOff.objects.filter(release=release, round=2)
+    assert sorted((s.agency.code, s.stage, s.status) for s in current) == [
+        (code, stage, "pending") for code in ("CAISI", "DOC") for stage in ("general", "limited")
+    ]
+    edit, new_round = new_history(release, since)
+    assert changes(edit) == {
+        "required_agencies": (
+            links("release", release.pk, "agency", [a.pk for a in agencies]),
+            links("release", release.pk, "agency", [a.pk for a in agencies[:2]]),
+        )
+    }
+    assert changes(new_round) == {"review_round": (1, 2)}
+    for row in (edit, new_round):
+        assert_row(row, user=staff, reason="CAISI joins late")
+
+
+def test_a_user_without_a_role_cannot_write(agencies, staff):
+    nobody = factories.UserFactory(username="nobody")
+    release = submitted(staff, agencies)
+    with denied():
+        services.create_release(actor=nobody, slug="n", name="N")
+    with denied():
+        services.transition_release(release, to="suspended", actor=nobody, reason="x")
