@@ -8,7 +8,6 @@ import time
 from collections import Counter
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
 from compliance import services
@@ -18,15 +17,12 @@ from compliance.models.roles import Role, role_of
 from tests import factories
 from tests.helpers import approve, signoff, submitted
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def roles(transactional_db):
-    # A transactional test flushes the tables afterwards, the role groups of the data
-    # migration included: put them back for the next one.
-    for role in Role.values:
-        Group.objects.get_or_create(name=role)
+# serialized_rollback: a transactional test flushes every table afterwards, the role groups
+# and permissions of the data migration included; this brings them back before each test.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def run_together(calls):
