@@ -499,3 +499,12 @@ def test_a_user_without_a_role_cannot_write(agencies, staff):
         services.create_release(actor=nobody, slug="n", name="N")
     with denied():
         services.transition_release(release, to="suspended", actor=nobody, reason="x")
+
+
+def test_bad_input_in_an_edit_leaves_nothing_behind(agencies, staff):
+    release = make_release(staff, agencies=agencies)
+    with invalid(ValidationError) as exc:
+        services.update_release(
+            release, actor=staff, required_agencies=agencies[:1], artifact_digest="not a digest!"
+        )
+    assert "artifact_digest" in exc.value.message_dict
