@@ -242,8 +242,6 @@ SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 # Reasons are free text (R7): a varchar(100) would make PostgreSQL refuse long ones.
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_ENABLED = True
-# Reasons are free text (R7) and often longer than simple-history's default 100 characters.
-SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 LOGGING = {
     "version": 1,
