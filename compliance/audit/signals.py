@@ -1,7 +1,7 @@
-"""Stamp every history row with a durable actor label (kept when a user is renamed or deleted)."""
+"""History hooks: a durable actor label on every history row, and its ledger entry."""
 
 from django.dispatch import receiver
-from simple_history.signals import pre_create_historical_record
+from simple_history.signals import post_create_historical_record, pre_create_historical_record
 
 from compliance.audit.context import actor_label
 
@@ -10,3 +10,14 @@ from compliance.audit.context import actor_label
 def stamp_actor(sender, history_instance, history_user=None, **_kwargs) -> None:
     if hasattr(history_instance, "history_actor"):
         history_instance.history_actor = actor_label(history_user)
+
+
+@receiver(post_create_historical_record)
+def chain_history_record(sender, instance, history_instance, using=None, **_kwargs) -> None:
+    """R23: the history row (and its m2m rows, already written) joins the hash chain."""
+    from compliance.audit.ledger import append
+    from compliance.audit.registry import by_history_model
+
+    tracked = by_history_model(sender)
+    if tracked is not None:
+        append(tracked, history_instance, instance, using=using or history_instance._state.db)
