@@ -1,2 +1,6 @@
+from django.urls import include, path
+
 app_name = "api"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", include("compliance.api.audit")),
+]
