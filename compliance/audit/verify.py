@@ -29,8 +29,9 @@ CHUNK = 2000
 def verify_chain() -> dict:
     """``{"ok", "checked", "broken"}``; ``broken`` is None or the first broken record:
     ``{"seq", "model", "history_table", "history_id", "problem", "detail"}``."""
+    outer = connection.in_atomic_block  # inside a caller's transaction: use its snapshot
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not outer:
             # One consistent snapshot of ledger and history tables, even while writers run.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
