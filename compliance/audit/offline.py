@@ -25,15 +25,22 @@ def _entry(line: dict) -> dict:
     return {**line, "actor": line["user"]}
 
 
+def parse_csv_row(row: dict) -> dict:
+    """A CSV row (all text) → the same dict a JSONL line holds."""
+    return {
+        **row,
+        "seq": int(row["seq"]),
+        "id": int(row["id"]),
+        "history_id": int(row["history_id"]),
+        "user_id": int(row["user_id"]) if row["user_id"] else None,
+        "changes": json.loads(row["changes"]),
+    }
+
+
 def read_lines(path: str) -> Iterator[dict]:
     with open(path, encoding="utf-8", newline="") as handle:
         if path.endswith(".csv"):
-            for row in csv.DictReader(handle):
-                row["seq"] = int(row["seq"])
-                row["history_id"] = int(row["history_id"])
-                row["user_id"] = int(row["user_id"]) if row["user_id"] else None
-                row["changes"] = json.loads(row["changes"])
-                yield row
+            yield from map(parse_csv_row, csv.DictReader(handle))
         else:
             for text in handle:
                 if text.strip():
