@@ -243,3 +243,30 @@ def test_app_code_may_not_bypass_history_with_queryset_update(agencies):
         namespace["sneaky"]()
     # Test code itself may still arrange data that way.
     assert Agency.objects.filter(code="DOC").update(name="Commerce") == 1
+
+
+def test_role_change_from_the_group_side_is_recorded_too(staff, staff2, admin_user):
+    start = head()
+    admins = Group.objects.get(name="admin")
+    admins._history_user = admin_user
+    admins._change_reason = "promotion"
+    admins.user_set.add(staff, staff2)
+    admins.user_set.clear()
+    rows = entries_since(start)
+    promoted = [{"field": "groups", "old": ["staff"], "new": ["admin", "staff"]}]
+    demoted = [{"field": "groups", "old": ["admin", "staff"], "new": ["staff"]}]
+    assert rows == [
+        ("user", "sam", "changed", "ada", "promotion", promoted),
+        ("user", "sasha", "changed", "ada", "promotion", promoted),
+        ("user", "sam", "changed", "ada", "promotion", demoted),
+        ("user", "sasha", "changed", "ada", "promotion", demoted),
+        # clear() empties the group: ada was in it too
+        (
+            "user",
+            "ada",
+            "changed",
+            "ada",
+            "promotion",
+            [{"field": "groups", "old": ["admin"], "new": []}],
+        ),
+    ]
