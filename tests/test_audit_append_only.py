@@ -81,3 +81,19 @@ def test_inserting_history_still_works(some_history, staff):
 
     services.update_release(some_history, actor=staff, name="Renamed", reason="typo")
     assert some_history.history.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_flush_bypass_is_scoped_to_its_own_transaction(agencies, staff):
+    """The suite's flush (TRUNCATE past the triggers) leaves the session as production runs
+    it: triggers on, role 'origin'. Only a superuser could have switched them off."""
+    from django.core.management import call_command
+
+    factories.make_release(staff, agencies=agencies[:1])
+    call_command("flush", interactive=False, verbosity=0)  # what pytest-django runs
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+    factories.AgencyFactory(code="DOC")  # groups are flushed too: no service call here
+    assert "append-only: DELETE" in _refused("DELETE FROM compliance_historicalagency")
+    assert "append-only: TRUNCATE" in _refused("TRUNCATE compliance_auditrecord")
