@@ -24,7 +24,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            # get_or_create: a transaction=True test's flush also empties the role groups
+            # that the 0002_roles data migration made.
+            self.groups.add(Group.objects.get_or_create(name=extracted)[0])
 
 
 class AgencyFactory(factory.django.DjangoModelFactory):
