@@ -10,6 +10,7 @@ docs/audit.md)."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -34,6 +35,7 @@ from compliance.audit.verify import verify_chain
 from compliance.models import AuditRecord, Release
 
 PAGE_SIZE = 50
+SMALL_SET = 20_000
 MAX_PAGE_SIZE = 500
 
 FILTER_PARAMETERS = [
@@ -73,24 +75,27 @@ def keyset_page(request, queryset, *, unfiltered: bool = False) -> Response:
     except ValueError:
         raise ValidationError({"cursor": ["Invalid cursor."]}) from None
 
+    if unfiltered:
+        count = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    else:
+        count = queryset.count()
+    # A small filtered set far from the head of the log: reading the primary key backwards
+    # would skip most of the log to find it. Ordering by an expression makes PostgreSQL
+    # take the filter's own index and sort the few matches instead.
+    key = F("seq") if unfiltered or count > SMALL_SET else F("seq") + 0
     if direction == "a":
-        rows = list(queryset.filter(seq__gt=seq).order_by("seq")[: size + 1])
+        rows = list(queryset.filter(seq__gt=seq).order_by(key.asc())[: size + 1])
         more_newer, rows = len(rows) > size, rows[:size]
         rows.reverse()
         more_older = bool(rows) and queryset.filter(seq__lt=rows[-1].seq).exists()
     else:
         page = queryset.filter(seq__lt=seq) if direction == "b" else queryset
-        rows = list(page.order_by("-seq")[: size + 1])
+        rows = list(page.order_by(key.desc())[: size + 1])
         more_older, rows = len(rows) > size, rows[:size]
         more_newer = (
             bool(direction) and bool(rows) and queryset.filter(seq__gt=rows[0].seq).exists()
         )
 
-    if unfiltered:
-        head = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first()
-        count = head or 0
-    else:
-        count = queryset.count()
     url = request.build_absolute_uri()
     return Response(
         {
