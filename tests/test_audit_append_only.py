@@ -97,3 +97,17 @@ def test_test_flush_bypass_is_scoped_to_its_own_transaction(agencies, staff):
     factories.AgencyFactory(code="DOC")  # groups are flushed too: no service call here
     assert "append-only: DELETE" in _refused("DELETE FROM compliance_historicalagency")
     assert "append-only: TRUNCATE" in _refused("TRUNCATE compliance_auditrecord")
+
+
+def test_deleting_a_user_who_acted_is_refused_not_rewritten(agencies, staff, staff2):
+    """Deleting a user would null ``history_user`` on every row they wrote (an UPDATE of
+    history): PostgreSQL refuses it. Users are deactivated instead; history keeps both the
+    link and the username."""
+    from compliance import services
+
+    release = factories.make_release(staff, agencies=agencies[:1])
+    services.submit_release(release, actor=staff2)  # sasha's only trace: history rows
+    with pytest.raises(DatabaseError, match="append-only: UPDATE"):
+        with transaction.atomic():
+            staff2.delete()
+    assert release.history.filter(history_user=staff2, history_actor="sasha").count() == 1
