@@ -109,16 +109,17 @@ def update_request(
     if unknown:
         raise TypeError(f"cannot change {sorted(unknown)}")
     releases = changes.pop("releases", None)
-    locked = _lock_releases(releases) if releases is not None else None
+    # Every row lock before the first write: a write takes the audit chain's lock until
+    # commit, so locking a release after it could deadlock with a release-level service.
+    locked = _lock_releases(releases if releases is not None else request.releases.all())
     request = lock(request)
     for name, value in changes.items():
         setattr(request, name, value)
     save(request, actor=actor, reason=reason or "request edited")
-    if locked is not None:
+    if releases is not None:
         stamp(request, actor, reason or "request releases changed")
         request.releases.set(locked)
-    current = locked if locked is not None else _lock_releases(request.releases.all())
-    _apply_restriction(request, current, actor=actor)
+    _apply_restriction(request, locked, actor=actor)
     return request
 
 
