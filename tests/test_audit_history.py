@@ -270,3 +270,34 @@ def test_role_change_from_the_group_side_is_recorded_too(staff, staff2, admin_us
             [{"field": "groups", "old": ["admin"], "new": []}],
         ),
     ]
+
+
+def test_update_request_history_and_restriction(agencies, staff):
+    one = factories.make_release(staff, slug="one", agencies=agencies[:1])
+    two = factories.make_release(staff, slug="two", agencies=agencies[:1])
+    request = services.record_request(
+        actor=staff, agency=agencies[1], reference="X-1", kind="restrict_foreign_access",
+        binding=True, releases=[one],
+    )  # fmt: skip
+    start = head()
+    services.update_request(request, actor=staff, releases=[one, two], reason="also two")
+    rows = entries_since(start)
+    assert [(m, r, a, actor, reason, c) for m, r, a, actor, reason, c in rows] == [
+        ("governmentrequest", str(request), "changed", "sam", "also two", []),
+        (
+            "governmentrequest",
+            str(request),
+            "changed",
+            "sam",
+            "also two",
+            [{"field": "releases", "old": ["one"], "new": ["one", "two"]}],
+        ),
+        (
+            "release",
+            "two",
+            "changed",
+            "sam",
+            f"foreign access restricted by DOC request #{request.pk} (X-1)",
+            [{"field": "foreign_access_restricted", "old": False, "new": True}],
+        ),
+    ]
