@@ -15,18 +15,23 @@ from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jso
 from compliance.audit.registry import Tracked, snapshots_of
 from compliance.models.audit import AuditAction, AuditRecord
 
-# pg_advisory_xact_lock key for the chain head ("CLRA").
+# pg_advisory_xact_lock key for the chain head ("CLRA"), taken inside the SQL function
+# clearance_audit_chain_head() (migration audit_append_only).
 CHAIN_LOCK_KEY = 0x434C5241
 ACTIONS = {"+": AuditAction.CREATED, "~": AuditAction.CHANGED, "-": AuditAction.DELETED}
 LABEL_FIELDS = ("username", "code", "slug", "name")
 
 
-def lock_chain(using: str) -> None:
+def lock_chain_head(using: str) -> tuple[int, str] | None:
+    """Take the chain lock (held until commit) and read the head (seq, hash), or None."""
     connection = connections[using]
     if connection.vendor == "postgresql":
+        # Lock and read in one round trip: see migration audit_append_only.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+            cursor.execute("SELECT seq, hash FROM clearance_audit_chain_head()")
+            return cursor.fetchone()
     # SQLite: the IMMEDIATE transaction already holds the database's only write lock.
+    return AuditRecord.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
 
 
 def append(tracked: Tracked, history_instance, instance, using: str = "default") -> AuditRecord:
@@ -50,8 +55,7 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
     fields = snap["fields"]
     action = ACTIONS[fields["history_type"]]
 
-    lock_chain(using)
-    head = AuditRecord.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
+    head = lock_chain_head(using)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     record = AuditRecord(
         seq=seq,
@@ -65,7 +69,7 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         user_id=fields["history_user_id"],
         at=history_instance.history_date,
         reason=fields["history_change_reason"] or "",
-        changes=changes_between(tracked, previous, snap, action, using=using),
+        changes=changes_between(tracked, previous, snap, action, using=using, instance=instance),
         content_digest=content_digest(snap),
         prev_hash=prev_hash,
     )
@@ -95,7 +99,13 @@ def entry_of(record: AuditRecord) -> dict:
 
 
 def changes_between(
-    tracked: Tracked, previous: dict | None, current: dict, action: str, *, using: str
+    tracked: Tracked,
+    previous: dict | None,
+    current: dict,
+    action: str,
+    *,
+    using: str,
+    instance=None,
 ) -> list[dict]:
     """Field-by-field changes ({field, old, new}) from the previous history record of the
     same object; m2m fields as sorted lists; related objects by username/code/slug/name."""
@@ -105,6 +115,7 @@ def changes_between(
     new_fields = current["fields"]
     changes = []
     relations: dict[str, type[models.Model]] = {}
+    known: dict[tuple[type, object], str] = {}
     for field in tracked.diff_fields:
         old, new = old_fields.get(field.attname), new_fields[field.attname]
         if old == new or (previous is None and new in (None, "")):
@@ -112,6 +123,13 @@ def changes_between(
         changes.append({"field": field.name, "old": old, "new": new})
         if field.is_relation:
             relations[field.name] = field.related_model
+            # The object being saved usually holds the related object already: no query.
+            if instance is not None and field.is_cached(instance):
+                related = field.get_cached_value(instance)
+                if related is not None and related.pk == new:
+                    label = _label_field(field.related_model)
+                    if label is not None:
+                        known[(field.related_model, new)] = getattr(related, label)
     for m in tracked.m2m:
         old = sorted(r[m.target_attname] for r in previous["m2m"][m.name]) if previous else []
         new = sorted(r[m.target_attname] for r in current["m2m"][m.name])
@@ -121,19 +139,29 @@ def changes_between(
     for change in changes:
         model = relations.get(change["field"])
         if model is not None:
-            _label(change, model, using)
+            _label(change, model, using, known)
     return sorted(changes, key=lambda c: c["field"])
 
 
-def _label(change: dict, model: type[models.Model], using: str) -> None:
-    """Show related objects by their natural key (a username outlives a user id's meaning)."""
+def _label_field(model: type[models.Model]) -> str | None:
     names = {f.name for f in model._meta.get_fields()}
-    label = next((f for f in LABEL_FIELDS if f in names), None)
+    return next((f for f in LABEL_FIELDS if f in names), None)
+
+
+def _label(change: dict, model: type[models.Model], using: str, known: dict) -> None:
+    """Show related objects by their natural key (a username outlives a user id's meaning)."""
+    label = _label_field(model)
     if label is None:
         return
     values = [change["old"], change["new"]]
     ids = {i for v in values for i in (v if isinstance(v, list) else [v]) if i is not None}
-    labels = dict(model._default_manager.using(using).filter(pk__in=ids).values_list("pk", label))
+    labels = {pk: known[(model, pk)] for pk in ids if (model, pk) in known}
+    if ids - set(labels):
+        labels.update(
+            model._default_manager.using(using)
+            .filter(pk__in=ids - set(labels))
+            .values_list("pk", label)
+        )
 
     def show(v):
         if isinstance(v, list):

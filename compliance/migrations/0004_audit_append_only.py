@@ -9,6 +9,11 @@ tables added here (tests/test_audit_append_only.py fails until they are)."""
 from django.db import migrations
 
 FUNCTION = "clearance_refuse_history_change"
+# The chain head under the chain lock, in one round trip. A VOLATILE PL/pgSQL function
+# takes a fresh snapshot per statement, so the SELECT sees whatever the previous lock
+# holder committed (a plain "SELECT lock, head" statement would read a stale snapshot).
+HEAD_FUNCTION = "clearance_audit_chain_head"
+CHAIN_LOCK_KEY = 0x434C5241  # compliance.audit.ledger.CHAIN_LOCK_KEY
 TABLES = [
     "compliance_auditrecord",
     "compliance_historicalagency",
@@ -38,6 +43,19 @@ def install(apps, schema_editor):
         """,
         params=None,  # the body's % are PL/pgSQL placeholders, not driver parameters
     )
+    schema_editor.execute(
+        f"""
+        CREATE OR REPLACE FUNCTION {HEAD_FUNCTION}() RETURNS TABLE(seq bigint, hash varchar)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock({CHAIN_LOCK_KEY});
+            RETURN QUERY SELECT a.seq, a.hash FROM compliance_auditrecord a
+                ORDER BY a.seq DESC LIMIT 1;
+        END
+        $$;
+        """,
+        params=None,
+    )
     for table in TABLES:
         schema_editor.execute(
             f'CREATE TRIGGER clearance_append_only BEFORE UPDATE OR DELETE ON "{table}" '
@@ -56,6 +74,7 @@ def uninstall(apps, schema_editor):
         schema_editor.execute(f'DROP TRIGGER IF EXISTS clearance_append_only ON "{table}"')
         schema_editor.execute(f'DROP TRIGGER IF EXISTS clearance_append_only_truncate ON "{table}"')
     schema_editor.execute(f"DROP FUNCTION IF EXISTS {FUNCTION}()")
+    schema_editor.execute(f"DROP FUNCTION IF EXISTS {HEAD_FUNCTION}()")
 
 
 class Migration(migrations.Migration):
