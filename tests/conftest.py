@@ -117,7 +117,12 @@ def _called_from_app() -> bool:
         filename = frame.f_code.co_filename
         if filename.startswith(APP_DIR + os.sep):
             return True
-        if "site-packages" not in filename and "/django/" not in filename:
+        library = (
+            "site-packages" in filename
+            or filename.startswith(sys.base_prefix)
+            or filename.startswith("<frozen")
+        )
+        if not library:
             return False  # the first caller outside libraries is not app code
         frame = frame.f_back
     return False

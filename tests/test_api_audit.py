@@ -189,3 +189,6 @@ def test_release_history(client, staff, auditor, log):
         ("release", str(other.pk))
     }
     assert _get(client, auditor, "/api/v1/releases/nope/history/").status_code == 404
+    nobody = factories.UserFactory(username="nobody")  # no role
+    assert _get(client, nobody, f"/api/v1/releases/{release.slug}/history/").status_code == 403
+    assert client.post(f"/api/v1/releases/{release.slug}/history/").status_code in (403, 405)
