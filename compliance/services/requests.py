@@ -122,23 +122,24 @@ def update_request(
     if unknown:
         raise TypeError(f"cannot change {sorted(unknown)}")
     releases = changes.pop("releases", None)
-    # Releases before the request, like every other service (record_request, transitions):
-    # the ones it names now and the ones it will name, or two edits deadlock.
+    # Every row lock before the first write (a write takes the audit chain's lock until
+    # commit), and releases before the request, like every other service, or two edits
+    # deadlock: the releases it names now and the ones it will name.
     new_ids = None if releases is None else {r.pk for r in releases}
     old_ids = set(request.releases.values_list("pk", flat=True))
     locked = {r.pk: r for r in _lock_releases_by_id(old_ids | (new_ids or set()))}
     request = lock(request)
-    for name, value in changes.items():
-        setattr(request, name, value)
-    if new_ids is not None:
-        set_many(request, "releases", [locked[pk] for pk in sorted(new_ids)])
-    save(request, actor=actor, reason=reason or "request edited")
     current_ids = (
         new_ids if new_ids is not None else set(request.releases.values_list("pk", flat=True))
     )
     # Another edit may have changed the releases before we held the request: lock those too.
     missing = current_ids - set(locked)
     locked.update({r.pk: r for r in _lock_releases_by_id(missing)})
+    for name, value in changes.items():
+        setattr(request, name, value)
+    if new_ids is not None:
+        set_many(request, "releases", [locked[pk] for pk in sorted(new_ids)])
+    save(request, actor=actor, reason=reason or "request edited")
     _apply_restriction(request, [locked[pk] for pk in sorted(current_ids)], actor=actor)
     return request
 
