@@ -177,7 +177,12 @@ def _stage_view(facts: GateFacts, stage: str) -> dict:
 
 def release_gate(release: Release) -> dict:
     """GET /releases/{slug}/gate/: each stage's sign-offs, blockers and the release's alerts."""
-    facts = load_gate_facts(release)
+    return gate_view(load_gate_facts(release))
+
+
+def gate_view(facts: GateFacts) -> dict:
+    """The gate answer for already-loaded facts (now, or as of a past moment)."""
+    release = facts.release
     return {
         "status": release.status,
         "round": release.review_round,

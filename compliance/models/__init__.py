@@ -1,6 +1,7 @@
 from compliance.models import users  # noqa: F401,E402  (registers User history)
 from compliance.models.agencies import Agency, Partner
 from compliance.models.allowlist import AllowlistEntry, AllowlistStatus
+from compliance.models.audit import GENESIS_HASH, AuditAction, AuditRecord
 from compliance.models.releases import LIVE_STATUSES, Release, ReleaseStatus
 from compliance.models.reminders import (
     ClaimState,
@@ -15,10 +16,13 @@ from compliance.models.roles import Role, role_of
 from compliance.models.signoffs import SignOff, SignOffStatus, Stage
 
 __all__ = [
+    "GENESIS_HASH",
     "LIVE_STATUSES",
     "Agency",
     "AllowlistEntry",
     "AllowlistStatus",
+    "AuditAction",
+    "AuditRecord",
     "ClaimState",
     "GovernmentRequest",
     "LabPosition",

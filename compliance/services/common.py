@@ -53,6 +53,17 @@ def save(instance: M, *, actor, reason: str = "", update_fields: Iterable[str] |
     return instance
 
 
+def set_many(instance: models.Model, field: str, values) -> None:
+    """Replace a tracked many-to-many field; the caller's next ``save()`` writes the history
+    row, which snapshots the new set. (simple-history would write one row per m2m signal: a
+    ``.set()`` that removes and adds leaves two, the first a state that never existed.)"""
+    instance.skip_history_when_saving = True
+    try:
+        getattr(instance, field).set(values)
+    finally:
+        del instance.skip_history_when_saving
+
+
 def refuse_if(blockers: list[Blocker]) -> None:
     if blockers:
         raise RuleViolation(blockers)

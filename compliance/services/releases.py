@@ -29,7 +29,7 @@ from compliance.services.common import (
     require_admin,
     require_writer,
     save,
-    stamp,
+    set_many,
 )
 
 DEFAULT_PARTNER_CAP = 20
@@ -130,11 +130,10 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
 
     for name, value in changed.items():
         setattr(release, name, value)
-    if changed:
-        save(release, actor=actor, reason=reason or "release edited")
     if agencies_changed:
-        stamp(release, actor, reason or "required agencies changed")
-        release.required_agencies.set(new_agencies)
+        set_many(release, "required_agencies", new_agencies)
+    if changed or agencies_changed:
+        save(release, actor=actor, reason=reason or "release edited")
     if release.status == ReleaseStatus.IN_REVIEW and (
         "artifact_digest" in changed or agencies_changed
     ):

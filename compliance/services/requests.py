@@ -7,7 +7,15 @@ from django.db import transaction
 from compliance import clock, errors
 from compliance.errors import blocker
 from compliance.models import GovernmentRequest, Release, RequestKind, RequestStatus
-from compliance.services.common import lock, lock_all, refuse_if, require_writer, save, stamp
+from compliance.services.common import (
+    lock,
+    lock_all,
+    refuse_if,
+    require_writer,
+    save,
+    set_many,
+    stamp,
+)
 
 # R12: open → acknowledged → complied | contested → closed; contested → complied;
 # open/acknowledged → closed.
@@ -37,7 +45,12 @@ EDITABLE_FIELDS = (
 
 
 def _lock_releases(releases) -> list[Release]:
-    ids = sorted({r.pk for r in releases})
+    return _lock_releases_by_id({r.pk for r in releases})
+
+
+def _lock_releases_by_id(ids) -> list[Release]:
+    if not ids:
+        return []
     return lock_all(Release.objects.filter(pk__in=ids))
 
 
@@ -109,16 +122,25 @@ def update_request(
     if unknown:
         raise TypeError(f"cannot change {sorted(unknown)}")
     releases = changes.pop("releases", None)
-    locked = _lock_releases(releases) if releases is not None else None
+    # Every row lock before the first write (a write takes the audit chain's lock until
+    # commit), and releases before the request, like every other service, or two edits
+    # deadlock: the releases it names now and the ones it will name.
+    new_ids = None if releases is None else {r.pk for r in releases}
+    old_ids = set(request.releases.values_list("pk", flat=True))
+    locked = {r.pk: r for r in _lock_releases_by_id(old_ids | (new_ids or set()))}
     request = lock(request)
+    current_ids = (
+        new_ids if new_ids is not None else set(request.releases.values_list("pk", flat=True))
+    )
+    # Another edit may have changed the releases before we held the request: lock those too.
+    missing = current_ids - set(locked)
+    locked.update({r.pk: r for r in _lock_releases_by_id(missing)})
     for name, value in changes.items():
         setattr(request, name, value)
+    if new_ids is not None:
+        set_many(request, "releases", [locked[pk] for pk in sorted(new_ids)])
     save(request, actor=actor, reason=reason or "request edited")
-    if locked is not None:
-        stamp(request, actor, reason or "request releases changed")
-        request.releases.set(locked)
-    current = locked if locked is not None else _lock_releases(request.releases.all())
-    _apply_restriction(request, current, actor=actor)
+    _apply_restriction(request, [locked[pk] for pk in sorted(current_ids)], actor=actor)
     return request
 
 

@@ -1,0 +1,77 @@
+"""The hash chain's canonical form. Pure Python (no Django), so ``compliance.audit.offline``
+can check an exported file on a machine without the application.
+
+    content_digest = sha256(canonical({"fields": <history row>, "m2m": {<field>: [<rows>]}}))
+    hash           = sha256(canonical({<every key in ENTRY_KEYS>}))   # includes prev_hash
+
+canonical() is JSON with sorted keys, no whitespace, UTF-8, times as ISO 8601 in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import uuid
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+ENTRY_KEYS = (
+    "seq",
+    "model",
+    "history_table",
+    "history_id",
+    "object_id",
+    "object_repr",
+    "action",
+    "actor",
+    "user_id",
+    "at",
+    "reason",
+    "changes",
+    "content_digest",
+    "prev_hash",
+)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON value that survives a database round trip unchanged."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value.total_seconds())
+    if isinstance(value, decimal.Decimal | uuid.UUID | float):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return str(value)  # e.g. a django-countries Country
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(
+        jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def sha256(value: Any) -> str:
+    return hashlib.sha256(canonical(value)).hexdigest()
+
+
+def content_digest(snapshot: dict) -> str:
+    """Digest of one history row and its m2m history rows (see ``snapshot`` in registry)."""
+    return sha256(snapshot)
+
+
+def entry_hash(entry: dict) -> str:
+    """The chain hash of a ledger entry given as a dict with (at least) ENTRY_KEYS."""
+    return sha256({key: entry[key] for key in ENTRY_KEYS})

@@ -1,0 +1,171 @@
+"""Append one ledger entry per history record, in the writer's transaction (R21, R23).
+
+simple-history sends ``post_create_historical_record`` after it wrote the history row and
+its m2m history rows; the receiver in ``compliance.audit.signals`` calls ``append``. The
+chain is extended under one lock (a transaction-level advisory lock on PostgreSQL, the
+write lock of an IMMEDIATE transaction on SQLite), so concurrent writers queue instead of
+forking the chain, and a rolled-back transaction takes its history rows and its ledger
+entries with it: sequence numbers stay gap-free."""
+
+from __future__ import annotations
+
+from django.db import connections, models, transaction
+
+from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
+from compliance.audit.registry import Tracked, snapshots_of
+from compliance.models.audit import AuditAction, AuditRecord
+
+# pg_advisory_xact_lock key for the chain head ("CLRA"), taken inside the SQL function
+# clearance_audit_chain_head() (migration audit_append_only).
+CHAIN_LOCK_KEY = 0x434C5241
+ACTIONS = {"+": AuditAction.CREATED, "~": AuditAction.CHANGED, "-": AuditAction.DELETED}
+LABEL_FIELDS = ("username", "code", "slug", "name")
+
+
+def lock_chain_head(using: str) -> tuple[int, str] | None:
+    """Take the chain lock (held until commit) and read the head (seq, hash), or None."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        # Lock and read in one round trip: see migration audit_append_only.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT seq, hash FROM clearance_audit_chain_head()")
+            return cursor.fetchone()
+    # SQLite: the IMMEDIATE transaction already holds the database's only write lock.
+    return AuditRecord.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
+
+
+def append(tracked: Tracked, history_instance, instance, using: str = "default") -> AuditRecord:
+    if connections[using].in_atomic_block:
+        return _append(tracked, history_instance, instance, using)
+    # A write outside a transaction (a shell, a fixture): still take the lock for the append.
+    with transaction.atomic(using=using):
+        return _append(tracked, history_instance, instance, using)
+
+
+def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRecord:
+    hid = history_instance.pk
+    object_pk = getattr(history_instance, tracked.pk_attname)
+    # This record and the one before it for the same object, in one query.
+    rows = tracked.history_model.objects.using(using).filter(
+        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
+    )
+    snaps = snapshots_of(tracked, rows.order_by("-history_id")[:2])
+    snap = snaps[hid]
+    previous = next((s for h, s in snaps.items() if h != hid), None)
+    fields = snap["fields"]
+    action = ACTIONS[fields["history_type"]]
+
+    head = lock_chain_head(using)
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    record = AuditRecord(
+        seq=seq,
+        model=tracked.name,
+        history_table=tracked.table,
+        history_id=hid,
+        object_id=str(object_pk),
+        object_repr=str(instance)[:200],
+        action=action,
+        actor=fields["history_actor"] or "system",
+        user_id=fields["history_user_id"],
+        at=history_instance.history_date,
+        reason=fields["history_change_reason"] or "",
+        changes=changes_between(tracked, previous, snap, action, using=using, instance=instance),
+        content_digest=content_digest(snap),
+        prev_hash=prev_hash,
+    )
+    record.hash = entry_hash(entry_of(record))
+    record.save(using=using, force_insert=True)
+    return record
+
+
+def entry_of(record: AuditRecord) -> dict:
+    """The ledger row as the dict ``chain.entry_hash`` hashes."""
+    return {
+        "seq": record.seq,
+        "model": record.model,
+        "history_table": record.history_table,
+        "history_id": record.history_id,
+        "object_id": record.object_id,
+        "object_repr": record.object_repr,
+        "action": record.action,
+        "actor": record.actor,
+        "user_id": record.user_id,
+        "at": jsonable(record.at),
+        "reason": record.reason,
+        "changes": record.changes,
+        "content_digest": record.content_digest,
+        "prev_hash": record.prev_hash,
+    }
+
+
+def changes_between(
+    tracked: Tracked,
+    previous: dict | None,
+    current: dict,
+    action: str,
+    *,
+    using: str,
+    instance=None,
+) -> list[dict]:
+    """Field-by-field changes ({field, old, new}) from the previous history record of the
+    same object; m2m fields as sorted lists; related objects by username/code/slug/name."""
+    if action == AuditAction.DELETED:
+        return []
+    old_fields = previous["fields"] if previous else {}
+    new_fields = current["fields"]
+    changes = []
+    relations: dict[str, type[models.Model]] = {}
+    known: dict[tuple[type, object], str] = {}
+    for field in tracked.diff_fields:
+        old, new = old_fields.get(field.attname), new_fields[field.attname]
+        if old == new or (previous is None and new in (None, "")):
+            continue
+        changes.append({"field": field.name, "old": old, "new": new})
+        if field.is_relation:
+            relations[field.name] = field.related_model
+            # The object being saved usually holds the related object already: no query.
+            if instance is not None and field.is_cached(instance):
+                related = field.get_cached_value(instance)
+                if related is not None and related.pk == new:
+                    label = _label_field(field.related_model)
+                    if label is not None:
+                        known[(field.related_model, new)] = getattr(related, label)
+    for m in tracked.m2m:
+        old = sorted(r[m.target_attname] for r in previous["m2m"][m.name]) if previous else []
+        new = sorted(r[m.target_attname] for r in current["m2m"][m.name])
+        if old != new:
+            changes.append({"field": m.name, "old": old, "new": new})
+            relations[m.name] = m.target_model
+    for change in changes:
+        model = relations.get(change["field"])
+        if model is not None:
+            _label(change, model, using, known)
+    return sorted(changes, key=lambda c: c["field"])
+
+
+def _label_field(model: type[models.Model]) -> str | None:
+    names = {f.name for f in model._meta.get_fields()}
+    return next((f for f in LABEL_FIELDS if f in names), None)
+
+
+def _label(change: dict, model: type[models.Model], using: str, known: dict) -> None:
+    """Show related objects by their natural key (a username outlives a user id's meaning)."""
+    label = _label_field(model)
+    if label is None:
+        return
+    values = [change["old"], change["new"]]
+    ids = {i for v in values for i in (v if isinstance(v, list) else [v]) if i is not None}
+    labels = {pk: known[(model, pk)] for pk in ids if (model, pk) in known}
+    if ids - set(labels):
+        labels.update(
+            model._default_manager.using(using)
+            .filter(pk__in=ids - set(labels))
+            .values_list("pk", label)
+        )
+
+    def show(v):
+        if isinstance(v, list):
+            return sorted((labels.get(i, i) for i in v), key=str)
+        return labels.get(v, v)
+
+    change["old"], change["new"] = show(change["old"]), show(change["new"])

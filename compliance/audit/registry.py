@@ -1,0 +1,137 @@
+"""Which history tables exist and how to read one history record canonically.
+
+Both the ledger (at write time) and the verifier (later) read history rows through
+``snapshots()``, so they see exactly the same values: what the database holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.apps import apps
+from django.db import models
+from simple_history.utils import get_m2m_reverse_field_name
+
+from compliance.audit.chain import jsonable
+
+HISTORY_META = (
+    "history_id",
+    "history_date",
+    "history_type",
+    "history_user_id",
+    "history_change_reason",
+    "history_actor",
+)
+
+
+@dataclass(frozen=True)
+class TrackedM2M:
+    name: str  # the m2m field on the tracked model, e.g. required_agencies
+    history_model: type[models.Model]  # e.g. HistoricalRelease_required_agencies
+    attnames: tuple[str, ...]
+    target_attname: str  # the column naming the other side, e.g. agency_id
+    target_model: type[models.Model]
+
+
+@dataclass(frozen=True)
+class Tracked:
+    model: type[models.Model]
+    history_model: type[models.Model]
+    name: str  # lower-case model name, the API's ``model``
+    pk_attname: str
+    attnames: tuple[str, ...]  # every column of the history row
+    diff_fields: tuple[models.Field, ...]  # tracked, editable fields of the model
+    m2m: tuple[TrackedM2M, ...]
+
+    @property
+    def table(self) -> str:
+        return self.history_model._meta.db_table
+
+    def m2m_tables(self) -> list[str]:
+        return [m.history_model._meta.db_table for m in self.m2m]
+
+
+def _tracked(model) -> Tracked:
+    history_model = getattr(model, model._meta.simple_history_manager_attribute).model
+    m2m = []
+    for field in history_model._history_m2m_fields:
+        m2m_model = history_model.__dict__[field.name].model
+        target = get_m2m_reverse_field_name(field)
+        target_field = m2m_model._meta.get_field(target)
+        m2m.append(
+            TrackedM2M(
+                name=field.name,
+                history_model=m2m_model,
+                attnames=tuple(f.attname for f in m2m_model._meta.concrete_fields),
+                target_attname=target_field.attname,
+                target_model=target_field.related_model,
+            )
+        )
+    m2m_names = {m.name for m in m2m}
+    diff_fields = tuple(
+        f
+        for f in history_model.tracked_fields
+        if f.editable and not f.primary_key and f.name not in m2m_names
+    )
+    return Tracked(
+        model=model,
+        history_model=history_model,
+        name=model._meta.model_name,
+        pk_attname=model._meta.pk.attname,
+        attnames=tuple(f.attname for f in history_model._meta.concrete_fields),
+        diff_fields=diff_fields,
+        m2m=tuple(m2m),
+    )
+
+
+@cache
+def tracked_models() -> dict[str, Tracked]:
+    """Every model with simple-history, keyed by its history table."""
+    out = {}
+    for model in apps.get_models():
+        if getattr(model._meta, "simple_history_manager_attribute", None):
+            t = _tracked(model)
+            out[t.table] = t
+    return out
+
+
+def by_history_model(history_model) -> Tracked | None:
+    return tracked_models().get(history_model._meta.db_table)
+
+
+def model_names() -> list[str]:
+    return sorted({t.name for t in tracked_models().values()})
+
+
+def history_tables() -> list[str]:
+    """Every history table, m2m history tables included (all append-only)."""
+    out = []
+    for t in tracked_models().values():
+        out += [t.table, *t.m2m_tables()]
+    return sorted(out)
+
+
+def snapshots(tracked: Tracked, history_ids) -> dict[int, dict]:
+    """{history_id: {"fields": {...}, "m2m": {field: [rows]}}} as stored, JSON-ready."""
+    return snapshots_of(tracked, tracked.history_model.objects.filter(history_id__in=history_ids))
+
+
+def snapshots_of(tracked: Tracked, queryset) -> dict[int, dict]:
+    """Snapshots of the history rows in ``queryset`` (one query, plus one per m2m field)."""
+    out: dict[int, dict] = {}
+    for row in queryset.values(*tracked.attnames):
+        out[row["history_id"]] = {
+            "fields": jsonable(row),
+            "m2m": {m.name: [] for m in tracked.m2m},
+        }
+    for m in tracked.m2m:
+        if not out:
+            break
+        rows = (
+            m.history_model.objects.filter(history_id__in=list(out))
+            .order_by("m2m_history_id")
+            .values(*m.attnames)
+        )
+        for row in rows:
+            out[row["history_id"]]["m2m"][m.name].append(jsonable(row))
+    return out
