@@ -102,6 +102,8 @@ def _no_untracked_writes_in_app_code():
 
 
 UNTRACKED_WRITES = ("update", "bulk_create", "bulk_update")
+# simple-history's bulk helpers: the write and its history rows together (seed_scale uses them).
+HISTORY_WRITING_HELPERS = ("bulk_create_with_history", "bulk_update_with_history")
 APP_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compliance")
 
 
@@ -124,6 +126,8 @@ def _called_from_app() -> bool:
         )
         if not library:
             return False  # the first caller outside libraries is not app code
+        if frame.f_code.co_name in HISTORY_WRITING_HELPERS and "simple_history" in filename:
+            return False  # simple-history's bulk helpers write the history rows themselves
         frame = frame.f_back
     return False
 
