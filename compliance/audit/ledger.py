@@ -106,16 +106,18 @@ def changes_between(
     *,
     using: str,
     instance=None,
+    labels: dict | None = None,
 ) -> list[dict]:
     """Field-by-field changes ({field, old, new}) from the previous history record of the
-    same object; m2m fields as sorted lists; related objects by username/code/slug/name."""
+    same object; m2m fields as sorted lists; related objects by username/code/slug/name.
+    ``labels`` ({(model, pk): label}, e.g. from ``backfill``) spares the label queries."""
     if action == AuditAction.DELETED:
         return []
     old_fields = previous["fields"] if previous else {}
     new_fields = current["fields"]
     changes = []
     relations: dict[str, type[models.Model]] = {}
-    known: dict[tuple[type, object], str] = {}
+    known: dict[tuple[type, object], str] = {} if labels is None else labels
     for field in tracked.diff_fields:
         old, new = old_fields.get(field.attname), new_fields[field.attname]
         if old == new or (previous is None and new in (None, "")):
