@@ -216,6 +216,8 @@ if not DEBUG:
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 SIMPLE_HISTORY_ENABLED = True
+# Reasons are free text (R7): a 100-character column would refuse long ones with a 500.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 LOGGING = {
     "version": 1,
