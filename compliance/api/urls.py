@@ -1,2 +1,39 @@
+"""/api/v1/ routes. Other API modules add their own ``path("", include(...))`` lines below."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.routers import SimpleRouter
+
+from compliance.api import views
+
 app_name = "api"
-urlpatterns: list = []
+
+router = SimpleRouter()
+router.register("agencies", views.AgencyViewSet, basename="agency")
+router.register("partners", views.PartnerViewSet, basename="partner")
+router.register("releases", views.ReleaseViewSet, basename="release")
+router.register("signoffs", views.SignOffViewSet, basename="signoff")
+router.register("requests", views.GovernmentRequestViewSet, basename="request")
+router.register("allowlist", views.AllowlistViewSet, basename="allowlist")
+
+# Nothing is readable anonymously, the schema and its docs included (a login session or a
+# token shows them). The Swagger UI assets are served locally (drf-spectacular-sidecar).
+docs_permissions = [IsAuthenticated]
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=docs_permissions),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", permission_classes=docs_permissions
+        ),
+        name="docs",
+    ),
+    path("", include(router.urls)),
+]
