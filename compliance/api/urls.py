@@ -1,11 +1,11 @@
 """/api/v1/ routes. Other API modules add their own ``path("", include(...))`` lines below."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.permissions import IsAuthenticated
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from compliance.api import views
+from compliance.api.permissions import ReadAnyRoleWriteStaff
 
 app_name = "api"
 
@@ -17,15 +17,15 @@ router.register("signoffs", views.SignOffViewSet, basename="signoff")
 router.register("requests", views.GovernmentRequestViewSet, basename="request")
 router.register("allowlist", views.AllowlistViewSet, basename="allowlist")
 
-# Nothing is readable anonymously, the schema and its docs included (a login session or a
-# token shows them). The Swagger UI assets are served locally (drf-spectacular-sidecar).
-docs_permissions = [IsAuthenticated]
+# Nothing is readable anonymously, the schema and its docs included: any role (a session or
+# a token) reads them. The Swagger UI assets are served locally (drf-spectacular-sidecar).
+docs_permissions = [ReadAnyRoleWriteStaff]
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path(
         "schema/",
-        SpectacularAPIView.as_view(permission_classes=docs_permissions),
+        SpectacularJSONAPIView.as_view(permission_classes=docs_permissions),
         name="schema",
     ),
     path(
