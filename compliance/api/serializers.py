@@ -361,8 +361,11 @@ class GovernmentRequestSerializer(StrictModelSerializer):
 
 
 class GovernmentRequestUpdateSerializer(GovernmentRequestSerializer):
+    """PATCH: the agency cannot change. It is left out rather than made read-only, because
+    DRF turns a read-only member of a unique constraint into a hidden, writable field."""
+
     class Meta(GovernmentRequestSerializer.Meta):
-        read_only_fields = ["agency", *GovernmentRequestSerializer.Meta.read_only_fields]
+        fields = [f for f in GovernmentRequestSerializer.Meta.fields if f != "agency"]
 
 
 class RequestStatusSerializer(StrictSerializer):
