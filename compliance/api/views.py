@@ -5,6 +5,7 @@ by the one exception handler in ``compliance.api.exceptions``."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -39,13 +40,23 @@ ALLOWLIST = AllowlistEntry.objects.select_related(
 )
 
 
+class LookupMixin:
+    """A lookup value PostgreSQL cannot even compare (a NUL character) is simply unknown."""
+
+    def get_object(self):
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if "\x00" in str(value):
+            raise Http404
+        return super().get_object()
+
+
 def valid(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
 
-class ServiceViewSet(viewsets.GenericViewSet):
+class ServiceViewSet(LookupMixin, viewsets.GenericViewSet):
     """Create and partial update through a service. ``create_service(actor=, **data)`` and
     ``update_service(instance, actor=, **changes)`` are set per resource."""
 
@@ -155,8 +166,11 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
     def get_object(self):
         # A release is found by its slug alone: list filters never apply to the lookup, and
         # the read models load only the row (their selector loads the rest).
+        slug = self.kwargs["slug"]
+        if "\x00" in slug:
+            raise Http404
         queryset = super().get_queryset() if self.action in SERIALIZED else Release.objects
-        release = get_object_or_404(queryset, slug=self.kwargs["slug"])
+        release = get_object_or_404(queryset, slug=slug)
         self.check_object_permissions(self.request, release)
         return release
 
@@ -164,16 +178,18 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
     @action(detail=True, methods=["post"])
     def submit(self, request, slug=None):
         """R1: draft or suspended → in_review, opening a new review round."""
+        release = self.get_object()
         data = valid(s.SubmitSerializer, request.data)
-        release = services.submit_release(self.get_object(), actor=request.user, **data)
+        release = services.submit_release(release, actor=request.user, **data)
         return Response(self.render(release))
 
     @extend_schema(request=s.TransitionSerializer, responses={200: s.ReleaseSerializer})
     @action(detail=True, methods=["post"])
     def transition(self, request, slug=None):
         """R2–R6: move the release to ``to`` if every rule allows it."""
+        release = self.get_object()
         data = valid(s.TransitionSerializer, request.data)
-        release = services.transition_release(self.get_object(), actor=request.user, **data)
+        release = services.transition_release(release, actor=request.user, **data)
         return Response(self.render(release))
 
     @extend_schema(request=None, responses={200: s.GateSerializer})
@@ -190,8 +206,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
     @action(detail=True, methods=["get"])
     def access(self, request, slug=None):
         """R15: may this partner use the release now, and why."""
-        data = valid(s.AccessQuerySerializer, request.query_params)
         release = self.get_object()
+        data = valid(s.AccessQuerySerializer, request.query_params)
         partner = get_object_or_404(Partner, pk=data["partner"])
         return Response(selectors.check_access(release, partner))
 
@@ -242,16 +258,18 @@ class SignOffViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
         """R9: approve (evidence required) or reject (reason required) a pending sign-off."""
+        signoff = self.get_object()
         data = valid(s.SignOffDecisionSerializer, request.data)
-        signoff = services.decide_signoff(self.get_object(), actor=request.user, **data)
+        signoff = services.decide_signoff(signoff, actor=request.user, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=signoff.pk)).data)
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.SignOffSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         """R10: the agency took its approval back (reason required)."""
+        signoff = self.get_object()
         data = valid(s.ReasonSerializer, request.data)
-        signoff = services.withdraw_signoff(self.get_object(), actor=request.user, **data)
+        signoff = services.withdraw_signoff(signoff, actor=request.user, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=signoff.pk)).data)
 
 
@@ -276,8 +294,9 @@ class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["post"], url_path="status")
     def set_status(self, request, pk=None):
         """R12: open → acknowledged → complied | contested → closed."""
+        obj = self.get_object()
         data = valid(s.RequestStatusSerializer, request.data)
-        obj = services.set_request_status(self.get_object(), actor=request.user, **data)
+        obj = services.set_request_status(obj, actor=request.user, **data)
         return Response(self.render(obj))
 
 
@@ -297,16 +316,18 @@ class AllowlistViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
         """R14: approve or reject a proposed partner (not by its proposer)."""
+        entry = self.get_object()
         data = valid(s.AllowlistDecisionSerializer, request.data)
-        entry = services.decide_allowlist_entry(self.get_object(), actor=request.user, **data)
+        entry = services.decide_allowlist_entry(entry, actor=request.user, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=entry.pk)).data)
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.AllowlistEntrySerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         """R14: revoke an approved partner, with a reason."""
+        entry = self.get_object()
         data = valid(s.ReasonSerializer, request.data)
-        entry = services.revoke_allowlist_entry(self.get_object(), actor=request.user, **data)
+        entry = services.revoke_allowlist_entry(entry, actor=request.user, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=entry.pk)).data)
 
 
