@@ -46,6 +46,14 @@ class ClearanceAutoSchema(AutoSchema):
                 responses[code] = self._get_response_for_code(errors[code], code)
         return responses
 
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # A blank-allowed field with a pattern becomes oneOf[pattern, maxLength 0]; "" matches
+        # both, which oneOf forbids (valid responses would fail validation). anyOf is meant.
+        alternatives = schema.get("oneOf", [])
+        if any(alt.get("maxLength") == 0 for alt in alternatives):
+            schema["anyOf"] = schema.pop("oneOf")
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and getattr(serializer, "strict", False):

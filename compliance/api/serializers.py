@@ -273,7 +273,7 @@ class AccessSerializer(serializers.Serializer):
 class SignOffSerializer(ModelSerializer):
     release = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    recorded_by = UsernameField(read_only=True)
+    recorded_by = UsernameField(read_only=True, allow_null=True)
 
     class Meta:
         model = SignOff
@@ -381,8 +381,8 @@ class AllowlistEntrySerializer(ModelSerializer):
     partner_name = serializers.CharField(source="partner.name", read_only=True)
     partner_country = serializers.CharField(source="partner.country.code", read_only=True)
     proposed_by = UsernameField(read_only=True)
-    decided_by = UsernameField(read_only=True)
-    vetted_by = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    decided_by = UsernameField(read_only=True, allow_null=True)
+    vetted_by = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = AllowlistEntry

@@ -41,7 +41,11 @@ ALLOWLIST = AllowlistEntry.objects.select_related(
 
 
 class LookupMixin:
-    """A lookup value PostgreSQL cannot even compare (a NUL character) is simply unknown."""
+    """Any path segment reaches the view (DRF's default pattern refuses dots, which would
+    give Django's HTML 404 instead of the API's JSON one); a lookup value PostgreSQL cannot
+    even compare (a NUL character) is simply unknown."""
+
+    lookup_value_regex = "[^/]+"
 
     def get_object(self):
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
@@ -248,7 +252,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
 # --- Sign-offs --------------------------------------------------------------------------
 
 
-class SignOffViewSet(viewsets.ReadOnlyModelViewSet):
+class SignOffViewSet(LookupMixin, viewsets.ReadOnlyModelViewSet):
     queryset = SignOff.objects.select_related("release", "agency", "recorded_by")
     serializer_class = s.SignOffSerializer
     filterset_class = filters.SignOffFilter
@@ -303,7 +307,7 @@ class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 # --- Allowlist decisions ----------------------------------------------------------------
 
 
-class AllowlistViewSet(viewsets.GenericViewSet):
+class AllowlistViewSet(LookupMixin, viewsets.GenericViewSet):
     """POST /allowlist/{id}/decide/ and /allowlist/{id}/revoke/: admins only (R14)."""
 
     queryset = ALLOWLIST
