@@ -209,3 +209,12 @@ def test_bad_token_header_is_401(setup):
         client.credentials(HTTP_AUTHORIZATION=header)
         response = client.get(f"{API}/releases/")
         assert response.status_code == 401, header
+
+
+def test_only_json_bodies(setup, staff):
+    before = snapshot()
+    response = client_for(staff).post(
+        f"{API}/releases/", "slug=x-1&name=X", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    assert snapshot() == before

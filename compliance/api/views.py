@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -41,11 +42,13 @@ ALLOWLIST = AllowlistEntry.objects.select_related(
 
 
 class LookupMixin:
-    """Any path segment reaches the view (DRF's default pattern refuses dots, which would
+    """JSON in (SPEC: "JSON under /api/v1/"; form posts would read a missing list as empty).
+    Any path segment reaches the view (DRF's default pattern refuses dots, which would
     give Django's HTML 404 instead of the API's JSON one); a lookup value PostgreSQL cannot
     even compare (a NUL character) is simply unknown."""
 
     lookup_value_regex = "[^/]+"
+    parser_classes = [JSONParser]
 
     def get_object(self):
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
@@ -102,6 +105,7 @@ class TokenView(APIView):
     permission_classes: list = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+    parser_classes = [JSONParser]
     error_responses = ("400", "401", "403", "429")
 
     @extend_schema(
