@@ -218,3 +218,45 @@ def test_only_json_bodies(setup, staff):
     )
     assert response.status_code == 415
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "serializer,service,editable",
+    [
+        ("ReleaseSerializer", "create_release", None),
+        ("ReleaseUpdateSerializer", None, "releases.EDITABLE_FIELDS"),
+        ("GovernmentRequestSerializer", "record_request", None),
+        ("GovernmentRequestUpdateSerializer", None, "requests.EDITABLE_FIELDS"),
+        ("AgencySerializer", "create_agency", None),
+        ("AgencyUpdateSerializer", None, "agencies.AGENCY_FIELDS"),
+        ("PartnerSerializer", "create_partner", None),
+        ("PartnerSerializer", None, "agencies.PARTNER_FIELDS"),
+        ("SubmitSerializer", "submit_release", None),
+        ("TransitionSerializer", "transition_release", None),
+        ("SignOffDecisionSerializer", "decide_signoff", None),
+        ("ReasonSerializer", "withdraw_signoff", None),
+        ("RequestStatusSerializer", "set_request_status", None),
+        ("AllowlistProposeSerializer", "propose_allowlist_entry", None),
+        ("AllowlistDecisionSerializer", "decide_allowlist_entry", None),
+        ("ReasonSerializer", "revoke_allowlist_entry", None),
+    ],
+)
+def test_bodies_only_carry_what_services_accept(serializer, service, editable):
+    """A body field the service does not take would be a TypeError (a 500) at run time."""
+    import importlib
+    import inspect
+
+    from compliance.api import serializers
+
+    writable = {
+        name
+        for name, field in getattr(serializers, serializer)().fields.items()
+        if not field.read_only
+    }
+    if service:
+        accepted = set(inspect.signature(getattr(services, service)).parameters) - {"actor"}
+    else:
+        module, attr = editable.split(".")
+        accepted = {*getattr(importlib.import_module(f"compliance.services.{module}"), attr)}
+        accepted.add("reason")
+    assert writable <= accepted, writable - accepted

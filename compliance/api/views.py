@@ -41,19 +41,22 @@ ALLOWLIST = AllowlistEntry.objects.select_related(
 )
 
 
-class LookupMixin:
+def refuse_nul(value) -> None:
+    """A lookup value PostgreSQL cannot even compare (a NUL character) is simply unknown."""
+    if "\x00" in str(value):
+        raise Http404
+
+
+class ApiViewMixin:
     """JSON in (SPEC: "JSON under /api/v1/"; form posts would read a missing list as empty).
     Any path segment reaches the view (DRF's default pattern refuses dots, which would
-    give Django's HTML 404 instead of the API's JSON one); a lookup value PostgreSQL cannot
-    even compare (a NUL character) is simply unknown."""
+    give Django's HTML 404 instead of the API's JSON one)."""
 
     lookup_value_regex = "[^/]+"
     parser_classes = [JSONParser]
 
     def get_object(self):
-        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
-        if "\x00" in str(value):
-            raise Http404
+        refuse_nul(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
         return super().get_object()
 
 
@@ -63,7 +66,7 @@ def valid(serializer_class, data, **kwargs) -> dict:
     return dict(serializer.validated_data)
 
 
-class ServiceViewSet(LookupMixin, viewsets.GenericViewSet):
+class ServiceViewSet(ApiViewMixin, viewsets.GenericViewSet):
     """Create and partial update through a service. ``create_service(actor=, **data)`` and
     ``update_service(instance, actor=, **changes)`` are set per resource."""
 
@@ -175,8 +178,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         # A release is found by its slug alone: list filters never apply to the lookup, and
         # the read models load only the row (their selector loads the rest).
         slug = self.kwargs["slug"]
-        if "\x00" in slug:
-            raise Http404
+        refuse_nul(slug)
         queryset = super().get_queryset() if self.action in SERIALIZED else Release.objects
         release = get_object_or_404(queryset, slug=slug)
         self.check_object_permissions(self.request, release)
@@ -256,7 +258,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
 # --- Sign-offs --------------------------------------------------------------------------
 
 
-class SignOffViewSet(LookupMixin, viewsets.ReadOnlyModelViewSet):
+class SignOffViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = SignOff.objects.select_related("release", "agency", "recorded_by")
     serializer_class = s.SignOffSerializer
     filterset_class = filters.SignOffFilter
@@ -311,7 +313,7 @@ class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 # --- Allowlist decisions ----------------------------------------------------------------
 
 
-class AllowlistViewSet(LookupMixin, viewsets.GenericViewSet):
+class AllowlistViewSet(ApiViewMixin, viewsets.GenericViewSet):
     """POST /allowlist/{id}/decide/ and /allowlist/{id}/revoke/: admins only (R14)."""
 
     queryset = ALLOWLIST
