@@ -47,7 +47,7 @@ ALERT_KINDS = ("live_without_signoffs", "live_under_directive", "foreign_partner
 
 
 class OffsetDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with an explicit offset (``+00:00``), never DRF's bare ``Z``."""
+    # ISO 8601 with an explicit offset (+00:00), never DRF's bare Z.
 
     def to_representation(self, value):
         if not value:
@@ -57,8 +57,12 @@ class OffsetDateTimeField(serializers.DateTimeField):
         return self.enforce_timezone(value).isoformat()
 
 
+# Docstrings of serializers become descriptions in the OpenAPI schema: implementation notes
+# are comments.
+
+
 class StrictInputMixin:
-    """Refuse body keys that are not writable fields of this serializer (400)."""
+    # Refuse body keys that are not writable fields of this serializer (400).
 
     strict = True
 
@@ -361,8 +365,8 @@ class GovernmentRequestSerializer(StrictModelSerializer):
 
 
 class GovernmentRequestUpdateSerializer(GovernmentRequestSerializer):
-    """PATCH: the agency cannot change. It is left out rather than made read-only, because
-    DRF turns a read-only member of a unique constraint into a hidden, writable field."""
+    # PATCH: the agency cannot change. It is left out rather than made read-only, because
+    # DRF turns a read-only member of a unique constraint into a hidden, writable field.
 
     class Meta(GovernmentRequestSerializer.Meta):
         fields = [f for f in GovernmentRequestSerializer.Meta.fields if f != "agency"]
