@@ -90,6 +90,7 @@ def test_docs_render_offline_from_local_assets(client, auditor):
     response = client.get(f"{API}/docs/")
     assert response.status_code == 200
     html = response.content.decode()
+    assert "<style" not in html and "<script>" not in html  # CSP: no inline style or script
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert assets, html
     for url in assets:

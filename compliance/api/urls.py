@@ -31,7 +31,9 @@ urlpatterns = [
     path(
         "docs/",
         SpectacularSwaggerSplitView.as_view(
-            url_name="api:schema", permission_classes=docs_permissions
+            url_name="api:schema",
+            permission_classes=docs_permissions,
+            template_name="compliance/api/swagger_ui.html",
         ),
         name="docs",
     ),
