@@ -185,7 +185,7 @@ REMINDER_SWEEP_ON_START = env.bool("REMINDER_SWEEP_ON_START", default=True)
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "compliance.api.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -196,7 +196,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "compliance.api.schema.ClearanceAutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="20/min")},
     "UNAUTHENTICATED_USER": None,
 }
@@ -214,6 +214,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One named enum per choice set (the same "status" name means different things).
+    "ENUM_NAME_OVERRIDES": {
+        "ReleaseStatusEnum": "compliance.models.releases.ReleaseStatus.choices",
+        "RequestStatusEnum": "compliance.models.requests.RequestStatus.choices",
+        "RequestKindEnum": "compliance.models.requests.RequestKind.choices",
+        "BlockerKindEnum": "compliance.errors.BLOCKER_KINDS",
+        "AccessReasonEnum": "compliance.api.serializers.ACCESS_REASONS",
+        "AlertKindEnum": "compliance.api.serializers.ALERT_KINDS",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------

@@ -282,8 +282,8 @@ def test_update_request_history_and_restriction(agencies, staff):
     start = head()
     services.update_request(request, actor=staff, releases=[one, two], reason="also two")
     rows = entries_since(start)
+    # One edit, one history row: the m2m change travels with the save (services.set_many).
     assert [(m, r, a, actor, reason, c) for m, r, a, actor, reason, c in rows] == [
-        ("governmentrequest", str(request), "changed", "sam", "also two", []),
         (
             "governmentrequest",
             str(request),

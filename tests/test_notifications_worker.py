@@ -146,7 +146,7 @@ def doc(agencies):
 
 @pytest.mark.redis
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_real_worker_delivers_the_approval_mail_and_the_sweep_digest(
     doc, staff, admin_user, smtp, redis_broker
 ):
@@ -238,7 +238,7 @@ def _pairs() -> list[tuple[str, str]]:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_send_one_digest_per_recipient(due_work, smtp):
     results = _sweep_in_threads()
     messages = smtp.wait_for(4)
@@ -254,7 +254,7 @@ def test_two_sweeps_at_once_send_one_digest_per_recipient(due_work, smtp):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_without_the_claim_lock_the_unique_constraint_still_reminds_each_item_once(
     due_work, monkeypatch
 ):
@@ -273,7 +273,7 @@ def test_without_the_claim_lock_the_unique_constraint_still_reminds_each_item_on
     assert per_recipient == dict.fromkeys(due_work, 1)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_broker_down_the_approval_succeeds_and_the_next_sweep_delivers(doc, staff, admin_user):
     release = make_release(staff, slug="frontier-1", agencies=[doc])
     release = services.submit_release(release, actor=staff)
@@ -299,7 +299,7 @@ def test_broker_down_the_approval_succeeds_and_the_next_sweep_delivers(doc, staf
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_embedded_broker_worker_with_beat_sweeps_to_the_console(doc, staff, tmp_path, settings):
     """`make run` without Redis: `celery -A config worker -B` on the filesystem broker starts,
     sweeps once, and the digest shows in its console output."""

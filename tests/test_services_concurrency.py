@@ -17,11 +17,11 @@ from compliance.models.roles import Role, role_of
 from tests import factories
 from tests.helpers import approve, signoff, submitted
 
-# serialized_rollback: a transactional test flushes every table afterwards, the role groups
-# and permissions of the data migration included; this brings them back before each test.
+# No serialized_rollback: mixed with plain transactional tests it reloads content types that
+# post_migrate already recreated. The factories re-create role groups a flush removed.
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -1,0 +1,442 @@
+"""API shapes. Serializers only parse and render: every write goes through a service.
+
+Addressing (SPEC "The REST API"): releases by slug, agencies by code, users by username,
+everything else by id. Request bodies are strict: a key that is not a writable field of the
+operation is refused with 400 (``{"<key>": ["Unknown or read-only field."]}``) rather than
+silently ignored, so a typo never looks like a change that was made."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from django_countries.serializer_fields import CountryField
+from rest_framework import serializers
+
+from compliance.errors import BLOCKER_KINDS
+from compliance.models import (
+    Agency,
+    AllowlistEntry,
+    AllowlistStatus,
+    GovernmentRequest,
+    Partner,
+    Release,
+    ReleaseStatus,
+    RequestStatus,
+    SignOff,
+    SignOffStatus,
+)
+
+User = get_user_model()
+
+# Generous bounds on free text, so a huge body is a 400 and never reaches the database.
+REASON_MAX = 2000
+TEXT_MAX = 20000
+UNKNOWN_FIELD = "Unknown or read-only field."
+ACCESS_REASONS = (
+    "general",
+    "allowlisted",
+    "not_allowlisted",
+    "not_released",
+    "suspended",
+    "retired",
+    "foreign_restricted",
+)
+ALERT_KINDS = ("live_without_signoffs", "live_under_directive", "foreign_partner_approved")
+
+
+class OffsetDateTimeField(serializers.DateTimeField):
+    # ISO 8601 with an explicit offset (+00:00), never DRF's bare Z.
+
+    def to_representation(self, value):
+        if not value:
+            return None
+        if isinstance(value, str):
+            return value
+        return self.enforce_timezone(value).isoformat()
+
+
+# Docstrings of serializers become descriptions in the OpenAPI schema: implementation notes
+# are comments.
+
+
+class StrictInputMixin:
+    # Refuse body keys that are not writable fields of this serializer (400).
+
+    strict = True
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                raise serializers.ValidationError({key: [UNKNOWN_FIELD] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: OffsetDateTimeField,
+    }
+
+
+class StrictModelSerializer(StrictInputMixin, ModelSerializer):
+    pass
+
+
+class StrictSerializer(StrictInputMixin, serializers.Serializer):
+    pass
+
+
+def reason_field(help_text: str = "Why (recorded in the history).") -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX, help_text=help_text
+    )
+
+
+def optional_reason_field() -> serializers.CharField:
+    """A write-only reason next to an object's own fields (create/edit)."""
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=REASON_MAX,
+        help_text="Why (recorded in the history).",
+    )
+
+
+class UsernameField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", User.objects.filter(is_active=True))
+        super().__init__(**kwargs)
+
+
+def agency_codes(**kwargs) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all(), **kwargs)
+
+
+TEXT_KWARGS = {"max_length": TEXT_MAX}
+
+
+# --- Agencies and partners --------------------------------------------------------------
+
+
+class AgencySerializer(StrictModelSerializer):
+    reason = optional_reason_field()
+
+    class Meta:
+        model = Agency
+        fields = ["code", "name", "contact_email", "active", "reason"]
+
+
+class AgencyUpdateSerializer(AgencySerializer):
+    class Meta(AgencySerializer.Meta):
+        read_only_fields = ["code"]
+
+
+class PartnerSerializer(StrictModelSerializer):
+    country = CountryField(help_text="ISO 3166-1 alpha-2 code, e.g. US, GB.")
+    reason = optional_reason_field()
+
+    class Meta:
+        model = Partner
+        fields = ["id", "name", "country", "contact_email", "notes", "reason"]
+        extra_kwargs = {"notes": TEXT_KWARGS}
+
+
+# --- Releases ---------------------------------------------------------------------------
+
+
+class ReleaseSerializer(StrictModelSerializer):
+    owner = UsernameField(
+        required=False, help_text="Username; defaults to the user who creates the release."
+    )
+    required_agencies = agency_codes(
+        many=True,
+        required=False,
+        allow_empty=False,
+        help_text="Agency codes; defaults to every active agency.",
+    )
+    reason = optional_reason_field()
+
+    class Meta:
+        model = Release
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "owner",
+            "target_date",
+            "artifact_digest",
+            "required_agencies",
+            "partner_cap",
+            "review_days",
+            "foreign_access_restricted",
+            "status",
+            "review_round",
+            "created_at",
+            "updated_at",
+            "reason",
+        ]
+        read_only_fields = ["status", "review_round", "created_at", "updated_at"]
+        extra_kwargs = {"description": TEXT_KWARGS}
+
+
+class ReleaseUpdateSerializer(ReleaseSerializer):
+    class Meta(ReleaseSerializer.Meta):
+        read_only_fields = ["slug", *ReleaseSerializer.Meta.read_only_fields]
+
+
+class SubmitSerializer(StrictSerializer):
+    reason = reason_field()
+
+
+class TransitionSerializer(StrictSerializer):
+    to = serializers.ChoiceField(choices=ReleaseStatus.choices, help_text="The target status.")
+    reason = reason_field("Required to suspend or retire (R5, R6).")
+
+
+# --- Gate and access (read models) ------------------------------------------------------
+
+
+class BlockerSerializer(serializers.Serializer):
+    """One reason a rule refuses (SPEC R8): ``kind`` plus the fields that kind carries."""
+
+    kind = serializers.ChoiceField(choices=BLOCKER_KINDS)
+    to = serializers.CharField(required=False)
+    agency = serializers.CharField(required=False, help_text="Agency code.")
+    stage = serializers.ChoiceField(choices=["limited", "general"], required=False)
+    request = serializers.IntegerField(required=False, help_text="Government request id.")
+    cap = serializers.IntegerField(required=False)
+    approved = serializers.IntegerField(required=False)
+    country = serializers.CharField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(required=False)  # a keyword in Python
+        return fields
+
+
+class RuleViolationSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["rule_violation"])
+    detail = serializers.CharField()
+    blockers = BlockerSerializer(many=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class GateStageSerializer(serializers.Serializer):
+    cleared = serializers.BooleanField()
+    approved = serializers.ListField(child=serializers.CharField(), help_text="Agency codes.")
+    pending = serializers.ListField(child=serializers.CharField())
+    rejected = serializers.ListField(child=serializers.CharField())
+    withdrawn = serializers.ListField(child=serializers.CharField())
+    blockers = BlockerSerializer(many=True)
+
+
+class GateStagesSerializer(serializers.Serializer):
+    limited = GateStageSerializer()
+    general = GateStageSerializer()
+
+
+class AlertSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ALERT_KINDS)
+    release = serializers.CharField(help_text="Release slug.")
+    detail = serializers.CharField()
+    stage = serializers.CharField(required=False)
+    agencies = serializers.ListField(child=serializers.CharField(), required=False)
+    request = serializers.IntegerField(required=False)
+    partner = serializers.IntegerField(required=False)
+
+
+class GateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ReleaseStatus.choices)
+    round = serializers.IntegerField()
+    stages = GateStagesSerializer()
+    alerts = AlertSerializer(many=True)
+
+
+class AccessQuerySerializer(serializers.Serializer):
+    partner = serializers.IntegerField(min_value=1, help_text="Partner id.")
+
+
+class AccessSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=ACCESS_REASONS)
+
+
+# --- Sign-offs --------------------------------------------------------------------------
+
+
+class SignOffSerializer(ModelSerializer):
+    release = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    recorded_by = UsernameField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SignOff
+        fields = [
+            "id",
+            "release",
+            "round",
+            "agency",
+            "stage",
+            "status",
+            "due_at",
+            "decided_at",
+            "recorded_by",
+            "evidence",
+            "conditions",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
+class SignOffDecisionSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(
+        choices=[SignOffStatus.APPROVED.value, SignOffStatus.REJECTED.value]
+    )
+    evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX,
+        help_text="Required to approve.",
+    )
+    conditions = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX
+    )
+    reason = reason_field("Required to reject.")
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = reason_field("Required.")
+
+
+# --- Government requests ----------------------------------------------------------------
+
+
+class GovernmentRequestSerializer(StrictModelSerializer):
+    agency = agency_codes(help_text="Agency code.")
+    releases = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Release.objects.all(),
+        many=True,
+        required=False,
+        help_text="Release slugs.",
+    )
+    assignee = UsernameField(required=False, allow_null=True)
+    in_force = serializers.BooleanField(read_only=True, help_text="Not closed (R12).")
+    reason = optional_reason_field()
+
+    class Meta:
+        model = GovernmentRequest
+        fields = [
+            "id",
+            "agency",
+            "reference",
+            "kind",
+            "binding",
+            "received_at",
+            "due_at",
+            "releases",
+            "summary",
+            "status",
+            "assignee",
+            "lab_position",
+            "response",
+            "complied_at",
+            "closed_at",
+            "in_force",
+            "reason",
+        ]
+        read_only_fields = ["status", "complied_at", "closed_at"]
+        extra_kwargs = {
+            "received_at": {"required": False, "help_text": "Defaults to now."},
+            "summary": TEXT_KWARGS,
+            "response": TEXT_KWARGS,
+        }
+
+
+class GovernmentRequestUpdateSerializer(GovernmentRequestSerializer):
+    # PATCH: the agency cannot change. It is left out rather than made read-only, because
+    # DRF turns a read-only member of a unique constraint into a hidden, writable field.
+
+    class Meta(GovernmentRequestSerializer.Meta):
+        fields = [f for f in GovernmentRequestSerializer.Meta.fields if f != "agency"]
+
+
+class RequestStatusSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    note = reason_field("Why (recorded in the history).")
+
+
+# --- Allowlist --------------------------------------------------------------------------
+
+
+class AllowlistEntrySerializer(ModelSerializer):
+    release = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    partner_name = serializers.CharField(source="partner.name", read_only=True)
+    partner_country = serializers.CharField(source="partner.country.code", read_only=True)
+    proposed_by = UsernameField(read_only=True)
+    decided_by = UsernameField(read_only=True, allow_null=True)
+    vetted_by = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AllowlistEntry
+        fields = [
+            "id",
+            "release",
+            "partner",
+            "partner_name",
+            "partner_country",
+            "status",
+            "proposed_by",
+            "decided_by",
+            "vetted_by",
+            "decided_at",
+            "note",
+            "reason",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AllowlistProposeSerializer(StrictSerializer):
+    partner = serializers.PrimaryKeyRelatedField(
+        queryset=Partner.objects.all(), help_text="Partner id."
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX
+    )
+
+
+class AllowlistDecisionSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(
+        choices=[AllowlistStatus.APPROVED.value, AllowlistStatus.REJECTED.value]
+    )
+    vetted_by = agency_codes(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Code of the agency that vetted the partner (needed under R14 vet_users).",
+    )
+    reason = reason_field("Required to reject.")
+
+
+# --- Auth -------------------------------------------------------------------------------
+
+
+class TokenRequestSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()

@@ -1,0 +1,352 @@
+"""REST API v1 views. Thin: validate with a serializer, call one service or selector,
+serialize. Rule refusals (409), validation (400) and role refusals (403) are turned into HTTP
+by the one exception handler in ``compliance.api.exceptions``."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from compliance import selectors, services
+from compliance.api import filters
+from compliance.api import serializers as s
+from compliance.api.auth import issue_token
+from compliance.api.permissions import ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
+from compliance.models import (
+    Agency,
+    AllowlistEntry,
+    GovernmentRequest,
+    Partner,
+    Release,
+    SignOff,
+)
+
+STAFF = [IsAuthenticated, ReadAnyRoleWriteStaff]
+ADMIN = [IsAuthenticated, ReadAnyRoleWriteAdmin]
+READ_WRITE = ["get", "post", "patch", "head", "options"]
+SERIALIZED = ("retrieve", "partial_update")
+SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="Release slug.")
+ALLOWLIST = AllowlistEntry.objects.select_related(
+    "release", "partner", "proposed_by", "decided_by", "vetted_by"
+)
+
+
+def refuse_nul(value) -> None:
+    """A lookup value PostgreSQL cannot even compare (a NUL character) is simply unknown."""
+    if "\x00" in str(value):
+        raise Http404
+
+
+class ApiViewMixin:
+    """JSON in (SPEC: "JSON under /api/v1/"; form posts would read a missing list as empty).
+    Any path segment reaches the view (DRF's default pattern refuses dots, which would
+    give Django's HTML 404 instead of the API's JSON one)."""
+
+    lookup_value_regex = "[^/]+"
+    parser_classes = [JSONParser]
+
+    def get_object(self):
+        refuse_nul(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        return super().get_object()
+
+
+def valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class ServiceViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    """Create and partial update through a service. ``create_service(actor=, **data)`` and
+    ``update_service(instance, actor=, **changes)`` are set per resource."""
+
+    create_service = None
+    update_service = None
+    update_serializer_class = None
+
+    def get_serializer_class(self):
+        if self.action == "partial_update" and self.update_serializer_class:
+            return self.update_serializer_class
+        return super().get_serializer_class()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = self.create_service(actor=request.user, **serializer.validated_data)
+        return Response(self.render(instance), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        instance = self.update_service(
+            serializer.instance, actor=request.user, **serializer.validated_data
+        )
+        return Response(self.render(instance))
+
+    def render(self, instance) -> dict:
+        instance = self.get_queryset().get(pk=instance.pk)  # fresh, with its relations loaded
+        return self.serializer_class(instance, context=self.get_serializer_context()).data
+
+
+# --- Auth -------------------------------------------------------------------------------
+
+
+class TokenView(APIView):
+    """POST /auth/token/: username and password → a new API token."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+    parser_classes = [JSONParser]
+    error_responses = ("400", "401", "403", "429")
+
+    @extend_schema(
+        request=s.TokenRequestSerializer,
+        responses={200: s.TokenSerializer},
+        auth=[],
+        summary="Exchange a username and password for an API token",
+        description="Wrong credentials or an inactive user: 401. Missing or malformed "
+        "fields: 400. Locked out after repeated failures (django-axes): 403. Throttled per "
+        "client (scope `token`): 429.",
+    )
+    def post(self, request):
+        data = valid(s.TokenRequestSerializer, request.data)
+        user = authenticate(request._request, username=data["username"], password=data["password"])
+        if user is None:
+            raise AuthenticationFailed("Invalid username or password.")
+        return Response({"token": issue_token(user)})
+
+    def get_authenticate_header(self, request):
+        # No authentication class here, yet a 401 must stay a 401 (DRF turns it into 403
+        # without a WWW-Authenticate challenge).
+        return "Token"
+
+
+# --- Agencies and partners --------------------------------------------------------------
+
+
+class AgencyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet
+):  # GET, POST /agencies/; GET, PATCH /agencies/{code}/
+    queryset = Agency.objects.all()
+    serializer_class = s.AgencySerializer
+    update_serializer_class = s.AgencyUpdateSerializer
+    filterset_class = filters.AgencyFilter
+    permission_classes = ADMIN
+    lookup_field = "code"
+    http_method_names = READ_WRITE
+    create_service = staticmethod(services.create_agency)
+    update_service = staticmethod(services.update_agency)
+
+
+class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = Partner.objects.all()
+    serializer_class = s.PartnerSerializer
+    filterset_class = filters.PartnerFilter
+    permission_classes = ADMIN
+    http_method_names = READ_WRITE
+    create_service = staticmethod(services.create_partner)
+    update_service = staticmethod(services.update_partner)
+
+
+# --- Releases ---------------------------------------------------------------------------
+
+
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = Release.objects.select_related("owner").prefetch_related("required_agencies")
+    serializer_class = s.ReleaseSerializer
+    update_serializer_class = s.ReleaseUpdateSerializer
+    filterset_class = filters.ReleaseFilter
+    permission_classes = STAFF
+    lookup_field = "slug"
+    http_method_names = READ_WRITE
+    create_service = staticmethod(services.create_release)
+    update_service = staticmethod(services.update_release)
+
+    def get_object(self):
+        # A release is found by its slug alone: list filters never apply to the lookup, and
+        # the read models load only the row (their selector loads the rest).
+        slug = self.kwargs["slug"]
+        refuse_nul(slug)
+        queryset = super().get_queryset() if self.action in SERIALIZED else Release.objects
+        release = get_object_or_404(queryset, slug=slug)
+        self.check_object_permissions(self.request, release)
+        return release
+
+    @extend_schema(request=s.SubmitSerializer, responses={200: s.ReleaseSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, slug=None):
+        """R1: draft or suspended → in_review, opening a new review round."""
+        release = self.get_object()
+        data = valid(s.SubmitSerializer, request.data)
+        release = services.submit_release(release, actor=request.user, **data)
+        return Response(self.render(release))
+
+    @extend_schema(request=s.TransitionSerializer, responses={200: s.ReleaseSerializer})
+    @action(detail=True, methods=["post"])
+    def transition(self, request, slug=None):
+        """R2–R6: move the release to ``to`` if every rule allows it."""
+        release = self.get_object()
+        data = valid(s.TransitionSerializer, request.data)
+        release = services.transition_release(release, actor=request.user, **data)
+        return Response(self.render(release))
+
+    @extend_schema(request=None, responses={200: s.GateSerializer})
+    @action(detail=True, methods=["get"])
+    def gate(self, request, slug=None):
+        """R2/R3 gate: each stage's sign-offs and blockers, and the release's alerts (R16)."""
+        return Response(selectors.release_gate(self.get_object()))
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("partner", int, required=True, description="Partner id.")],
+        responses={200: s.AccessSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def access(self, request, slug=None):
+        """R15: may this partner use the release now, and why."""
+        release = self.get_object()
+        data = valid(s.AccessQuerySerializer, request.query_params)
+        partner = get_object_or_404(Partner, pk=data["partner"])
+        return Response(selectors.check_access(release, partner))
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[SLUG],
+        request=None,
+        responses={200: s.AllowlistEntrySerializer(many=True)},
+        filters=True,
+    )
+    @extend_schema(
+        methods=["POST"],
+        parameters=[SLUG],
+        request=s.AllowlistProposeSerializer,
+        responses={201: s.AllowlistEntrySerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filterset_class=filters.AllowlistEntryFilter,
+        queryset=ALLOWLIST,
+    )
+    def allowlist(self, request, slug=None):
+        """List the release's allowlist, or propose a partner for it (R14)."""
+        release = self.get_object()
+        if request.method == "POST":
+            data = valid(s.AllowlistProposeSerializer, request.data)
+            entry = services.propose_allowlist_entry(release, actor=request.user, **data)
+            entry = self.get_queryset().get(pk=entry.pk)
+            return Response(s.AllowlistEntrySerializer(entry).data, status=201)
+        entries = self.filter_queryset(self.get_queryset().filter(release=release))
+        page = self.paginator.paginate_queryset(entries, request, view=self)
+        return self.paginator.get_paginated_response(
+            s.AllowlistEntrySerializer(page, many=True).data
+        )
+
+
+# --- Sign-offs --------------------------------------------------------------------------
+
+
+class SignOffViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = SignOff.objects.select_related("release", "agency", "recorded_by")
+    serializer_class = s.SignOffSerializer
+    filterset_class = filters.SignOffFilter
+    permission_classes = STAFF
+
+    @extend_schema(request=s.SignOffDecisionSerializer, responses={200: s.SignOffSerializer})
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        """R9: approve (evidence required) or reject (reason required) a pending sign-off."""
+        signoff = self.get_object()
+        data = valid(s.SignOffDecisionSerializer, request.data)
+        signoff = services.decide_signoff(signoff, actor=request.user, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=signoff.pk)).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.SignOffSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """R10: the agency took its approval back (reason required)."""
+        signoff = self.get_object()
+        data = valid(s.ReasonSerializer, request.data)
+        signoff = services.withdraw_signoff(signoff, actor=request.user, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=signoff.pk)).data)
+
+
+# --- Government requests ----------------------------------------------------------------
+
+
+class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related(
+        "releases"
+    )
+    serializer_class = s.GovernmentRequestSerializer
+    update_serializer_class = s.GovernmentRequestUpdateSerializer
+    filterset_class = filters.GovernmentRequestFilter
+    permission_classes = STAFF
+    http_method_names = READ_WRITE
+    create_service = staticmethod(services.record_request)
+    update_service = staticmethod(services.update_request)
+
+    @extend_schema(
+        request=s.RequestStatusSerializer, responses={200: s.GovernmentRequestSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request, pk=None):
+        """R12: open → acknowledged → complied | contested → closed."""
+        obj = self.get_object()
+        data = valid(s.RequestStatusSerializer, request.data)
+        obj = services.set_request_status(obj, actor=request.user, **data)
+        return Response(self.render(obj))
+
+
+# --- Allowlist decisions ----------------------------------------------------------------
+
+
+class AllowlistViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    """POST /allowlist/{id}/decide/ and /allowlist/{id}/revoke/: admins only (R14)."""
+
+    queryset = ALLOWLIST
+    serializer_class = s.AllowlistEntrySerializer
+    permission_classes = ADMIN
+
+    @extend_schema(
+        request=s.AllowlistDecisionSerializer, responses={200: s.AllowlistEntrySerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        """R14: approve or reject a proposed partner (not by its proposer)."""
+        entry = self.get_object()
+        data = valid(s.AllowlistDecisionSerializer, request.data)
+        entry = services.decide_allowlist_entry(entry, actor=request.user, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=entry.pk)).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.AllowlistEntrySerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """R14: revoke an approved partner, with a reason."""
+        entry = self.get_object()
+        data = valid(s.ReasonSerializer, request.data)
+        entry = services.revoke_allowlist_entry(entry, actor=request.user, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=entry.pk)).data)
+
+
+__all__ = [
+    "AgencyViewSet",
+    "AllowlistViewSet",
+    "GovernmentRequestViewSet",
+    "PartnerViewSet",
+    "ReleaseViewSet",
+    "SignOffViewSet",
+    "TokenView",
+]
