@@ -109,3 +109,35 @@ def test_docs_render_offline_from_local_assets(client, auditor):
 def test_schema_and_docs_need_login():
     assert APIClient().get(f"{API}/schema/").status_code == 401
     assert APIClient().get(f"{API}/docs/").status_code == 401
+
+
+def _token_client(user, **token_kwargs):
+    _instance, token = AuthToken.objects.create(user=user, **token_kwargs)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def test_expired_token_is_refused_and_deleted(staff):
+    from datetime import timedelta
+
+    client = _token_client(staff, expiry=timedelta(seconds=-1))
+    assert client.get(f"{API}/agencies/").status_code == 401
+    assert not AuthToken.objects.filter(user=staff).exists()
+
+
+def test_token_auth_carries_the_role_read_with_the_token(staff, auditor, agencies):
+    # Roles come with the token (one query on PostgreSQL): an auditor still cannot write,
+    # staff still can, and a user who lost every role reads nothing.
+    body = {"slug": "r-1", "name": "R 1", "required_agencies": ["DOC"]}
+    assert _token_client(auditor).post(f"{API}/releases/", body, format="json").status_code == 403
+    assert _token_client(staff).post(f"{API}/releases/", body, format="json").status_code == 201
+    staff.groups.clear()
+    assert _token_client(staff).get(f"{API}/releases/").status_code == 403
+
+
+def test_other_expired_tokens_do_not_block_a_valid_one(staff):
+    from datetime import timedelta
+
+    AuthToken.objects.create(user=staff, expiry=timedelta(seconds=-1))
+    assert _token_client(staff).get(f"{API}/agencies/").status_code == 200
