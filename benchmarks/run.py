@@ -380,6 +380,7 @@ def step_http(args, env: dict) -> dict:
     acc, gate = targets["access"], targets["gate"]
     endpoints = {
         "bare": ("/api/v1/_bench/bare/", None),
+        "bare_drf": ("/api/v1/_bench/bare-drf/", None),
         "bare_token": ("/api/v1/_bench/bare-auth/", token),
         "access": (f"/api/v1/releases/{acc['release']}/access/?partner={acc['partner']}", token),
         "gate": (f"/api/v1/releases/{gate['release']}/gate/", token),
@@ -732,9 +733,9 @@ def render(results: dict) -> str:
                 )
         lines += [
             "",
-            "`bare_token` is the same bare answer through DRF with the API's token "
-            "authentication and role permission: the share of an endpoint's cost that is "
-            "authentication.",
+            "`bare_drf` is the same answer through a DRF view with no authentication (the "
+            "framework's own cost); `bare_token` adds the API's token authentication and role "
+            "permission (the share of an endpoint's cost that is authentication).",
         ]
     q = results.get("queries")
     if q:

@@ -20,7 +20,19 @@ class BareAuthenticated(APIView):
         return Response({"ok": True})
 
 
+class BareDRF(APIView):
+    """The same answer through DRF with no authentication and no permission: what the
+    framework itself costs per request."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
 urlpatterns = [
+    path("bare-drf/", BareDRF.as_view(), name="bare-drf"),
     path("bare/", bare, name="bare"),
     path("bare-auth/", BareAuthenticated.as_view(), name="bare-auth"),
 ]

