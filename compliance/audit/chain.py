@@ -34,8 +34,27 @@ ENTRY_KEYS = (
 )
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """A JSON value that survives a database round trip unchanged."""
+    # Fast path for what history rows and ledger entries are made of (verify and the seed
+    # run this on every value of a million rows); anything else takes the general path.
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {
+            (k if type(k) is str else str(k)): (v if type(v) in _PLAIN else jsonable(v))
+            for k, v in value.items()
+        }
+    if kind is list:
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, dt.datetime):
