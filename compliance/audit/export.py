@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
-from compliance.audit.log import export_line
+from compliance.audit.log import EXPORT_FIELDS, export_row
 from compliance.models.audit import AuditRecord
 
 CHUNK = 1000
@@ -54,13 +54,26 @@ def iter_records(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterato
         del rows
 
 
+def iter_rows(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterator[dict]:
+    """``iter_records`` as plain rows of EXPORT_FIELDS: no model instance per entry."""
+    queryset = queryset.order_by("seq").values(*EXPORT_FIELDS)
+    last = 0
+    while True:
+        rows = list(queryset.filter(seq__gt=last)[:chunk])
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1]["seq"]
+        del rows
+
+
 def iter_export(queryset: QuerySet[AuditRecord], fmt: str, chunk: int = CHUNK) -> Iterator[str]:
     """Text lines of the export (header first for CSV)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     if fmt == "jsonl":
-        for record in iter_records(queryset, chunk):
-            yield json.dumps(export_line(record), ensure_ascii=False, sort_keys=True) + "\n"
+        for row in iter_rows(queryset, chunk):
+            yield json.dumps(export_row(row), ensure_ascii=False, sort_keys=True) + "\n"
         return
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -73,8 +86,8 @@ def iter_export(queryset: QuerySet[AuditRecord], fmt: str, chunk: int = CHUNK) -
 
     writer.writeheader()
     yield flush()
-    for record in iter_records(queryset, chunk):
-        line = export_line(record)
+    for row in iter_rows(queryset, chunk):
+        line = export_row(row)
         line["changes"] = json.dumps(line["changes"], ensure_ascii=False, sort_keys=True)
         line["user_id"] = "" if line["user_id"] is None else line["user_id"]
         writer.writerow(line)

@@ -111,17 +111,50 @@ def audit_item(record: AuditRecord) -> dict:
     }
 
 
+# The ledger columns an export line is made of (``export_row`` reads them from a values()
+# row, so a million-row export builds no model instances).
+EXPORT_FIELDS = (
+    "seq",
+    "model",
+    "object_id",
+    "object_repr",
+    "action",
+    "actor",
+    "at",
+    "reason",
+    "changes",
+    "history_table",
+    "history_id",
+    "user_id",
+    "content_digest",
+    "prev_hash",
+    "hash",
+)
+
+
 def export_line(record: AuditRecord) -> dict:
     """An audit item plus everything needed to check the chain offline. ``at`` is the
     canonical UTC form the hash covers."""
+    return export_row({name: getattr(record, name) for name in EXPORT_FIELDS})
+
+
+def export_row(row: dict) -> dict:
+    """``export_line`` of a ledger row given as a dict of EXPORT_FIELDS."""
     return {
-        **audit_item(record),
-        "at": jsonable(record.at),
-        "seq": record.seq,
-        "history_table": record.history_table,
-        "history_id": record.history_id,
-        "user_id": record.user_id,
-        "content_digest": record.content_digest,
-        "prev_hash": record.prev_hash,
-        "hash": record.hash,
+        "id": row["seq"],
+        "model": row["model"],
+        "object_id": row["object_id"],
+        "object_repr": row["object_repr"],
+        "action": row["action"],
+        "user": row["actor"],
+        "at": jsonable(row["at"]),
+        "reason": row["reason"],
+        "changes": row["changes"],
+        "seq": row["seq"],
+        "history_table": row["history_table"],
+        "history_id": row["history_id"],
+        "user_id": row["user_id"],
+        "content_digest": row["content_digest"],
+        "prev_hash": row["prev_hash"],
+        "hash": row["hash"],
     }
