@@ -823,6 +823,16 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def command_line() -> str:
+    """The command as it was run (make bench runs this script with no arguments)."""
+    env = ""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        env = f"BENCH_DATABASE_URL={os.environ['BENCH_DATABASE_URL']} "
+    if not sys.argv[1:]:
+        return env + "make bench"
+    return env + ".venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -861,9 +871,7 @@ def main() -> None:
     results: dict = {
         "timestamp": stamp,
         "file": f"{stamp}.json",
-        "command": "make bench"
-        if not sys.argv[1:]
-        else "BENCH_DATABASE_URL=… .venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:]),
+        "command": command_line(),
         "database": urlparse(db_url)._replace(netloc=urlparse(db_url).hostname or "").geturl(),
         "machine": machine_facts(with_db(db_url, "postgres")),
         "not_run": [s for s in STEP_NAMES if s not in steps],
