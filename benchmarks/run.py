@@ -856,7 +856,17 @@ def main() -> None:
         "--sweep-items", type=int, default=100_000, help="due sign-offs for the sweep step (100000)"
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--render",
+        metavar="RESULTS_JSON",
+        help="only rewrite docs/benchmarks.md from a results file (e.g. after editing "
+        "benchmarks/findings.md)",
+    )
     args = parser.parse_args()
+    if args.render:
+        DOC.write_text(render(json.loads(Path(args.render).read_text())))
+        log(f"wrote {DOC.relative_to(ROOT)} from {args.render}")
+        return
 
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     if not db_url.startswith(("postgres://", "postgresql://")):
