@@ -24,6 +24,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from compliance.api.permissions import AuditReader, ReadAnyRoleWriteStaff
+from compliance.api.views import refuse_nul
 from compliance.audit.export import CONTENT_TYPES, FORMATS, iter_export
 from compliance.audit.log import (
     FILTERS,
@@ -186,6 +187,7 @@ class ReleaseHistoryView(APIView):
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request, slug: str):
+        refuse_nul(slug)
         release = get_object_or_404(Release, slug=slug)
         return keyset_page(request, release_history_records(release))
 
@@ -194,5 +196,5 @@ urlpatterns = [
     path("audit/", AuditLogView.as_view(), name="audit-list"),
     path("audit/export/", AuditExportView.as_view(), name="audit-export"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
-    path("releases/<slug:slug>/history/", ReleaseHistoryView.as_view(), name="release-history"),
+    path("releases/<str:slug>/history/", ReleaseHistoryView.as_view(), name="release-history"),
 ]
