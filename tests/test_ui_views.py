@@ -721,3 +721,25 @@ def test_reminder_log_query_count_is_constant(
         _reminder(staff, "digest", 2 + i, [{"key": f"k{i}", "title": "t"}])
     with django_assert_max_num_queries(len(one.captured_queries)):
         client.get(reverse("web:reminders"))
+
+
+def test_dashboard_does_not_count_down_an_answered_request(client, world, staff, agencies):
+    """A complied request stays in force until closed, but its due time is no longer owed."""
+    req = services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="DOC-FA-9",
+        kind="restrict_foreign_access",
+        binding=True,
+        releases=[world["release"]],
+        received_at=timezone.now() - timedelta(days=5),
+        due_at=timezone.now() - timedelta(days=3),
+    )
+    client.force_login(staff)
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert "overdue by 3 days" in html
+    services.set_request_status(req, actor=staff, status="acknowledged")
+    services.set_request_status(req, actor=staff, status="complied")
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert "overdue by 3 days" not in html
+    assert f"answered; was due {timezone.localtime(req.due_at):%-d %b %Y}" in html
