@@ -548,6 +548,7 @@ def test_audit_filters_narrow_rows_like_the_api(client, world, auditor, staff):
         html
     )
     assert '<span class="diff-field">recorded_by</span>: <del>—</del> → <ins>sam</ins>' in html
+    assert "style=" not in html and "<script>" not in html  # strict CSP
 
 
 def test_audit_reason_and_bad_filters(client, world, auditor, staff):
