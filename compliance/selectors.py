@@ -342,20 +342,13 @@ def _access_answer(status: str, restricted: bool, country, approved) -> dict:
     return {"allowed": allowed, "reason": "allowlisted" if allowed else "not_allowlisted"}
 
 
-def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:
-    """R16 over many releases in a fixed number of queries (live or restricted ones only)."""
-    if releases is None:
-        qs = Release.objects.filter(status__in=LIVE_STATUSES) | Release.objects.filter(
-            foreign_access_restricted=True
-        )
-        releases = qs.distinct()
+def load_many_gate_facts(releases: Iterable[Release]) -> dict[int, GateFacts]:
+    """``load_gate_facts`` for many releases at once, in a fixed number of queries."""
     releases = list(releases)
-    if not releases:
-        return []
     ids = [r.pk for r in releases]
-    required = dict.fromkeys(ids)
-    for rid in ids:
-        required[rid] = []
+    if not ids:
+        return {}
+    required: dict[int, list[str]] = {rid: [] for rid in ids}
     for rid, code in Release.required_agencies.through.objects.filter(
         release_id__in=ids
     ).values_list("release_id", "agency__code"):
@@ -365,68 +358,60 @@ def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:
         release_id__in=ids, round=F("release__review_round")
     ).select_related("agency"):
         signoffs[so.release_id].append(so)
-    reqs: dict[int, list[GovernmentRequest]] = {rid: [] for rid in ids}
-    through = GovernmentRequest.releases.through
+    binding: dict[int, list[GovernmentRequest]] = {rid: [] for rid in ids}
     for link in (
-        through.objects.filter(release_id__in=ids, governmentrequest__binding=True)
-        .exclude(governmentrequest__status="closed")
-        .select_related("governmentrequest")
+        GovernmentRequest.releases.through.objects.filter(
+            release_id__in=ids, governmentrequest__binding=True
+        )
+        .exclude(governmentrequest__status=RequestStatus.CLOSED)
+        .select_related("governmentrequest__agency")
         .order_by("governmentrequest_id")
     ):
-        reqs[link.release_id].append(link.governmentrequest)
+        binding[link.release_id].append(link.governmentrequest)
     entries: dict[int, list[AllowlistEntry]] = {rid: [] for rid in ids}
     for e in AllowlistEntry.objects.filter(
         release_id__in=ids, status=AllowlistStatus.APPROVED
     ).select_related("partner"):
         entries[e.release_id].append(e)
+    return {
+        r.pk: GateFacts(r, sorted(required[r.pk]), signoffs[r.pk], binding[r.pk], entries[r.pk])
+        for r in releases
+    }
+
+
+def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:
+    """R16 over many releases in a fixed number of queries (live or restricted ones only)."""
+    if releases is None:
+        qs = Release.objects.filter(status__in=LIVE_STATUSES) | Release.objects.filter(
+            foreign_access_restricted=True
+        )
+        releases = qs.distinct()
     out: list[dict] = []
-    for r in releases:
-        facts = GateFacts(r, sorted(required[r.pk]), signoffs[r.pk], reqs[r.pk], entries[r.pk])
+    for facts in load_many_gate_facts(releases).values():
         out += alerts_for(facts)
     return out
 
 
-def gate_overviews(releases: Iterable[Release]) -> dict[int, dict]:
-    """Dashboard read model: per release, each stage's current-round sign-offs by status, the
-    earliest due date of the pending ones and the binding requests in force that hold the
-    stage back (R2/R3), in a fixed number of queries."""
-    releases = list(releases)
-    ids = [r.pk for r in releases]
-    required: dict[int, list[str]] = {rid: [] for rid in ids}
-    for rid, code in Release.required_agencies.through.objects.filter(
-        release_id__in=ids
-    ).values_list("release_id", "agency__code"):
-        required[rid].append(code)
-    rows: dict[int, list[SignOff]] = {rid: [] for rid in ids}
-    for so in SignOff.objects.filter(
-        release_id__in=ids, round=F("release__review_round")
-    ).select_related("agency"):
-        rows[so.release_id].append(so)
-    binding: dict[int, list[GovernmentRequest]] = {rid: [] for rid in ids}
-    through = GovernmentRequest.releases.through
-    for link in (
-        through.objects.filter(release_id__in=ids, governmentrequest__binding=True)
-        .exclude(governmentrequest__status="closed")
-        .select_related("governmentrequest__agency")
-        .order_by("governmentrequest_id")
-    ):
-        binding[link.release_id].append(link.governmentrequest)
+def gate_overviews(facts_by_release: dict[int, GateFacts]) -> dict[int, dict]:
+    """Dashboard read model from ``load_many_gate_facts``: per release, each stage's
+    current-round sign-offs by status, the earliest due date of the pending ones and the
+    binding requests in force that hold the stage back (R2/R3). No queries of its own."""
     out: dict[int, dict] = {}
-    for r in releases:
-        facts = GateFacts(r, sorted(required[r.pk]), rows[r.pk], binding[r.pk], [])
+    for rid, facts in facts_by_release.items():
         stages = {}
         for stage in (Stage.LIMITED, Stage.GENERAL):
-            summary = signoff_summary(facts, stage)
             pending_due = [
-                s.due_at
-                for s in rows[r.pk]
-                if s.stage == stage and s.status == SignOffStatus.PENDING
+                so.due_at
+                for so in facts.signoffs
+                if so.stage == stage and so.status == SignOffStatus.PENDING
             ]
             stages[str(stage)] = {
-                **summary,
+                **signoff_summary(facts, stage),
                 "required": len(facts.required_codes),
                 "next_due": min(pending_due) if pending_due else None,
-                "requests": [q for q in binding[r.pk] if q.kind in STAGE_BLOCKING_KINDS[stage]],
+                "requests": [
+                    q for q in facts.binding_requests if q.kind in STAGE_BLOCKING_KINDS[stage]
+                ],
             }
-        out[r.pk] = stages
+        out[rid] = stages
     return out

@@ -40,6 +40,7 @@ def _missing_services() -> dict[str, str]:
     return missing
 
 
+@pytest.hookimpl(trylast=True)  # after -m has deselected what this run does not need
 def pytest_collection_modifyitems(config, items):
     missing = _missing_services()
     needed = {m: why for m, why in missing.items() if any(m in i.keywords for i in items)}

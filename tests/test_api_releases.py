@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 
 from compliance import services
 from compliance.models import Release
@@ -323,3 +326,30 @@ def test_unknown_release_is_404(agencies, staff):
         assert response.status_code == 404
         assert set(response.json()) == {"detail"}
     assert post(staff, "/releases/nope/submit/", {}).status_code == 404
+
+
+def test_gate_as_of_answers_from_history(agencies, staff, admin_user):
+    """?as_of= gives the gate and allowlist as they stood then, not as they stand now."""
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
+        release = services.submit_release(
+            make_release(staff, slug="t-1", agencies=agencies), actor=staff
+        )
+    with time_machine.travel(datetime(2026, 11, 3, 9, 0, tzinfo=UTC), tick=False):
+        approve(signoffs(release, "general"), staff)
+    api = client_for(staff)
+    before = api.get(f"{API}/releases/t-1/gate/", {"as_of": "2026-11-02T12:00:00+00:00"})
+    now = api.get(f"{API}/releases/t-1/gate/")
+    assert before.status_code == 200, before.content
+    body = before.json()
+    assert body["as_of"] == "2026-11-02T12:00:00+00:00"
+    assert body["stages"]["general"]["pending"] == [a.code for a in agencies]
+    assert body["stages"]["general"]["cleared"] is False
+    assert body["allowlist"] == []
+    assert now.json()["stages"]["general"]["cleared"] is True
+    assert "as_of" not in now.json()
+    # Before the release existed: 404; a malformed time: 400 with the field named.
+    assert (
+        api.get(f"{API}/releases/t-1/gate/", {"as_of": "2020-01-01T00:00:00Z"}).status_code == 404
+    )
+    bad = api.get(f"{API}/releases/t-1/gate/", {"as_of": "yesterday"})
+    assert bad.status_code == 400 and "as_of" in bad.json()

@@ -57,7 +57,9 @@ def test_enums_and_gate_shape(schema):
         "foreign_restricted",
     ]
     gate = body_schema(schema, "/releases/{slug}/gate/", "get", "200")
-    assert set(gate["properties"]) == {"status", "round", "stages", "alerts"}
+    assert set(gate["properties"]) == {"status", "round", "stages", "alerts", "as_of", "allowlist"}
+    # as_of and allowlist come only with ?as_of=: the four SPEC keys are always there.
+    assert set(gate["required"]) == {"status", "round", "stages", "alerts"}
     listing = body_schema(schema, "/signoffs/", "get", "200")
     assert set(listing["properties"]) == {"count", "next", "previous", "results"}
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import shutil
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +15,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from compliance import clock, services
-from compliance.models import AllowlistEntry, GovernmentRequest, SignOff
+from compliance.audit.log import audit_records
+from compliance.models import AllowlistEntry, AuditRecord, GovernmentRequest, Reminder, SignOff
 from tests import factories
 from tests.conftest import CHROMIUM
 
@@ -251,8 +255,57 @@ def test_auditor_sees_no_write_buttons_and_gets_403_on_write_url(login, scene, s
     release = services.submit_release(scene["release"], actor=scene["release"].owner)
     doc = SignOff.objects.get(release=release, agency__code="DOC", stage="limited")
     services.decide_signoff(doc, actor=release.owner, decision="approved", evidence="DOC memo")
+    Reminder.objects.create(
+        kind="digest",
+        recipient=release.owner,
+        email=release.owner.email,
+        subject="Clearance: 1 sign-off due soon",
+        items=[{"key": "signoff:1", "title": "ONCD general sign-off", "urgency": "due_soon"}],
+        sweep_id=uuid.uuid4(),
+        sent_at=timezone.now(),
+    )
     page = login("audrey")
     assert page.get_by_test_id("role").inner_text() == "Auditor"
+
+    # The audit log: filter, read the diffs, export what is shown, verify the chain.
+    page.get_by_role("link", name="Audit", exact=True).click()
+    page.wait_for_url(f"{site}/audit/")
+    assert page.get_by_test_id("audit-row").count() == min(AuditRecord.objects.count(), 50)
+    page.select_option("#id_model", "signoff")
+    page.fill("#id_user", "sam")
+    page.select_option("#id_action", "changed")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"/audit/\?model=signoff&.*user=sam&.*action=changed"))
+    expected = list(
+        audit_records(model="signoff", user="sam", action="changed").values_list("seq", flat=True)
+    )
+    rows = page.get_by_test_id("audit-row")
+    assert [int(rows.nth(i).get_attribute("data-seq")) for i in range(rows.count())] == expected
+    assert "status: pending → approved" in rows.first.inner_text()
+    with page.expect_download() as download:
+        page.get_by_test_id("export-csv").click()
+    path = download.value.path()
+    with open(path, newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert [int(r["seq"]) for r in exported] == sorted(expected)
+    assert {(r["model"], r["user"], r["action"]) for r in exported} == {
+        ("signoff", "sam", "changed")
+    }
+    assert '"new": "approved"' in exported[0]["changes"]
+    page.get_by_test_id("verify-chain").click()
+    page.wait_for_url(f"{site}/audit/?model=signoff&user=sam&action=changed")
+    checked = AuditRecord.objects.count()
+    assert (
+        page.get_by_test_id("chain-status")
+        .inner_text()
+        .startswith(f"Chain intact: all {checked} history records check out")
+    )
+    shot(page, "audit")
+    page.get_by_role("link", name="Reminders", exact=True).click()
+    assert page.get_by_test_id("reminder-row").count() == 1
+    assert "ONCD general sign-off (due soon)" in page.get_by_test_id("reminder-table").inner_text()
+    shot(page, "reminders")
+
     for path in ("/", "/releases/frontier-5/", "/requests/", "/allowlist/"):
         page.goto(f"{site}{path}")
         assert page.get_by_test_id("actions").count() == 0
@@ -261,6 +314,11 @@ def test_auditor_sees_no_write_buttons_and_gets_403_on_write_url(login, scene, s
     page.goto(f"{site}/releases/frontier-5/")
     assert page.get_by_test_id("signoff-matrix").is_visible()
     shot(page, "release-auditor")
+    page.get_by_test_id("full-history").click()
+    page.wait_for_url(f"{site}/audit/?model=release&object_id={release.pk}")
+    assert page.get_by_test_id("audit-row").count() == (
+        AuditRecord.objects.filter(model="release", object_id=str(release.pk)).count()
+    )
     response = page.goto(f"{site}/requests/new/")
     assert response.status == 403
     assert page.get_by_test_id("forbidden").is_visible()

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from urllib.parse import parse_qsl
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance import services
+from compliance.audit.log import audit_records
 from compliance.models import (
     AllowlistEntry,
+    AuditRecord,
     GovernmentRequest,
     Release,
+    Reminder,
     SignOff,
 )
+from tests.audit_helpers import triggers_disabled
 from tests.factories import PartnerFactory, make_release
 
 PASSWORD = "pw-for-tests"
@@ -456,3 +463,284 @@ def test_list_pages_query_counts_do_not_grow(
         assert client.get(reverse("web:requests")).status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(reverse("web:allowlist")).status_code == 200
+
+
+# --- audit pages -------------------------------------------------------------------------
+
+
+def audit_seqs(resp) -> list[int]:
+    return [row["id"] for row in resp.context["rows"]]
+
+
+def test_audit_pages_need_auditor_or_admin(client, world, staff, auditor, admin_user):
+    pages = [reverse("web:audit"), reverse("web:reminders")]
+    verify = reverse("web:audit_verify")
+    login = reverse("web:login")
+    for url in pages:
+        resp = client.get(url)
+        assert (resp.status_code, resp["Location"]) == (302, f"{login}?next={url}")
+    assert client.post(verify)["Location"].startswith(login)
+
+    client.force_login(staff)
+    for url in pages:
+        resp = client.get(url)
+        assert resp.status_code == 403, url
+        assert "Only auditors and admins may read the audit log and the reminder log." in (
+            resp.content.decode()
+        )
+    assert client.post(verify).status_code == 403
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert f'href="{reverse("web:audit")}"' not in html
+    release_url = reverse("web:release", args=[world["release"].slug])
+    assert 'data-testid="full-history"' not in client.get(release_url).content.decode()
+
+    for user in (auditor, admin_user):
+        client.force_login(user)
+        for url in pages:
+            assert client.get(url).status_code == 200, (user, url)
+        html = client.get(reverse("web:dashboard")).content.decode()
+        assert f'href="{reverse("web:audit")}"' in html
+        assert f'href="{reverse("web:reminders")}"' in html
+        html = client.get(release_url).content.decode()
+        assert (
+            f'href="{reverse("web:audit")}?model=release&amp;object_id={world["release"].pk}"'
+            in html
+        )
+    # The verify button is a POST (it reads, but slowly): a GET does not run it.
+    assert client.get(verify).status_code == 405
+
+
+def test_audit_filters_narrow_rows_like_the_api(client, world, auditor, staff):
+    client.force_login(auditor)
+    url = reverse("web:audit")
+    everything = client.get(url)
+    assert audit_seqs(everything) == list(
+        AuditRecord.objects.order_by("-seq").values_list("seq", flat=True)[:50]
+    )
+    cases = [
+        {"model": "signoff", "user": "sam", "action": "changed"},
+        {"model": "release", "object_id": str(world["release"].pk)},
+        {"user": "ada"},
+        {"action": "created", "model": "governmentrequest"},
+    ]
+    for params in cases:
+        resp = client.get(url, params)
+        expected = list(audit_records(**params).values_list("seq", flat=True))
+        assert expected, params
+        assert audit_seqs(resp) == expected, params
+        assert len(expected) < len(audit_seqs(everything))
+        api = client.get(reverse("api:audit-list"), params).json()
+        assert [r["id"] for r in api["results"]] == expected
+        html = resp.content.decode()
+        exports = dict(resp.context["exports"])
+        assert set(exports) == {"CSV", "JSONL"}
+        for label, href in exports.items():
+            path, query = href.split("?")
+            assert path == reverse("api:audit-export")
+            assert dict(parse_qsl(query)) == {"format": label.lower(), **params}
+            assert f'href="{href}"'.replace("&", "&amp;") in html
+
+    # The three GA approvals: each row shows its field diffs and who did it.
+    resp = client.get(url, {"model": "signoff", "action": "changed"})
+    html = resp.content.decode()
+    assert len(resp.context["rows"]) == 3
+    assert '<span class="diff-field">status</span>: <del>pending</del> → <ins>approved</ins>' in (
+        html
+    )
+    assert '<span class="diff-field">recorded_by</span>: <del>—</del> → <ins>sam</ins>' in html
+    assert "style=" not in html and "<script>" not in html  # strict CSP
+
+
+def test_audit_reason_and_bad_filters(client, world, auditor, staff):
+    services.transition_release(
+        world["release"], to="suspended", actor=staff, reason="export review pending"
+    )
+    client.force_login(auditor)
+    url = reverse("web:audit")
+    resp = client.get(url, {"model": "release", "action": "changed"})
+    first = resp.context["rows"][0]
+    assert (first["user"], first["reason"]) == ("sam", "export review pending")
+    assert "export review pending" in resp.content.decode()
+
+    resp = client.get(url, {"object_id": "1"})
+    assert resp.status_code == 400
+    assert "Name the model when filtering by object_id." in resp.content.decode()
+    assert resp.context["rows"] == [] and resp.context["exports"] == []
+    resp = client.get(url, {"since": "2030-01-01T00:00", "until": "2029-01-01T00:00"})
+    assert resp.status_code == 400
+    assert "Must be later than since." in resp.content.decode()
+
+
+def test_audit_keyset_paging_older_and_newer(client, world, auditor):
+    for i in range(60):
+        PartnerFactory(name=f"Paged {i}")
+    client.force_login(auditor)
+    url = reverse("web:audit")
+    newest = list(AuditRecord.objects.order_by("-seq").values_list("seq", flat=True))
+    first = client.get(url)
+    assert audit_seqs(first) == newest[:50]
+    assert first.context["newer_url"] is None
+    older_url = first.context["older_url"]
+    assert older_url == f"{url}?cursor=b{newest[49]}"
+    second = client.get(older_url)
+    assert audit_seqs(second) == newest[50:100]
+    back = client.get(second.context["newer_url"])
+    assert audit_seqs(back) == newest[:50]
+    # Filters ride along in the paging links.
+    params = {"model": "partner", "action": "created"}
+    page = client.get(url, params)
+    assert len(audit_seqs(page)) == 50
+    assert page.context["older_url"] == f"{url}?model=partner&action=created&cursor=b" + str(
+        audit_seqs(page)[-1]
+    )
+    rest = client.get(page.context["older_url"])
+    assert audit_seqs(rest) == list(audit_records(**params).values_list("seq", flat=True)[50:])
+    assert rest.context["older_url"] is None
+
+
+def test_audit_page_queries_do_not_grow_with_rows(
+    client, agencies, staff, auditor, django_assert_max_num_queries
+):
+    client.force_login(auditor)
+    url = reverse("web:audit")
+    params = {"model": "partner"}
+    PartnerFactory(name="Only one")
+    with django_assert_max_num_queries(20) as one:
+        resp = client.get(url, params)
+    assert len(resp.context["rows"]) == 1
+    for i in range(49):
+        PartnerFactory(name=f"More {i}")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        resp = client.get(url, params)
+    assert len(resp.context["rows"]) == 50
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get(url).status_code == 200
+
+
+def test_verify_chain_now_reports_ok_in_words(client, world, auditor):
+    client.force_login(auditor)
+    resp = client.post(reverse("web:audit_verify"), {"model": "signoff", "user": "sam"})
+    assert resp.status_code == 302
+    assert resp["Location"] == f"{reverse('web:audit')}?model=signoff&user=sam"
+    html = client.get(resp["Location"]).content.decode()
+    checked = AuditRecord.objects.count()
+    assert f"Chain intact: all {checked} history records check out" in html
+    # Shown once: a reload no longer claims a fresh verification.
+    assert "Chain intact" not in client.get(resp["Location"]).content.decode()
+
+
+@pytest.mark.postgres
+def test_verify_chain_now_reports_the_first_broken_record(client, world, auditor):
+    target = AuditRecord.objects.filter(model="governmentrequest").order_by("seq").first()
+    with triggers_disabled(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE compliance_historicalgovernmentrequest SET summary = 'forged' "
+            "WHERE history_id = %s",
+            [target.history_id],
+        )
+    client.force_login(auditor)
+    resp = client.post(reverse("web:audit_verify"), follow=True)
+    html = resp.content.decode()
+    assert (
+        f"<strong>Chain broken</strong> at record #{target.seq} (governmentrequest, "
+        f"compliance_historicalgovernmentrequest row {target.history_id}): content mismatch"
+    ) in html
+    assert f"{target.seq} records checked" in html
+
+
+def test_verify_needs_csrf(world, auditor):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(auditor)
+    assert client.post(reverse("web:audit_verify")).status_code == 403
+
+
+def _reminder(user, kind, minutes_ago, items):
+    return Reminder.objects.create(
+        kind=kind,
+        recipient=user,
+        email=user.email or f"{user.username}@example.com",
+        subject=f"{kind} for {user.username}",
+        items=items,
+        sweep_id=uuid.uuid4() if kind == "digest" else None,
+        sent_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_reminder_log_lists_filters_and_pages(client, world, staff, admin_user, auditor):
+    digest = _reminder(
+        staff,
+        "digest",
+        5,
+        [
+            {
+                "key": "signoff:1",
+                "title": "ONCD general sign-off for frontier-1",
+                "urgency": "overdue",
+            }
+        ],
+    )
+    note = _reminder(
+        staff, "notification", 3, [{"key": "notification:1", "kind": "approved", "release": "x"}]
+    )
+    to_admin = _reminder(admin_user, "digest", 1, [{"key": "alert:1", "title": "Alert"}])
+    client.force_login(auditor)
+    url = reverse("web:reminders")
+
+    def ids(params):
+        resp = client.get(url, params)
+        assert resp.status_code == 200
+        return [m.pk for m in resp.context["page"]]
+
+    assert ids({}) == [to_admin.pk, note.pk, digest.pk]
+    assert ids({"recipient": "sam"}) == [note.pk, digest.pk]
+    assert ids({"kind": "digest"}) == [to_admin.pk, digest.pk]
+    assert ids({"recipient": "sam", "kind": "notification"}) == [note.pk]
+    assert ids({"sweep": str(digest.sweep_id)}) == [digest.pk]
+    html = client.get(url, {"recipient": "sam"}).content.decode()
+    assert "ONCD general sign-off for frontier-1 (overdue)" in html
+    assert "Approved · x" in html
+    assert client.get(url, {"kind": "fax"}).status_code == 400
+
+    for i in range(55):
+        _reminder(admin_user, "digest", 100 + i, [])
+    first = [m.pk for m in client.get(url).context["page"]]
+    assert len(first) == 50 and first[:3] == [to_admin.pk, note.pk, digest.pk]
+    second = [m.pk for m in client.get(url, {"page": 2}).context["page"]]
+    assert len(second) == 8 and not set(first) & set(second)
+
+
+def test_reminder_log_query_count_is_constant(
+    client, world, staff, auditor, django_assert_max_num_queries
+):
+    _reminder(staff, "digest", 1, [])
+    client.force_login(auditor)
+    with django_assert_max_num_queries(20) as one:
+        client.get(reverse("web:reminders"))
+    for i in range(30):
+        _reminder(staff, "digest", 2 + i, [{"key": f"k{i}", "title": "t"}])
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        client.get(reverse("web:reminders"))
+
+
+def test_dashboard_does_not_count_down_an_answered_request(client, world, staff, agencies):
+    """A complied request stays in force until closed, but its due time is no longer owed."""
+    req = services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="DOC-FA-9",
+        kind="restrict_foreign_access",
+        binding=True,
+        releases=[world["release"]],
+        received_at=timezone.now() - timedelta(days=5),
+        due_at=timezone.now() - timedelta(days=3),
+    )
+    client.force_login(staff)
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert "overdue by 3 days" in html
+    services.set_request_status(req, actor=staff, status="acknowledged")
+    services.set_request_status(req, actor=staff, status="complied")
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert "overdue by 3 days" not in html
+    assert f"answered; was due {timezone.localtime(req.due_at):%-d %b %Y}" in html

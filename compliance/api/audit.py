@@ -1,16 +1,12 @@
 """Audit API (R23, R24): the log, its export, its verification, and one release's history.
 
-Pagination is keyset (``?cursor=``, newest first): a page costs an index range scan however
-deep it is, where OFFSET would read and discard every earlier row. ``count`` is exact: for
-the unfiltered log it is the head's sequence number (gap-free by construction, checked by
-verify), otherwise a COUNT(*) over the filtered set, which an index on each filter keeps to
-an index-only scan of the matching rows (tens of milliseconds for ~1M matches; see
-docs/audit.md)."""
+Pagination is keyset (``?cursor=``, newest first), shared with the audit page: see
+``compliance.audit.paging`` (a page costs an index range scan however deep it is; ``count``
+is exact, tens of milliseconds for ~1M matches, see docs/audit.md)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import F
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -24,6 +20,8 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from compliance.api.permissions import AuditReader, ReadAnyRoleWriteStaff
+from compliance.api.views import refuse_nul
+from compliance.audit import paging
 from compliance.audit.export import CONTENT_TYPES, FORMATS, iter_export
 from compliance.audit.log import (
     FILTERS,
@@ -32,11 +30,7 @@ from compliance.audit.log import (
     release_history_records,
 )
 from compliance.audit.verify import verify_chain
-from compliance.models import AuditRecord, Release
-
-PAGE_SIZE = 50
-SMALL_SET = 20_000
-MAX_PAGE_SIZE = 500
+from compliance.models import Release
 
 FILTER_PARAMETERS = [
     OpenApiParameter("model", OpenApiTypes.STR, description="lower-case model name"),
@@ -48,7 +42,7 @@ FILTER_PARAMETERS = [
 ]
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", OpenApiTypes.STR, description="from a next/previous link"),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1–{MAX_PAGE_SIZE}"),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1–{paging.MAX_PAGE_SIZE}"),
 ]
 
 
@@ -57,56 +51,21 @@ def _filters(request) -> dict:
 
 
 def keyset_page(request, queryset, *, unfiltered: bool = False) -> Response:
-    """``{"count", "next", "previous", "results"}`` over ``queryset`` (newest first).
-    ``cursor=b<seq>``: older than seq; ``cursor=a<seq>``: newer than seq."""
-    try:
-        size = int(request.query_params.get("page_size") or PAGE_SIZE)
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise ValueError
-    except ValueError:
-        raise ValidationError(
-            {"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]}
-        ) from None
-    cursor = request.query_params.get("cursor") or ""
-    try:
-        direction, seq = (cursor[0], int(cursor[1:])) if cursor else ("", 0)
-        if direction not in ("", "a", "b"):
-            raise ValueError
-    except ValueError:
-        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-
-    if unfiltered:
-        count = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    else:
-        count = queryset.count()
-    # A small filtered set far from the head of the log: reading the primary key backwards
-    # would skip most of the log to find it. Ordering by an expression makes PostgreSQL
-    # take the filter's own index and sort the few matches instead.
-    key = F("seq") if unfiltered or count > SMALL_SET else F("seq") + 0
-    if direction == "a":
-        rows = list(queryset.filter(seq__gt=seq).order_by(key.asc())[: size + 1])
-        more_newer, rows = len(rows) > size, rows[:size]
-        rows.reverse()
-        more_older = bool(rows) and queryset.filter(seq__lt=rows[-1].seq).exists()
-    else:
-        page = queryset.filter(seq__lt=seq) if direction == "b" else queryset
-        rows = list(page.order_by(key.desc())[: size + 1])
-        more_older, rows = len(rows) > size, rows[:size]
-        more_newer = (
-            bool(direction) and bool(rows) and queryset.filter(seq__gt=rows[0].seq).exists()
-        )
-
+    """``{"count", "next", "previous", "results"}``: one page (``compliance.audit.paging``)
+    with its cursors as links."""
+    page = paging.keyset_page(
+        queryset,
+        cursor=request.query_params.get("cursor"),
+        size=paging.page_size(request.query_params.get("page_size")),
+        unfiltered=unfiltered,
+    )
     url = request.build_absolute_uri()
     return Response(
         {
-            "count": count,
-            "next": replace_query_param(url, "cursor", f"b{rows[-1].seq}") if more_older else None,
-            "previous": (
-                (replace_query_param(url, "cursor", f"a{rows[0].seq}") if rows else None)
-                if more_newer
-                else None
-            ),
-            "results": [audit_item(r) for r in rows],
+            "count": page.count,
+            "next": replace_query_param(url, "cursor", page.older) if page.older else None,
+            "previous": replace_query_param(url, "cursor", page.newer) if page.newer else None,
+            "results": [audit_item(r) for r in page.rows],
         }
     )
 
@@ -186,6 +145,7 @@ class ReleaseHistoryView(APIView):
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request, slug: str):
+        refuse_nul(slug)
         release = get_object_or_404(Release, slug=slug)
         return keyset_page(request, release_history_records(release))
 
@@ -194,5 +154,5 @@ urlpatterns = [
     path("audit/", AuditLogView.as_view(), name="audit-list"),
     path("audit/export/", AuditExportView.as_view(), name="audit-export"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
-    path("releases/<slug:slug>/history/", ReleaseHistoryView.as_view(), name="release-history"),
+    path("releases/<str:slug>/history/", ReleaseHistoryView.as_view(), name="release-history"),
 ]

@@ -3,7 +3,7 @@ permission class is the first gate, never the only one."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from compliance.models.roles import can_read, can_write, is_admin
+from compliance.models.roles import can_read, can_read_audit, can_write, is_admin
 
 
 class ReadAnyRoleWriteStaff(BasePermission):
@@ -28,9 +28,4 @@ class AuditReader(BasePermission):
     """The audit log and the reminder log: auditors and admins."""
 
     def has_permission(self, request, view) -> bool:
-        from compliance.models.roles import Role, role_of
-
-        return request.method in SAFE_METHODS and role_of(request.user) in (
-            Role.AUDITOR,
-            Role.ADMIN,
-        )
+        return request.method in SAFE_METHODS and can_read_audit(request.user)

@@ -20,15 +20,21 @@ class ReminderSerializer(serializers.ModelSerializer):
 
 
 class ReminderFilter(django_filters.FilterSet):
+    # Labels and empty choices are for the reminder log page, which renders this form.
     recipient = django_filters.ModelChoiceFilter(
         field_name="recipient",
         to_field_name="username",
-        queryset=get_user_model().objects.all(),
+        queryset=get_user_model().objects.order_by("username"),
+        empty_label="Anyone",
     )
-    kind = django_filters.ChoiceFilter(choices=ReminderKind.choices)
-    sweep = django_filters.UUIDFilter(field_name="sweep_id")
-    since = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
+    kind = django_filters.ChoiceFilter(choices=ReminderKind.choices, empty_label="Any")
+    sweep = django_filters.UUIDFilter(field_name="sweep_id", label="Sweep")
+    since = django_filters.IsoDateTimeFilter(
+        field_name="sent_at", lookup_expr="gte", label="Sent since"
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="sent_at", lookup_expr="lt", label="Sent before"
+    )
 
     class Meta:
         model = Reminder

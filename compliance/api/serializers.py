@@ -262,6 +262,29 @@ class GateSerializer(serializers.Serializer):
     alerts = AlertSerializer(many=True)
 
 
+class GateQuerySerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        required=False, help_text="ISO 8601 time: the gate and allowlist as they stood then."
+    )
+
+
+class AllowlistAsOfSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    partner = serializers.IntegerField()
+    partner_name = serializers.CharField()
+    country = serializers.CharField()
+    status = serializers.ChoiceField(choices=AllowlistStatus.choices)
+    vetted_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class GateAsOfSerializer(GateSerializer):
+    """The gate; with ``?as_of=`` also ``as_of`` and the allowlist as it stood then."""
+
+    as_of = serializers.DateTimeField(required=False)
+    allowlist = AllowlistAsOfSerializer(many=True, required=False)
+
+
 class AccessQuerySerializer(serializers.Serializer):
     partner = serializers.IntegerField(min_value=1, help_text="Partner id.")
 

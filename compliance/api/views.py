@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from compliance.api import filters
 from compliance.api import serializers as s
 from compliance.api.auth import issue_token
 from compliance.api.permissions import ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
+from compliance.audit.timetravel import release_gate_as_of
 from compliance.models import (
     Agency,
     AllowlistEntry,
@@ -202,11 +203,23 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         release = services.transition_release(release, actor=request.user, **data)
         return Response(self.render(release))
 
-    @extend_schema(request=None, responses={200: s.GateSerializer})
+    @extend_schema(
+        request=None,
+        parameters=[s.GateQuerySerializer],
+        responses={200: s.GateAsOfSerializer},
+    )
     @action(detail=True, methods=["get"])
     def gate(self, request, slug=None):
-        """R2/R3 gate: each stage's sign-offs and blockers, and the release's alerts (R16)."""
-        return Response(selectors.release_gate(self.get_object()))
+        """R2/R3 gate: each stage's sign-offs and blockers, and the release's alerts (R16).
+        With ``?as_of=`` the gate and the allowlist as they stood then, from history."""
+        release = self.get_object()
+        as_of = valid(s.GateQuerySerializer, request.query_params).get("as_of")
+        if as_of is None:
+            return Response(selectors.release_gate(release))
+        try:
+            return Response(release_gate_as_of(release, as_of))
+        except Release.DoesNotExist as exc:
+            raise NotFound(str(exc)) from exc
 
     @extend_schema(
         request=None,

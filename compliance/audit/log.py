@@ -21,19 +21,23 @@ from compliance.models.audit import AuditAction, AuditRecord
 FILTERS = ("model", "object_id", "user", "since", "until", "action")
 
 
+# The widgets only matter on the audit page; the API and the export validate with the form.
+_WHEN = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"})
+
+
 class AuditFilterForm(forms.Form):
     model = forms.ChoiceField(required=False)
-    object_id = forms.CharField(required=False, max_length=64)
+    object_id = forms.CharField(required=False, max_length=64, label="Object id")
     user = forms.CharField(
         required=False, max_length=150, help_text="A username, or system:<task>."
     )
-    since = forms.DateTimeField(required=False, help_text="ISO 8601; inclusive.")
-    until = forms.DateTimeField(required=False, help_text="ISO 8601; exclusive.")
-    action = forms.ChoiceField(required=False, choices=[("", "")] + AuditAction.choices)
+    since = forms.DateTimeField(required=False, widget=_WHEN, help_text="ISO 8601; inclusive.")
+    until = forms.DateTimeField(required=False, widget=_WHEN, help_text="ISO 8601; exclusive.")
+    action = forms.ChoiceField(required=False, choices=[("", "Any")] + AuditAction.choices)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", "")] + [(m, m) for m in model_names()]
+        self.fields["model"].choices = [("", "Any")] + [(m, m) for m in model_names()]
 
     def clean(self):
         data = super().clean()

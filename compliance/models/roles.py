@@ -41,3 +41,8 @@ def can_write(user) -> bool:
 
 def can_read(user) -> bool:
     return role_of(user) is not None
+
+
+def can_read_audit(user) -> bool:
+    """The audit log and the reminder log: auditors and admins."""
+    return role_of(user) in (Role.AUDITOR, Role.ADMIN)

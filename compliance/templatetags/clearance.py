@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 
@@ -61,3 +61,35 @@ def blocker_message(data) -> str:
         return data.message
     fields = {k: v for k, v in data.items() if k != "kind"}
     return Blocker(data["kind"], fields).message
+
+
+@register.filter
+def isotime(value):
+    """An ISO 8601 string (as in an audit item) as a datetime, for ``|date``."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+@register.filter
+def audit_value(value) -> str:
+    """One side of a field change in words: lists joined, nothing as an em dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@register.filter
+def reminder_item(item) -> str:
+    """One entry of a reminder's ``items``: a digest line or an immediate notification."""
+    if not isinstance(item, dict):
+        return str(item)
+    if item.get("title"):
+        urgency = item.get("urgency")
+        return f"{item['title']} ({label(urgency).lower()})" if urgency else item["title"]
+    parts = [label(item.get("kind", "")), item.get("release") or ""]
+    return " · ".join(p for p in parts if p) or item.get("key", "")

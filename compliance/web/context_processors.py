@@ -1,4 +1,4 @@
-from compliance.models.roles import can_write, is_admin, role_of
+from compliance.models.roles import can_read_audit, can_write, is_admin, role_of
 
 
 def clearance(request):
@@ -8,4 +8,5 @@ def clearance(request):
         "clearance_role": role_of(user),
         "can_write": can_write(user),
         "is_admin": is_admin(user),
+        "can_audit": can_read_audit(user),
     }

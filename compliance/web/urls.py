@@ -24,4 +24,7 @@ urlpatterns = [
     path("requests/new/", views.request_new, name="request_new"),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/status/", views.request_status, name="request_status"),
+    path("audit/", views.audit_log, name="audit"),
+    path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("reminders/", views.reminder_log, name="reminders"),
 ]

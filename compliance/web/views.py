@@ -11,12 +11,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from compliance import clock, services
+from compliance.api.reminders import ReminderFilter, ReminderList
+from compliance.audit.export import FORMATS
+from compliance.audit.log import FILTERS, AuditFilterForm, audit_item, audit_records
+from compliance.audit.paging import keyset_page
+from compliance.audit.verify import verify_chain
 from compliance.errors import RuleViolation
 from compliance.models import (
     AllowlistEntry,
@@ -29,8 +37,14 @@ from compliance.models import (
     SignOffStatus,
     Stage,
 )
-from compliance.models.roles import can_read, can_write, is_admin
-from compliance.selectors import check_access, compliance_alerts, gate_overviews, release_gate
+from compliance.models.roles import can_read, can_read_audit, can_write, is_admin
+from compliance.selectors import (
+    alerts_for,
+    check_access,
+    gate_overviews,
+    load_many_gate_facts,
+    release_gate,
+)
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms
 from compliance.web.timeline import release_events, timeline_rows
@@ -67,6 +81,9 @@ def _requires(check: Callable, message: str):
 reader_required = _requires(can_read, "Your account has no Clearance role yet.")
 writer_required = _requires(can_write, "Only compliance staff and admins may change this.")
 admin_required = _requires(is_admin, "Only admins may do this.")
+audit_required = _requires(
+    can_read_audit, "Only auditors and admins may read the audit log and the reminder log."
+)
 
 
 # --- the one write path ------------------------------------------------------------------
@@ -120,7 +137,9 @@ def _gate_line(release: Release, stages: dict) -> str:
 def dashboard(request):
     now = clock.now()
     releases = list(Release.objects.select_related("owner").order_by("slug"))
-    overviews = gate_overviews(releases)
+    # One load of the gate facts serves the gate lines and the alerts (R16) alike.
+    facts = load_many_gate_facts(releases)
+    overviews = gate_overviews(facts)
     rows = [
         {
             "release": r,
@@ -154,7 +173,7 @@ def dashboard(request):
             "rows": rows,
             "due_signoffs": due_signoffs,
             "in_force": in_force,
-            "alerts": compliance_alerts(),
+            "alerts": [alert for f in facts.values() for alert in alerts_for(f)],
             "nav": "dashboard",
         },
     )
@@ -166,7 +185,7 @@ def dashboard(request):
 @reader_required
 def release_list(request):
     releases = list(Release.objects.select_related("owner").order_by("slug"))
-    overviews = gate_overviews(releases)
+    overviews = gate_overviews(load_many_gate_facts(releases))
     rows = [{"release": r, "gate": _gate_line(r, overviews[r.pk])} for r in releases]
     return render(request, "compliance/release_list.html", {"rows": rows, "nav": "releases"})
 
@@ -546,4 +565,84 @@ def request_status(request, pk):
         rerender=lambda refusal, status: _request_page(
             request, req, form=form, refusal=refusal, status=status
         ),
+    )
+
+
+# --- audit -------------------------------------------------------------------------------
+
+VERIFY_RESULT = "clearance_audit_verify"  # session key: the last "Verify chain now" result
+
+
+def _filter_query(params) -> dict:
+    """The audit filters present in ``params`` (raw strings, as the API takes them)."""
+    return {k: params[k] for k in FILTERS if params.get(k)}
+
+
+@audit_required
+def audit_log(request):
+    """R24 as a page: the same filter form and queryset as ``/api/v1/audit/`` and its export,
+    keyset-paged newest first (a fixed number of queries per page)."""
+    query = _filter_query(request.GET)
+    form = AuditFilterForm(data=query) if query else AuditFilterForm()
+    page, status = None, 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    else:
+        filters = {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
+        try:
+            page = keyset_page(
+                audit_records(**filters),
+                cursor=request.GET.get("cursor"),
+                unfiltered=not filters,
+            )
+        except ValidationError:  # a hand-edited cursor: start again from the newest
+            page = keyset_page(audit_records(**filters), unfiltered=not filters)
+
+    def page_url(cursor: str) -> str:
+        return f"{reverse('web:audit')}?{urlencode({**query, 'cursor': cursor})}"
+
+    export = reverse("api:audit-export")
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [audit_item(r) for r in page.rows] if page else [],
+        "older_url": page_url(page.older) if page and page.older else None,
+        "newer_url": page_url(page.newer) if page and page.newer else None,
+        "exports": (
+            [(fmt.upper(), f"{export}?{urlencode({'format': fmt, **query})}") for fmt in FORMATS]
+            if page
+            else []
+        ),
+        "query": urlencode(query),
+        "filtered": bool(query),
+        "verify": request.session.pop(VERIFY_RESULT, None),
+        "nav": "audit",
+    }
+    return render(request, "compliance/audit.html", context, status=status)
+
+
+@audit_required
+@require_POST
+def audit_verify(request):
+    """R23: walk the chain now. A read, but a slow one: a POST (with CSRF) so that no link,
+    prefetch or crawler starts it. The result is shown once on the log page."""
+    result = verify_chain()
+    request.session[VERIFY_RESULT] = {**result, "at": timezone.now().isoformat()}
+    query = urlencode(_filter_query(request.POST))
+    return redirect(f"{reverse('web:audit')}?{query}" if query else reverse("web:audit"))
+
+
+@audit_required
+def reminder_log(request):
+    """R19: every reminder and notification e-mail sent, with the API's filters."""
+    filters = ReminderFilter(request.GET or None, queryset=ReminderList.queryset.all())
+    valid = not filters.is_bound or filters.is_valid()
+    reminders = filters.qs if valid else ReminderList.queryset.none()
+    page = Paginator(reminders, 50).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
+    return render(
+        request,
+        "compliance/reminders.html",
+        {"filters": filters, "page": page, "query": query, "nav": "reminders"},
+        status=200 if valid else 400,
     )

@@ -42,9 +42,9 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(exc.messages)) from exc
             key = None
             if token:
-                from knox.models import AuthToken
+                from compliance.api.auth import issue_token
 
-                _instance, key = AuthToken.objects.create(user)
+                key = issue_token(user)
         if key is not None:
             self.stdout.write(key)
             return

@@ -1,0 +1,91 @@
+"""Keyset paging of the audit log, newest first: one implementation for the API
+(``/api/v1/audit/``, a release's history) and the audit page (``/audit/``).
+
+A page costs an index range scan however deep it is, where OFFSET would read and discard
+every earlier row. ``count`` is exact: for the unfiltered log it is the head's sequence
+number (gap-free by construction, checked by verify), otherwise a COUNT(*) over the
+filtered set, which an index on each filter keeps to an index-only scan of the matching
+rows (see docs/audit.md). Cursors: ``b<seq>`` = older than seq, ``a<seq>`` = newer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet
+
+from compliance.models.audit import AuditRecord
+
+PAGE_SIZE = 50
+SMALL_SET = 20_000
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    count: int
+    rows: list[AuditRecord]
+    older: str | None  # the cursor of the next (older) page, if any
+    newer: str | None  # the cursor of the previous (newer) page, if any
+
+
+def page_size(value) -> int:
+    """A ``page_size`` parameter (empty: the default); ValidationError when out of range."""
+    try:
+        size = int(value or PAGE_SIZE)
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValueError
+    except ValueError:
+        raise ValidationError(
+            {"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]}
+        ) from None
+    return size
+
+
+def parse_cursor(cursor: str | None) -> tuple[str, int]:
+    """``""`` → the newest page; ``b<seq>`` / ``a<seq>``; ValidationError otherwise."""
+    cursor = cursor or ""
+    try:
+        direction, seq = (cursor[0], int(cursor[1:])) if cursor else ("", 0)
+        if direction not in ("", "a", "b"):
+            raise ValueError
+    except ValueError:
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+    return direction, seq
+
+
+def keyset_page(
+    queryset: QuerySet[AuditRecord],
+    *,
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    unfiltered: bool = False,
+) -> KeysetPage:
+    """One page of ``queryset`` (newest first) in a fixed number of queries."""
+    direction, seq = parse_cursor(cursor)
+    if unfiltered:
+        count = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    else:
+        count = queryset.count()
+    # A small filtered set far from the head of the log: reading the primary key backwards
+    # would skip most of the log to find it. Ordering by an expression makes PostgreSQL
+    # take the filter's own index and sort the few matches instead.
+    key = F("seq") if unfiltered or count > SMALL_SET else F("seq") + 0
+    if direction == "a":
+        rows = list(queryset.filter(seq__gt=seq).order_by(key.asc())[: size + 1])
+        more_newer, rows = len(rows) > size, rows[:size]
+        rows.reverse()
+        more_older = bool(rows) and queryset.filter(seq__lt=rows[-1].seq).exists()
+    else:
+        page = queryset.filter(seq__lt=seq) if direction == "b" else queryset
+        rows = list(page.order_by(key.desc())[: size + 1])
+        more_older, rows = len(rows) > size, rows[:size]
+        more_newer = (
+            bool(direction) and bool(rows) and queryset.filter(seq__gt=rows[0].seq).exists()
+        )
+    return KeysetPage(
+        count=count,
+        rows=rows,
+        older=f"b{rows[-1].seq}" if more_older else None,
+        newer=f"a{rows[0].seq}" if more_newer and rows else None,
+    )
