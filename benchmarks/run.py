@@ -663,6 +663,11 @@ def assess(results: dict) -> list[dict]:
     return rows
 
 
+def page2_cell(value) -> str:
+    # A list that fits on one page has no page 2 (HTTP 404): say so rather than show an error.
+    return "one page" if value == "HTTP 404" else str(value)
+
+
 def render(results: dict) -> str:
     m = results["machine"]
     lines = [
@@ -691,6 +696,8 @@ def render(results: dict) -> str:
         f"gunicorn {m['gunicorn']} (2 sync workers), {m['wrk']}",
         f"- load average at start: {m['load_average_at_start']} (the load generator shares the "
         "machine with the server)",
+        f"- whole run: {results.get('total_seconds')} s; per step: "
+        + ", ".join(f"{k} {v} s" for k, v in results.get("step_seconds", {}).items()),
     ]
     seed = results.get("seed")
     if seed:
@@ -751,7 +758,7 @@ def render(results: dict) -> str:
         for e in q.get("endpoints", []):
             lines.append(
                 f"| `{e['name']}` | {e.get('small', '—')} | {e.get('large', '—')} | "
-                f"{e.get('page2', '—')} | {e.get('scale', '—')} | "
+                f"{page2_cell(e.get('page2', '—'))} | {e.get('scale', '—')} | "
                 f"{'yes' if e.get('constant') else ('no' if e.get('status_ok') else e.get('note', '—'))} |"
             )
     w = results.get("write")
