@@ -45,7 +45,7 @@ BLOCKER_KINDS = (
 )
 
 _MESSAGES = {
-    INVALID_TRANSITION: "A release cannot go from {from} to {to}.",
+    INVALID_TRANSITION: "Cannot go from {from} to {to}.",  # releases, sign-offs, requests…
     SIGNOFF_MISSING: "{agency} has not approved the {stage} stage yet.",
     SIGNOFF_REJECTED: "{agency} rejected the {stage} stage.",
     SIGNOFF_WITHDRAWN: "{agency} withdrew its {stage} approval.",
