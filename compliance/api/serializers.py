@@ -211,9 +211,6 @@ class BlockerSerializer(serializers.Serializer):
     agency = serializers.CharField(required=False, help_text="Agency code.")
     stage = serializers.ChoiceField(choices=["limited", "general"], required=False)
     request = serializers.IntegerField(required=False, help_text="Government request id.")
-    cap = serializers.IntegerField(required=False)
-    approved = serializers.IntegerField(required=False)
-    country = serializers.CharField(required=False)
 
     def get_fields(self):
         fields = super().get_fields()
