@@ -1603,3 +1603,15 @@ def test_r18_alerts_go_to_every_admin_once_per_interval(w):
     mail.outbox.clear()
     call_command("send_reminders", stdout=io.StringIO())
     assert mail.outbox == []  # R19: same item, same recipient, same interval
+
+
+def test_the_test_client_speaks_json_by_default(w):
+    """SPEC: "JSON under /api/v1/". DRF's APIClient, without ``format=``, sends JSON."""
+    token = APIClient().post(f"{API}/auth/token/", {"username": "sam", "password": PASSWORD})
+    assert token.status_code == 200
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    r = client.post(f"{API}/releases/", {"slug": "j-1", "name": "J", "required_agencies": ["DOC"]})
+    assert r.status_code == 201 and r.json()["required_agencies"] == ["DOC"]
+    r = client.post(f"{API}/releases/j-1/transition/", {"to": "retired", "reason": "x"})
+    assert r.status_code == 200
