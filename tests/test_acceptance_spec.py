@@ -741,6 +741,11 @@ def test_r5_suspend_needs_reason_and_a_suspendable_state(w):
         w.move("draft-1", "suspended", "x"),
         {"kind": "invalid_transition", "from": "draft", "to": "suspended"},
     )
+    refused(  # every blocker at once
+        w.move("draft-1", "suspended"),
+        {"kind": "invalid_transition", "from": "draft", "to": "suspended"},
+        {"kind": "reason_required"},
+    )
     for state in ("limited", "general"):
         slug = f"{state}-1"
         getattr(w, state)(slug)
@@ -1475,7 +1480,12 @@ def test_seed_demo_is_idempotent_and_frontier_waits_for_oncd(db):
         for r in reqs
     )
     assert any(r["status"] == "suspended" for r in releases)
-    assert page(auditor.get(f"{API}/reminders/")) or True
+    # the reminders have something real to show: ONCD's overdue review goes to the owner
+    mail.outbox.clear()
+    call_command("send_reminders", stdout=io.StringIO())
+    reminders = page(auditor.get(f"{API}/reminders/"))
+    assert reminders and reminders[0]["recipient"] == release["owner"]
+    assert any("ONCD" in m.body for m in mail.outbox)
 
 
 def test_export_audit_command(w, tmp_path):
@@ -1615,3 +1625,21 @@ def test_the_test_client_speaks_json_by_default(w):
     assert r.status_code == 201 and r.json()["required_agencies"] == ["DOC"]
     r = client.post(f"{API}/releases/j-1/transition/", {"to": "retired", "reason": "x"})
     assert r.status_code == 200
+
+
+def test_submit_reason_and_allowlist_note_are_recorded(w):
+    w.release()
+    r = w.staff.post(f"{API}/releases/frontier-1/submit/", {"reason": "evals done"}, format="json")
+    assert r.status_code == 200
+    item = w.audit(model="release", object_id="frontier-1", action="changed")[0]
+    assert (item["user"], item["reason"]) == ("sam", "evals done")
+    assert {"field": "status", "old": "draft", "new": "in_review"} in item["changes"]
+    assert {"field": "review_round", "old": 0, "new": 1} in item["changes"]
+    pid = w.partner()
+    r = w.staff.post(
+        f"{API}/releases/frontier-1/allowlist/", {"partner": pid, "note": "CAISI vetted"},
+        format="json",
+    )  # fmt: skip
+    assert r.status_code == 201 and r.json()["note"] == "CAISI vetted"
+    item = w.audit(model="allowlistentry", object_id=r.json()["id"])[0]
+    assert (item["action"], item["user"]) == ("created", "sam")
