@@ -1643,3 +1643,17 @@ def test_submit_reason_and_allowlist_note_are_recorded(w):
     assert r.status_code == 201 and r.json()["note"] == "CAISI vetted"
     item = w.audit(model="allowlistentry", object_id=r.json()["id"])[0]
     assert (item["action"], item["user"]) == ("created", "sam")
+
+
+def test_audit_time_span_with_an_offset_put_in_the_url_as_is(w):
+    w.release()
+    from django.utils import timezone
+
+    past = (timezone.now() - timedelta(hours=1)).isoformat()  # "…+00:00", not URL-encoded
+    future = (timezone.now() + timedelta(hours=1)).isoformat()
+    assert "+" in past
+    r = w.auditor.get(f"{API}/audit/?since={past}&until={future}")
+    assert r.status_code == 200, r.content
+    assert r.json()["count"] == w.audit_count() > 0
+    r = w.auditor.get(f"{API}/audit/?since={future}")
+    assert r.status_code == 200 and r.json()["count"] == 0

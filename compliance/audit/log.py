@@ -9,6 +9,8 @@ with field messages (the API turns it into 400)."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -49,9 +51,20 @@ class AuditFilterForm(forms.Form):
         return data
 
 
+# ``?since=2026-05-15T17:21:00+00:00`` put in a URL unencoded arrives with a space for "+".
+_SPACED_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
+def _unmangled_offset(value: str) -> str:
+    return _SPACED_OFFSET.sub(r"\1+\2", value)
+
+
 def clean_filters(params) -> dict:
     """Validate raw filter values (strings or objects); ValidationError on bad input."""
     data = {k: params[k] for k in FILTERS if params.get(k) not in (None, "")}
+    for key in ("since", "until"):
+        if isinstance(data.get(key), str):
+            data[key] = _unmangled_offset(data[key])
     form = AuditFilterForm(data=data)
     if not form.is_valid():
         raise ValidationError(
