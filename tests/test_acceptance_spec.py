@@ -1657,3 +1657,31 @@ def test_audit_time_span_with_an_offset_put_in_the_url_as_is(w):
     assert r.json()["count"] == w.audit_count() > 0
     r = w.auditor.get(f"{API}/audit/?since={future}")
     assert r.status_code == 200 and r.json()["count"] == 0
+
+
+def test_optional_text_given_as_null_is_not_given(w):
+    w.release(description=None, artifact_digest=None)
+    assert w.get_release("frontier-1")["description"] == ""
+    w.submit()
+    so = w.signoff("frontier-1", "DOC", "limited")
+    r = w.staff.post(
+        f"{API}/signoffs/{so['id']}/decide/",
+        {"decision": "approved", "evidence": "letter", "conditions": None, "reason": None},
+        format="json",
+    )
+    assert r.status_code == 200 and r.json()["conditions"] == ""
+    refused(  # a reason that is required stays required
+        w.staff.post(
+            f"{API}/releases/frontier-1/transition/", {"to": "suspended", "reason": None},
+            format="json",
+        ),
+        {"kind": "reason_required"},
+    )  # fmt: skip
+    r = w.staff.post(
+        f"{API}/releases/frontier-1/transition/", {"to": "limited", "reason": None}, format="json"
+    )
+    refused(r, *[{"kind": "signoff_missing", "agency": c, "stage": "limited"} for c in CODES
+                 if c != "DOC"], {"kind": "allowlist_empty"})  # fmt: skip
+    bad_input(  # a required text is still required
+        w.staff.post(f"{API}/releases/", {"slug": "x", "name": None}, format="json"), "name"
+    )

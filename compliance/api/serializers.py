@@ -72,6 +72,17 @@ class StrictInputMixin:
             unknown = sorted(str(key) for key in data if key not in writable)
             if unknown:
                 raise serializers.ValidationError({key: [UNKNOWN_FIELD] for key in unknown})
+            # An optional text given as null (``"reason": null``) is the same as not given.
+            blank = {
+                name: ""
+                for name, field in self.fields.items()
+                if data.get(name, "") is None
+                and isinstance(field, serializers.CharField)
+                and field.allow_blank
+                and not field.allow_null
+            }
+            if blank:
+                data = {**data, **blank}
         return super().to_internal_value(data)
 
 
