@@ -1480,6 +1480,31 @@ def test_seed_demo_is_idempotent_and_frontier_waits_for_oncd(db):
         for r in reqs
     )
     assert any(r["status"] == "suspended" for r in releases)
+    # …received on a Friday at 17:21 Eastern, complied with the same evening and contested
+    from zoneinfo import ZoneInfo
+
+    eastern = ZoneInfo("America/New_York")
+    [directive] = [
+        r for r in reqs if (r["agency"], r["kind"], r["binding"])
+        == ("DOC", "restrict_foreign_access", True)
+    ]  # fmt: skip
+    received = parse(directive["received_at"]).astimezone(eastern)
+    complied = parse(directive["complied_at"]).astimezone(eastern)
+    assert (received.weekday(), received.hour, received.minute) == (4, 17, 21)
+    assert complied.date() == received.date() and complied > received
+    statuses = [
+        c["new"]
+        for item in page(
+            auditor.get(f"{API}/audit/?model=governmentrequest&object_id={directive['id']}")
+        )  # fmt: skip
+        for c in item["changes"]
+        if c["field"] == "status"
+    ]
+    assert "contested" in statuses and "complied" in statuses
+    # later a letter allows a limited release of one model while a sibling stays suspended
+    pulled = {r["slug"]: r for r in releases if r["slug"] in directive["releases"]}
+    assert sorted(r["status"] for r in pulled.values()) == ["limited", "suspended"]
+    assert all(r["foreign_access_restricted"] for r in pulled.values())
     # the reminders have something real to show: ONCD's overdue review goes to the owner
     mail.outbox.clear()
     call_command("send_reminders", stdout=io.StringIO())
@@ -1685,3 +1710,18 @@ def test_optional_text_given_as_null_is_not_given(w):
     bad_input(  # a required text is still required
         w.staff.post(f"{API}/releases/", {"slug": "x", "name": None}, format="json"), "name"
     )
+
+
+def test_r21_role_changes_are_in_the_audit_log(w):
+    call_command("add_user", "sam", "--role", "admin", stdout=io.StringIO())
+    item = w.audit(model="user", object_id="sam", action="changed")[0]
+    assert item["user"] == "system:add_user"
+    assert {"field": "groups", "old": ["staff"], "new": ["admin"]} in item["changes"]
+    assert not any(  # never a role-less moment in between
+        c["field"] == "groups" and c["new"] == []
+        for i in w.audit(model="user", object_id="sam")
+        for c in i["changes"]
+    )
+    # the new role holds at once: sam may now write agencies
+    r = w.staff.patch(f"{API}/agencies/DOC/", {"name": "Commerce"}, format="json")
+    assert r.status_code == 200
