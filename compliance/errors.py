@@ -45,7 +45,7 @@ BLOCKER_KINDS = (
 )
 
 _MESSAGES = {
-    INVALID_TRANSITION: "A release cannot go from {from} to {to}.",
+    INVALID_TRANSITION: "Cannot go from {from} to {to}.",  # releases, sign-offs, requests…
     SIGNOFF_MISSING: "{agency} has not approved the {stage} stage yet.",
     SIGNOFF_REJECTED: "{agency} rejected the {stage} stage.",
     SIGNOFF_WITHDRAWN: "{agency} withdrew its {stage} approval.",
@@ -66,8 +66,13 @@ _MESSAGES = {
 
 @dataclass(frozen=True)
 class Blocker:
+    """``fields`` are exactly the ones SPEC R8 names for the kind (``from``/``to``,
+    ``agency``/``stage``, ``request``); ``context`` only words the message (e.g. the cap and
+    the approved count of ``allowlist_full``) and is not part of the blocker's JSON."""
+
     kind: str
     fields: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in BLOCKER_KINDS:
@@ -79,13 +84,13 @@ class Blocker:
     @property
     def message(self) -> str:
         try:
-            return _MESSAGES[self.kind].format(**self.fields)
+            return _MESSAGES[self.kind].format(**self.context, **self.fields)
         except (KeyError, IndexError):
             return _MESSAGES[self.kind]
 
 
-def blocker(kind: str, **fields: Any) -> Blocker:
-    return Blocker(kind, fields)
+def blocker(kind: str, *, context: dict[str, Any] | None = None, **fields: Any) -> Blocker:
+    return Blocker(kind, fields, context or {})
 
 
 class RuleViolation(Exception):

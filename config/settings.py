@@ -199,6 +199,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "compliance.api.schema.ClearanceAutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="20/min")},
     "UNAUTHENTICATED_USER": None,
+    # The API takes JSON only: DRF's test client (APIClient) sends JSON unless told otherwise.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",

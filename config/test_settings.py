@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# A test suite logs in (POST /api/v1/auth/token/) far more often than 20 times a minute from
+# one address; throttling itself is tested on purpose, with its own rate (monkeypatched).
+os.environ.setdefault("TOKEN_THROTTLE_RATE", "100000/min")
 
 from config.settings import *  # noqa: E402,F403
 

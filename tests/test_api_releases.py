@@ -269,7 +269,7 @@ def test_patch_refusals_on_live_release(agencies, staff, admin_user):
         ),
         [
             {"kind": "release_live"},
-            {"kind": "cap_below_approved", "cap": 0, "approved": 1},
+            {"kind": "cap_below_approved"},
             {"kind": "restriction_in_force", "request": restriction.pk},
         ],
     )

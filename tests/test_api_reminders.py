@@ -68,7 +68,7 @@ def test_auditor_reads_the_log_newest_first(log, auditor, django_assert_max_num_
         "subject": "[Clearance] r: DOC approved limited",
         "items": [{"key": "notification:1"}],
         "sweep_id": None,
-        "sent_at": "2026-03-03T10:00:00Z",
+        "sent_at": "2026-03-03T10:00:00+00:00",
     }
     assert [r["id"] for r in body["results"]] == [log[2].pk, log[1].pk, log[0].pk]
 

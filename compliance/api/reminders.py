@@ -7,10 +7,11 @@ from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 
 from compliance.api.permissions import AuditReader
+from compliance.api.serializers import ModelSerializer
 from compliance.models import Reminder, ReminderKind
 
 
-class ReminderSerializer(serializers.ModelSerializer):
+class ReminderSerializer(ModelSerializer):  # times with an explicit offset, like the rest
     recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:

@@ -72,6 +72,17 @@ class StrictInputMixin:
             unknown = sorted(str(key) for key in data if key not in writable)
             if unknown:
                 raise serializers.ValidationError({key: [UNKNOWN_FIELD] for key in unknown})
+            # An optional text given as null (``"reason": null``) is the same as not given.
+            blank = {
+                name: ""
+                for name, field in self.fields.items()
+                if data.get(name, "") is None
+                and isinstance(field, serializers.CharField)
+                and field.allow_blank
+                and not field.allow_null
+            }
+            if blank:
+                data = {**data, **blank}
         return super().to_internal_value(data)
 
 
@@ -211,9 +222,6 @@ class BlockerSerializer(serializers.Serializer):
     agency = serializers.CharField(required=False, help_text="Agency code.")
     stage = serializers.ChoiceField(choices=["limited", "general"], required=False)
     request = serializers.IntegerField(required=False, help_text="Government request id.")
-    cap = serializers.IntegerField(required=False)
-    approved = serializers.IntegerField(required=False)
-    country = serializers.CharField(required=False)
 
     def get_fields(self):
         fields = super().get_fields()

@@ -9,6 +9,8 @@ with field messages (the API turns it into 400)."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -49,9 +51,20 @@ class AuditFilterForm(forms.Form):
         return data
 
 
+# ``?since=2026-05-15T17:21:00+00:00`` put in a URL unencoded arrives with a space for "+".
+_SPACED_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
+def _unmangled_offset(value: str) -> str:
+    return _SPACED_OFFSET.sub(r"\1+\2", value)
+
+
 def clean_filters(params) -> dict:
     """Validate raw filter values (strings or objects); ValidationError on bad input."""
     data = {k: params[k] for k in FILTERS if params.get(k) not in (None, "")}
+    for key in ("since", "until"):
+        if isinstance(data.get(key), str):
+            data[key] = _unmangled_offset(data[key])
     form = AuditFilterForm(data=data)
     if not form.is_valid():
         raise ValidationError(
@@ -67,7 +80,7 @@ def audit_records(**filters) -> QuerySet[AuditRecord]:
     if "model" in f:
         qs = qs.filter(model=f["model"])
     if "object_id" in f:
-        qs = qs.filter(object_id=f["object_id"])
+        qs = qs.filter(object_id__in=object_ids(f["model"], f["object_id"]))
     if "user" in f:
         qs = qs.filter(actor=f["user"])
     if "action" in f:
@@ -77,6 +90,23 @@ def audit_records(**filters) -> QuerySet[AuditRecord]:
     if "until" in f:
         qs = qs.filter(at__lt=f["until"])
     return qs.order_by("-seq")
+
+
+# SPEC addresses these by a natural key, not an id: ``object_id`` may be either.
+ADDRESS_FIELDS = {"release": "slug", "agency": "code", "user": "username"}
+
+
+def object_ids(model: str, object_id: str) -> list[str]:
+    """The ids ``object_id`` names: itself, and for a model addressed by a natural key
+    (release slug, agency code, username) the id of every object that ever had that key
+    (read from its history, so deleted or renamed objects are found too)."""
+    ids = [str(object_id)]
+    field = ADDRESS_FIELDS.get(model)
+    if field:
+        by_name = {t.name: t for t in tracked_models().values()}
+        history = by_name[model].history_model.objects.filter(**{field: object_id})
+        ids += [str(pk) for pk in history.values_list("id", flat=True).distinct()]
+    return sorted(set(ids))
 
 
 def release_history_records(release) -> QuerySet[AuditRecord]:

@@ -85,11 +85,16 @@ def decide_allowlist_entry(
         approved = release.allowlist.filter(status=AllowlistStatus.APPROVED).count()
         if approved >= release.partner_cap:
             blockers.append(
-                blocker(errors.ALLOWLIST_FULL, cap=release.partner_cap, approved=approved)
+                blocker(
+                    errors.ALLOWLIST_FULL,
+                    context={"cap": release.partner_cap, "approved": approved},
+                )
             )
         country = str(entry.partner.country)
         if release.foreign_access_restricted and country != DOMESTIC_COUNTRY:
-            blockers.append(blocker(errors.FOREIGN_PARTNER_RESTRICTED, country=country))
+            blockers.append(
+                blocker(errors.FOREIGN_PARTNER_RESTRICTED, context={"country": country})
+            )
         if vetted_by is None and _vetting_requests(release).exists():
             blockers.append(blocker(errors.VETTING_REQUIRED))
     refuse_if(blockers)

@@ -119,7 +119,10 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
         approved = release.allowlist.filter(status=AllowlistStatus.APPROVED).count()
         if changed["partner_cap"] < approved:
             blockers.append(
-                blocker(errors.CAP_BELOW_APPROVED, cap=changed["partner_cap"], approved=approved)
+                blocker(
+                    errors.CAP_BELOW_APPROVED,
+                    context={"cap": changed["partner_cap"], "approved": approved},
+                )
             )
     if changed.get("foreign_access_restricted") is False:
         blockers += [

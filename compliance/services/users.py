@@ -11,7 +11,7 @@ from django.db import transaction
 
 from compliance import clock
 from compliance.models.roles import Role
-from compliance.services.common import require_admin, stamp
+from compliance.services.common import require_admin, set_many, stamp
 
 User = get_user_model()
 
@@ -80,12 +80,11 @@ def ensure_user(
     role_names = [r.value for r in Role]
     current = set(user.groups.filter(name__in=role_names).values_list("name", flat=True))
     if current != {role}:
+        # One history row from the old role straight to the new one (no role-less state).
+        others = list(user.groups.exclude(name__in=role_names))
+        set_many(user, "groups", [*others, Group.objects.get(name=role)])
         stamp(user, actor, reason or f"role set to {role}")
-        stale = list(Group.objects.filter(name__in=current - {role}))
-        if stale:
-            user.groups.remove(*stale)
-        if role not in current:
-            user.groups.add(Group.objects.get(name=role))
+        user.save()
         changed_fields.add("groups")
     user._clearance_groups = None  # role_of() cache
     return user, created, bool(changed_fields) and not created
