@@ -17,7 +17,6 @@ from compliance import errors
 from compliance.errors import Blocker, blocker
 from compliance.models import (
     LIVE_STATUSES,
-    Agency,
     AllowlistEntry,
     AllowlistStatus,
     GovernmentRequest,
@@ -181,94 +180,7 @@ def _stage_view(facts: GateFacts, stage: str) -> dict:
 
 def release_gate(release: Release) -> dict:
     """GET /releases/{slug}/gate/: each stage's sign-offs, blockers and the release's alerts."""
-    return gate_view(read_gate_facts(release))
-
-
-def read_gate_facts(release: Release) -> GateFacts:
-    """``load_gate_facts`` for a read (no locks) in ONE static statement: the API's gate
-    endpoint ran four ORM queries whose building cost several times their round trips
-    (docs/benchmarks.md). Same rows, same order; the rules read them as model instances."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _gate_statement(),
-            [
-                release.pk,
-                release.pk,
-                release.review_round,
-                release.pk,
-                True,
-                RequestStatus.CLOSED,
-                release.pk,
-                AllowlistStatus.APPROVED,
-            ],
-        )
-        rows = cursor.fetchall()
-    required, signoffs, requests, entries = [], [], [], []
-    for kind, a, b, c, pk, partner_id in rows:
-        if kind == "a":
-            required.append(a)
-        elif kind == "s":
-            signoffs.append(
-                (b, a, SignOff(pk=pk, release=release, agency=Agency(code=a), stage=b, status=c))
-            )
-        elif kind == "r":
-            requests.append(GovernmentRequest(pk=pk, kind=a, reference=b))
-        else:
-            entries.append(
-                AllowlistEntry(
-                    pk=pk, release=release, partner=Partner(pk=partner_id, name=a, country=b)
-                )
-            )
-    return GateFacts(
-        release=release,
-        required_codes=sorted(required),
-        signoffs=[so for _stage, _code, so in sorted(signoffs, key=lambda t: (t[0], t[1]))],
-        binding_requests=sorted(requests, key=lambda r: r.pk),
-        approved_entries=sorted(entries, key=lambda e: e.pk),
-    )
-
-
-@cache
-def _gate_statement() -> str:
-    qn = connection.ops.quote_name
-    agency, signoff, request = Agency._meta, SignOff._meta, GovernmentRequest._meta
-    entry, partner = AllowlistEntry._meta, Partner._meta
-    required = Release._meta.get_field("required_agencies")
-    named = GovernmentRequest._meta.get_field("releases")
-
-    def col(meta, name: str) -> str:
-        return qn(meta.get_field(name).column)
-
-    def table(meta) -> str:
-        return qn(meta.db_table)
-
-    # Typed NULLs: PostgreSQL resolves UNION column types part by part.
-    text, number = "CAST(NULL AS VARCHAR(200))", "CAST(NULL AS BIGINT)"
-
-    return " UNION ALL ".join(
-        [
-            f"SELECT 'a', ag.{col(agency, 'code')}, {text}, {text}, {number}, {number} "
-            f"FROM {qn(required.m2m_db_table())} ra JOIN {table(agency)} ag "
-            f"ON ag.{qn(agency.pk.column)} = ra.{qn(required.m2m_reverse_name())} "
-            f"WHERE ra.{qn(required.m2m_column_name())} = %s",
-            f"SELECT 's', ag.{col(agency, 'code')}, s.{col(signoff, 'stage')}, "
-            f"s.{col(signoff, 'status')}, s.{qn(signoff.pk.column)}, {number} "
-            f"FROM {table(signoff)} s JOIN {table(agency)} ag "
-            f"ON ag.{qn(agency.pk.column)} = s.{col(signoff, 'agency')} "
-            f"WHERE s.{col(signoff, 'release')} = %s AND s.{col(signoff, 'round')} = %s",
-            f"SELECT 'r', g.{col(request, 'kind')}, g.{col(request, 'reference')}, {text}, "
-            f"g.{qn(request.pk.column)}, {number} "
-            f"FROM {table(request)} g JOIN {qn(named.m2m_db_table())} gr "
-            f"ON gr.{qn(named.m2m_column_name())} = g.{qn(request.pk.column)} "
-            f"WHERE gr.{qn(named.m2m_reverse_name())} = %s AND g.{col(request, 'binding')} = %s "
-            f"AND g.{col(request, 'status')} <> %s",
-            f"SELECT 'e', p.{col(partner, 'name')}, p.{col(partner, 'country')}, {text}, "
-            f"e.{qn(entry.pk.column)}, e.{col(entry, 'partner')} "
-            f"FROM {table(entry)} e JOIN {table(partner)} p "
-            f"ON p.{qn(partner.pk.column)} = e.{col(entry, 'partner')} "
-            f"WHERE e.{col(entry, 'release')} = %s AND e.{col(entry, 'status')} = %s",
-        ]
-    )
+    return gate_view(load_gate_facts(release))
 
 
 def gate_view(facts: GateFacts) -> dict:

@@ -129,7 +129,7 @@ CASES = {
     "requests": (requests, 3),
     "partners": (partners, 2),
     "allowlist": (allowlist, 3),
-    "gate": (gate, 2),  # the release, then its gate facts in one statement
+    "gate": (gate, 5),
     "access": (access, 1),  # release, partner and entry in one query
 }
 
