@@ -41,30 +41,24 @@ CSV_COLUMNS = (
 )
 
 
-def iter_records(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterator[AuditRecord]:
-    """Every record of ``queryset`` in seq order, ``chunk`` rows per query."""
+def seq_chunks(queryset: QuerySet, size: int = CHUNK) -> Iterator[list]:
+    """The rows of ``queryset`` (ledger entries, as instances or ``values()`` dicts) in seq
+    order, ``size`` per query: a keyset walk, so the millionth chunk costs what the first
+    does and only one chunk is ever in memory."""
     queryset = queryset.order_by("seq")
     last = 0
     while True:
-        rows = list(queryset.filter(seq__gt=last)[:chunk])
+        rows = list(queryset.filter(seq__gt=last)[:size])
         if not rows:
             return
-        yield from rows
-        last = rows[-1].seq
-        del rows
+        yield rows
+        last = rows[-1]["seq"] if isinstance(rows[-1], dict) else rows[-1].seq
 
 
 def iter_rows(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterator[dict]:
-    """``iter_records`` as plain rows of EXPORT_FIELDS: no model instance per entry."""
-    queryset = queryset.order_by("seq").values(*EXPORT_FIELDS)
-    last = 0
-    while True:
-        rows = list(queryset.filter(seq__gt=last)[:chunk])
-        if not rows:
-            return
+    """The export's ledger columns (EXPORT_FIELDS) as plain rows: no model instance per entry."""
+    for rows in seq_chunks(queryset.values(*EXPORT_FIELDS), chunk):
         yield from rows
-        last = rows[-1]["seq"]
-        del rows
 
 
 def iter_export(queryset: QuerySet[AuditRecord], fmt: str, chunk: int = CHUNK) -> Iterator[str]:

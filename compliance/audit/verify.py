@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
+from compliance.audit.export import seq_chunks
 from compliance.audit.ledger import ACTIONS, entry_of
 from compliance.audit.registry import snapshots, tracked_models
 from compliance.models.audit import AuditRecord
@@ -55,11 +56,7 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
 def _walk_chain() -> tuple[int, dict | None]:
     tables = tracked_models()
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    last = 0
-    while True:
-        chunk = list(AuditRecord.objects.filter(seq__gt=last).order_by("seq")[:CHUNK])
-        if not chunk:
-            return checked, None
+    for chunk in seq_chunks(AuditRecord.objects.all(), CHUNK):
         wanted: dict[str, list[int]] = defaultdict(list)
         for record in chunk:
             wanted[record.history_table].append(record.history_id)
@@ -72,7 +69,7 @@ def _walk_chain() -> tuple[int, dict | None]:
             if problem is not None:
                 return checked, _broken(record, *problem)
             expected_seq, prev_hash = record.seq + 1, record.hash
-        last = chunk[-1].seq
+    return checked, None
 
 
 def _check(record, expected_seq, prev_hash, snaps) -> tuple[str, str] | None:
