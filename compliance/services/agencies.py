@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from compliance.models import Agency, Partner
-from compliance.services.common import lock, require_admin, save
+from compliance.services.common import lock, require_admin, require_editable, save
 
 AGENCY_FIELDS = ("name", "contact_email", "active")
 PARTNER_FIELDS = ("name", "country", "contact_email", "notes")
@@ -46,8 +46,6 @@ def update_partner(partner: Partner, *, actor, reason: str = "", **changes) -> P
 
 
 def _apply(instance, changes: dict, allowed: tuple[str, ...]) -> None:
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise TypeError(f"cannot change {sorted(unknown)}")
+    require_editable(changes, allowed)
     for name, value in changes.items():
         setattr(instance, name, value)

@@ -64,6 +64,13 @@ def set_many(instance: models.Model, field: str, values) -> None:
         del instance.skip_history_when_saving
 
 
+def require_editable(changes: dict, editable: Iterable[str]) -> None:
+    """A programming error, not bad input: callers (serializers, forms) pass only these."""
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise TypeError(f"cannot change {sorted(unknown)}")
+
+
 def refuse_if(blockers: list[Blocker]) -> None:
     if blockers:
         raise RuleViolation(blockers)

@@ -27,6 +27,7 @@ from compliance.services.common import (
     reason_blockers,
     refuse_if,
     require_admin,
+    require_editable,
     require_writer,
     save,
     set_many,
@@ -100,9 +101,7 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
     R13: the foreign-access flag cannot be lifted under an in-force restriction;
     R14: only admins set the cap, never below the approved count."""
     require_writer(actor)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"cannot change {sorted(unknown)}")
+    require_editable(changes, EDITABLE_FIELDS)
     release = lock(release)
     agencies = changes.pop("required_agencies", None)
     old_codes = set(release.required_agencies.values_list("code", flat=True))

@@ -11,6 +11,7 @@ from compliance.services.common import (
     lock,
     lock_all,
     refuse_if,
+    require_editable,
     require_writer,
     save,
     set_many,
@@ -118,9 +119,7 @@ def update_request(
     request: GovernmentRequest, *, actor, reason: str = "", **changes
 ) -> GovernmentRequest:
     require_writer(actor)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"cannot change {sorted(unknown)}")
+    require_editable(changes, EDITABLE_FIELDS)
     releases = changes.pop("releases", None)
     # Every row lock before the first write (a write takes the audit chain's lock until
     # commit), and releases before the request, like every other service, or two edits
