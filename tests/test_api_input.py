@@ -260,3 +260,143 @@ def test_bodies_only_carry_what_services_accept(serializer, service, editable):
         accepted = {*getattr(importlib.import_module(f"compliance.services.{module}"), attr)}
         accepted.add("reason")
     assert writable <= accepted, writable - accepted
+
+
+# --- Issue 13: hostile input in bodies -------------------------------------------------
+
+NUL_MESSAGE = "Null characters are not allowed."
+REQUEST_BODY = {"agency": "DOC", "reference": "A-9", "kind": "vet_users"}
+
+# (method, path, body, role, the one field the 400 names)
+NUL_CASES = [
+    ("post", "/requests/", {**REQUEST_BODY, "agency": "D\x00C"}, "staff", "agency"),
+    ("post", "/requests/", {**REQUEST_BODY, "releases": ["frontier-1\x00"]}, "staff", "releases"),
+    ("post", "/requests/", {**REQUEST_BODY, "assignee": "s\x00m"}, "staff", "assignee"),
+    ("patch", "/requests/{req}/", {"assignee": "\x00"}, "staff", "assignee"),
+    ("patch", "/requests/{req}/", {"releases": ["draft-1", "\x00"]}, "staff", "releases"),
+    (
+        "post",
+        "/releases/",
+        {"slug": "x-1", "name": "X", "required_agencies": ["D\x00C"]},
+        "staff",
+        "required_agencies",
+    ),
+    ("post", "/releases/", {"slug": "x-1", "name": "X", "owner": "s\x00m"}, "staff", "owner"),
+    ("patch", "/releases/draft-1/", {"owner": "sam\x00"}, "staff", "owner"),
+    (
+        "post",
+        "/allowlist/{entry}/decide/",
+        {"decision": "approved", "vetted_by": "D\x00C"},
+        "admin",
+        "vetted_by",
+    ),
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "method,path,body,role,field", NUL_CASES, ids=[f"{c[0]} {c[1]} {c[4]}" for c in NUL_CASES]
+)
+def test_nul_in_a_code_slug_or_username_is_400_on_that_field(
+    setup, staff, admin_user, method, path, body, role, field
+):
+    """Issue 13 defect 2: PostgreSQL cannot compare a NUL (psycopg DataError, a 500)."""
+    user = {"staff": staff, "admin": admin_user}[role]
+    before = snapshot()
+    response = getattr(client_for(user), method)(
+        f"{API}{path.format(**setup)}", body, format="json"
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert response.json() == {field: [NUL_MESSAGE]}
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_every_writable_lookup_field_refuses_nul_before_the_database(db):
+    """Every serializer field that finds a related object by a string, and every page form's
+    choice field, refuses a NUL as bad input: none reaches PostgreSQL (DataError)."""
+    import inspect
+
+    from django import forms as django_forms
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from rest_framework import serializers as drf
+    from rest_framework.relations import ManyRelatedField, RelatedField
+
+    from compliance.api import audit, reminders
+    from compliance.api import serializers as api_serializers
+    from compliance.web import forms as web_forms
+
+    checked = set()
+    for module in (api_serializers, audit, reminders):
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if not (issubclass(cls, drf.BaseSerializer) and cls.__module__ == module.__name__):
+                continue
+            if issubclass(cls, drf.ModelSerializer) and not hasattr(cls, "Meta"):
+                continue  # an abstract base
+            for field_name, field in cls().fields.items():
+                relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+                if field.read_only or not isinstance(relation, RelatedField):
+                    continue
+                with pytest.raises((drf.ValidationError, DjangoValidationError)):
+                    relation.to_internal_value("D\x00C")
+                checked.add(f"{name}.{field_name}")
+    for name, cls in inspect.getmembers(web_forms, inspect.isclass):
+        if not issubclass(cls, django_forms.BaseForm):
+            continue
+        for field_name, field in cls.base_fields.items():
+            if isinstance(field, django_forms.ModelMultipleChoiceField):
+                value = ["D\x00C"]
+            elif isinstance(field, django_forms.ModelChoiceField):
+                value = "D\x00C"
+            else:
+                continue
+            with pytest.raises(DjangoValidationError) as exc:
+                field.clean(value)
+            assert exc.value.messages == [NUL_MESSAGE]
+            checked.add(f"{name}.{field_name}")
+    assert {
+        "GovernmentRequestSerializer.agency",
+        "GovernmentRequestSerializer.releases",
+        "GovernmentRequestSerializer.assignee",
+        "ReleaseSerializer.owner",
+        "ReleaseSerializer.required_agencies",
+        "AllowlistDecisionSerializer.vetted_by",
+        "AllowlistProposeSerializer.partner",
+        "RecordRequestForm.agency",
+        "RecordRequestForm.releases",
+        "RecordRequestForm.assignee",
+        "ProposeEntryForm.release",
+        "DecideEntryForm.vetted_by",
+    } <= checked
+
+
+OFFSET_CASES = [
+    ("post", "/requests/", {**REQUEST_BODY, "received_at": "2026-01-05T10:00:00+16:00"}),
+    ("post", "/requests/", {**REQUEST_BODY, "due_at": "2026-01-05T10:00:00-16:05"}),
+    ("patch", "/requests/{req}/", {"due_at": "2958-08-20T03:16:26+23:59"}),
+    ("patch", "/requests/{req}/", {"received_at": "2026-01-05T10:00:00+16:00"}),
+]
+
+
+@pytest.mark.parametrize("method,path,body", OFFSET_CASES)
+def test_time_offset_of_16_hours_or_more_is_400_on_that_field(setup, staff, method, path, body):
+    """Issue 13 defect 4: PostgreSQL refuses a displacement of 16 h or more (a 500 where the
+    offset reached it); the API and the pages refuse it on the field, with one message."""
+    from compliance.validators import OFFSET_MESSAGE
+
+    [field] = set(body) - set(REQUEST_BODY)
+    before = snapshot()
+    response = getattr(client_for(staff), method)(
+        f"{API}{path.format(**setup)}", body, format="json"
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert response.json() == {field: [OFFSET_MESSAGE]}
+    assert snapshot() == before
+
+
+def test_gate_as_of_takes_the_same_time_field(setup, staff):
+    response = client_for(staff).get(
+        f"{API}/releases/frontier-1/gate/", {"as_of": "2026-01-05T10:00:00+16:00"}
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["as_of"]
