@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from compliance import services
@@ -368,6 +370,53 @@ def test_every_writable_lookup_field_refuses_nul_before_the_database(db):
         "ProposeEntryForm.release",
         "DecideEntryForm.vetted_by",
     } <= checked
+
+
+DEEP_BODIES = {"arrays": "[" * 950, "objects": '{"a": ' * 950 + "1" + "}" * 950}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/auth/token/"),
+        ("POST", "/releases/"),
+        ("POST", "/signoffs/{so}/decide/"),
+        ("PATCH", "/requests/{req}/"),
+        ("POST", "/no-such-endpoint/"),
+    ],
+)
+def test_deeply_nested_json_is_400_before_authentication(
+    setup, django_assert_num_queries, method, path, shape
+):
+    """Issue 13 defect 3: 950 levels of nesting were a RecursionError (a 500), reachable
+    without logging in. Now a 400 on every path, before a session or token is even read."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")  # would be a 401 (a query)
+    with django_assert_num_queries(0):
+        response = client.generic(
+            method, f"{API}{path.format(**setup)}", DEEP_BODIES[shape], "application/json"
+        )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "non_field_errors": ["JSON parse error - nested deeper than 32 levels."]
+    }
+
+
+def test_json_depth_counts_brackets_outside_strings_only(setup, staff):
+    from compliance.api.middleware import json_depth_exceeds
+
+    assert not json_depth_exceeds('{"name": "' + "[" * 100 + '\\"[["}')
+    assert not json_depth_exceeds("[" * 32 + "]" * 32)
+    assert json_depth_exceeds("[" * 33)
+    # A body nested within the bound reaches the view as usual (here: a wrong shape).
+    body = json.dumps({"slug": "x-1", "name": "X", "required_agencies": [[[["DOC"]]]]})
+    response = client_for(staff).generic("POST", f"{API}/releases/", body, "application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["required_agencies"]
 
 
 OFFSET_CASES = [
