@@ -449,3 +449,16 @@ def test_gate_as_of_takes_the_same_time_field(setup, staff):
     )
     assert response.status_code == 400
     assert list(response.json()) == ["as_of"]
+
+
+def test_oversize_body_is_a_json_400(setup, staff):
+    """Issue 13 defect 12: a 10 MB body got Django's HTML 400 page."""
+    body = json.dumps({"slug": "x-1", "name": "X", "description": "x" * 10_000_000})
+    before = snapshot()
+    response = client_for(staff).generic("POST", f"{API}/releases/", body, "application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "non_field_errors": ["Request body too large: at most 2621440 bytes."]
+    }
+    assert snapshot() == before
