@@ -803,3 +803,17 @@ def test_page_text_limits_are_the_apis(client, world, staff):
             form.__name__,
             name,
         )
+
+
+def test_page_403_logs_one_line_without_traceback(client, world, auditor, caplog):
+    """Issue 13 defect 12: every page 403 logged a full traceback (an answer, not a fault)."""
+    import logging
+
+    client.force_login(auditor)
+    url = reverse("web:release_submit", args=[world["release"].slug])
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.post(url).status_code == 403
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [r.getMessage() for r in records] == [f"Forbidden (Permission denied): {url}"]
+    assert records[0].exc_info is None
+    assert "Traceback" not in caplog.text
