@@ -462,3 +462,15 @@ def test_oversize_body_is_a_json_400(setup, staff):
         "non_field_errors": ["Request body too large: at most 2621440 bytes."]
     }
     assert snapshot() == before
+
+
+def test_round_filter_declares_its_bound_in_the_schema(setup, staff, auditor):
+    """Issue 13 defect 12: ``?round=`` above 2**31 - 1 is a 400, so the schema says so."""
+    schema = client_for(auditor).get(f"{API}/schema/").json()
+    [param] = [
+        p for p in schema["paths"]["/api/v1/signoffs/"]["get"]["parameters"] if p["name"] == "round"
+    ]
+    assert param["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+    client = client_for(staff)
+    assert client.get(f"{API}/signoffs/", {"round": 2**31 - 1}).status_code == 200
+    assert list(client.get(f"{API}/signoffs/", {"round": 2**31}).json()) == ["round"]
