@@ -474,3 +474,55 @@ def test_round_filter_declares_its_bound_in_the_schema(setup, staff, auditor):
     client = client_for(staff)
     assert client.get(f"{API}/signoffs/", {"round": 2**31 - 1}).status_code == 200
     assert list(client.get(f"{API}/signoffs/", {"round": 2**31}).json()) == ["round"]
+
+
+DAY = 24 * 3600
+# (method, path, times in seconds from now, the field the 400 names)
+TIME_RULE_CASES = [
+    ("post", "/requests/", {"received_at": -DAY, "due_at": -2 * DAY}, "due_at"),
+    ("post", "/requests/", {"due_at": -3600}, "due_at"),  # received_at defaults to now
+    ("post", "/requests/", {"received_at": 2 * DAY}, "received_at"),
+    ("patch", "/requests/{req}/", {"due_at": -30 * DAY}, "due_at"),
+    ("patch", "/requests/{req}/", {"received_at": 400 * DAY}, "received_at"),
+]
+
+
+@pytest.mark.parametrize("method,path,times,field", TIME_RULE_CASES)
+def test_due_before_received_or_received_ahead_is_400_on_that_field(
+    setup, staff, method, path, times, field
+):
+    """Issue 13 defect 12 (SPEC "Bad input, everywhere"), checked by the service, so the
+    pages refuse the same (tests/test_ui_views.py)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from compliance.services.requests import DUE_BEFORE_RECEIVED, RECEIVED_IN_FUTURE
+
+    now = timezone.now()
+    body = {name: (now + timedelta(seconds=s)).isoformat() for name, s in times.items()}
+    if method == "post":
+        body = {**REQUEST_BODY, **body}
+    before = snapshot()
+    response = getattr(client_for(staff), method)(
+        f"{API}{path.format(**setup)}", body, format="json"
+    )
+    assert response.status_code == 400, response.content[:300]
+    message = DUE_BEFORE_RECEIVED if field == "due_at" else RECEIVED_IN_FUTURE
+    assert response.json() == {field: [message]}
+    assert snapshot() == before
+
+
+def test_received_within_a_day_ahead_and_due_after_it_are_accepted(setup, staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    body = {
+        **REQUEST_BODY,
+        "received_at": (now + timedelta(hours=20)).isoformat(),  # a letter dated in Tokyo
+        "due_at": (now + timedelta(hours=20)).isoformat(),
+    }
+    response = client_for(staff).post(f"{API}/requests/", body, format="json")
+    assert response.status_code == 201, response.content[:300]

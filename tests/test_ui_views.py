@@ -772,6 +772,34 @@ def test_request_form_refuses_an_offset_postgresql_cannot_take(client, world, st
     assert history_count() == before
 
 
+@pytest.mark.parametrize(
+    "times,field",
+    [
+        ({"received_at": -2, "due_at": -3}, "due_at"),
+        ({"received_at": 49}, "received_at"),
+    ],
+)
+def test_request_form_refuses_due_before_received_and_received_ahead(
+    client, world, staff, times, field
+):
+    """Issue 13 defect 12 on the page: the same rule and words as the API (the service)."""
+    from compliance.services.requests import DUE_BEFORE_RECEIVED, RECEIVED_IN_FUTURE
+
+    now = timezone.now()
+    data = {
+        **NEW_REQUEST,
+        **{k: (now + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for k, h in times.items()},
+    }
+    client.force_login(staff)
+    before = history_count()
+    resp = client.post(reverse("web:request_new"), data)
+    assert resp.status_code == 400
+    message = DUE_BEFORE_RECEIVED if field == "due_at" else RECEIVED_IN_FUTURE
+    assert resp.context["form"].errors == {field: [message]}
+    assert 'value="DOC-T-1"' in resp.content.decode()
+    assert history_count() == before
+
+
 def test_page_text_limits_are_the_apis(client, world, staff):
     """Issue 13 defect 12: the request page took a 100,000-character summary the API
     refuses. Every free-text field of a page form has its API field's bound."""
