@@ -1,5 +1,5 @@
 """End to end on real services: a Celery worker on Redis, an SMTP server (aiosmtpd), two
-sweeps at once on PostgreSQL, and a broker that is down."""
+sweeps at once on PostgreSQL, a broker that is down and one that never answers."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from compliance.models import (
     RequestKind,
     SignOff,
 )
-from compliance.notifications import sweep
+from compliance.notifications import outbox, sweep
 from compliance.notifications.sweep import run_sweep
 from config.celery import app as celery_app
 from tests.conftest import TEST_REDIS_URL
@@ -105,6 +105,14 @@ def _reset_broker_pools() -> None:
         amqp._producer_pool = None
 
 
+# As config/settings.py sets them for Redis.
+REDIS_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+    "visibility_timeout": 3600,
+}
+
+
 @contextmanager
 def broker(url: str):
     """Run the project's Celery app against ``url`` for real (no eager mode)."""
@@ -113,15 +121,64 @@ def broker(url: str):
     saved = {k: conf[k] for k in keys}
     conf.update(
         broker_url=url,
-        broker_transport_options={"socket_connect_timeout": 2, "visibility_timeout": 3600},
+        broker_transport_options=dict(REDIS_TRANSPORT_OPTIONS),
         task_always_eager=False,
     )
     _reset_broker_pools()
     try:
         yield celery_app
     finally:
+        # The publisher thread hands off to this broker, not to the one restored below.
+        assert outbox.wait_for_handoffs(30), "a broker hand-off did not finish"
         conf.update(saved)
         _reset_broker_pools()
+
+
+class SilentBroker:
+    """A TCP server that accepts connections and never answers (a hung broker, a black-holing
+    proxy). ``close()`` drops the connections, as a broker restart would."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _addr = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.accepted.append(conn)
+
+    def wait_connected(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.accepted and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return bool(self.accepted)
+
+    def close(self) -> None:
+        # shutdown() first: close() alone does not wake the accept() blocked in the thread,
+        # and the socket would go on accepting.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+        self.listener.close()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def silent_broker():
+    server = SilentBroker()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture
@@ -155,7 +212,9 @@ def test_real_worker_delivers_the_approval_mail_and_the_sweep_digest(
     limited = SignOff.objects.get(release=release, stage="limited")
 
     services.decide_signoff(limited, actor=admin_user, decision="approved", evidence="letter 7")
-    # Committed (no atomic block around a transaction=True test): the task is on Redis.
+    # Committed (no atomic block around a transaction=True test): the publisher thread puts
+    # the task on Redis.
+    assert outbox.wait_for_handoffs(10)
     assert _queued() == 1
     assert Notification.objects.get().state == OutboxState.PENDING
 
@@ -296,6 +355,43 @@ def test_broker_down_the_approval_succeeds_and_the_next_sweep_delivers(doc, staf
     notification.refresh_from_db()
     assert notification.state == OutboxState.SENT
     assert run_sweep().notifications == 0 and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_never_answers_does_not_hold_up_the_action(
+    doc, staff, admin_user, silent_broker
+):
+    """Issue 13 defect 8: a broker that accepts the connection and then says nothing cost
+    every notifying action its 10 s socket timeout. The action returns at once; the outbox
+    row is the commitment and a sweep delivers it, once."""
+    release = make_release(staff, slug="frontier-1", agencies=[doc])
+    release = services.submit_release(release, actor=staff)
+    limited = SignOff.objects.get(release=release, stage="limited")
+    mail.outbox.clear()
+    with broker(silent_broker.url):
+        started = time.monotonic()
+        services.decide_signoff(limited, actor=admin_user, decision="approved", evidence="ok")
+        took = time.monotonic() - started
+        assert took < 2, f"the approval waited {took:.1f}s for a silent broker (timeout 10 s)"
+        limited.refresh_from_db()
+        assert limited.status == "approved"
+        notification = Notification.objects.get()
+        assert notification.state == OutboxState.PENDING and mail.outbox == []
+        # The hand-off did reach the broker, and is stuck there, off the request path.
+        assert silent_broker.wait_connected(5)
+        assert not outbox.wait_for_handoffs(0.5)
+
+        assert run_sweep().notifications == 1
+        assert [(m.to, m.subject) for m in mail.outbox] == [
+            (["sam@lab.example"], "[Clearance] frontier-1: DOC approved limited")
+        ]
+        silent_broker.close()  # the stuck hand-off fails now; it must not send again
+        assert outbox.wait_for_handoffs(10)
+    notification.refresh_from_db()
+    assert notification.state == OutboxState.SENT
+    assert run_sweep().notifications == 0
+    assert outbox.deliver_notification(notification.pk) is False  # a late task: no-op
+    assert len(mail.outbox) == 1 and Reminder.objects.count() == 1
 
 
 @pytest.mark.postgres
