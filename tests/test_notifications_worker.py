@@ -376,9 +376,9 @@ def test_a_sweep_killed_mid_digest_strands_only_that_digest(due_work, smtp, sett
 
     def kill_on_the_second(rcpt_tos):
         if len(smtp.messages) == 1:  # the second digest: its sender dies before the reply
+            victim["to"] = rcpt_tos[0]  # before the kill: the test thread wakes up on it
             os.kill(victim["proc"].pid, signal.SIGKILL)
             victim["proc"].wait(10)
-            victim["to"] = rcpt_tos[0]
             return "451 sender is gone"
         return None
 
