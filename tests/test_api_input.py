@@ -230,7 +230,7 @@ def test_only_json_bodies(setup, staff):
         ("AgencySerializer", "create_agency", None),
         ("AgencyUpdateSerializer", None, "agencies.AGENCY_FIELDS"),
         ("PartnerSerializer", "create_partner", None),
-        ("PartnerSerializer", None, "agencies.PARTNER_FIELDS"),
+        ("PartnerSerializer", None, "partners.PARTNER_FIELDS"),
         ("SubmitSerializer", "submit_release", None),
         ("TransitionSerializer", "transition_release", None),
         ("SignOffDecisionSerializer", "decide_signoff", None),
