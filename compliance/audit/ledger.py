@@ -9,6 +9,8 @@ entries with it: sequence numbers stay gap-free."""
 
 from __future__ import annotations
 
+import threading
+
 from django.db import connections, models, transaction
 
 from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
@@ -20,10 +22,18 @@ from compliance.models.audit import AuditAction, AuditRecord
 CHAIN_LOCK_KEY = 0x434C5241
 ACTIONS = {"+": AuditAction.CREATED, "~": AuditAction.CHANGED, "-": AuditAction.DELETED}
 LABEL_FIELDS = ("username", "code", "slug", "name")
+_taken = threading.local()  # per thread, like Django's database connections
+
+
+def chain_locks_taken(using: str = "default") -> int:
+    """How often this thread took the chain lock on ``using``: the services' lock helpers
+    (services.common) refuse a row lock once it grew during the service."""
+    return getattr(_taken, using, 0)
 
 
 def lock_chain_head(using: str) -> tuple[int, str] | None:
     """Take the chain lock (held until commit) and read the head (seq, hash), or None."""
+    setattr(_taken, using, chain_locks_taken(using) + 1)
     connection = connections[using]
     if connection.vendor == "postgresql":
         # Lock and read in one round trip: see migration audit_append_only.
