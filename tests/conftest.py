@@ -57,25 +57,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _flush_past_append_only_triggers():
-    """R22 keeps history append-only with PostgreSQL triggers that also refuse TRUNCATE, and
-    ``transaction=True`` tests are reset with a TRUNCATE (Django's flush). Only the test
-    suite's flush bypasses them, for its own transaction: ``SET LOCAL
-    session_replication_role = replica`` (superuser-only) before the TRUNCATE. Production
-    code has no such path; the triggers stay on for everything else in the tests."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    original = DatabaseOperations.execute_sql_flush
-
-    def execute_sql_flush(self, sql_list):
-        return original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
-
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
-    yield
-    DatabaseOperations.execute_sql_flush = original
-
-
-@pytest.fixture(scope="session", autouse=True)
 def _no_untracked_writes_in_app_code():
     """QuerySet.update()/bulk_create()/bulk_update() on a model with history writes no
     history row (R21). Application code must never do it: in tests such a call from
