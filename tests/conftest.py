@@ -56,64 +56,6 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=f"needs {why}"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_untracked_writes_in_app_code():
-    """QuerySet.update()/bulk_create()/bulk_update() on a model with history writes no
-    history row (R21). Application code must never do it: in tests such a call from
-    ``compliance/`` raises. (Tests themselves may still use them to arrange data.)"""
-    from django.db.models import QuerySet
-
-    originals = {name: getattr(QuerySet, name) for name in UNTRACKED_WRITES}
-
-    def guarded(name):
-        def method(self, *args, **kwargs):
-            if _is_tracked(self.model) and _called_from_app():
-                raise AssertionError(
-                    f"QuerySet.{name}() on {self.model.__name__} leaves no history (R21): "
-                    "save through a service instead"
-                )
-            return originals[name](self, *args, **kwargs)
-
-        return method
-
-    for name in UNTRACKED_WRITES:
-        setattr(QuerySet, name, guarded(name))
-    yield
-    for name, method in originals.items():
-        setattr(QuerySet, name, method)
-
-
-UNTRACKED_WRITES = ("update", "bulk_create", "bulk_update")
-# simple-history's bulk helpers: the write and its history rows together (seed_scale uses them).
-HISTORY_WRITING_HELPERS = ("bulk_create_with_history", "bulk_update_with_history")
-APP_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compliance")
-
-
-def _is_tracked(model) -> bool:
-    return bool(getattr(model._meta, "simple_history_manager_attribute", None))
-
-
-def _called_from_app() -> bool:
-    import sys
-
-    frame = sys._getframe(2)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if filename.startswith(APP_DIR + os.sep):
-            return True
-        library = (
-            "site-packages" in filename
-            or filename.startswith(sys.base_prefix)
-            or filename.startswith("<frozen")
-        )
-        if not library:
-            return False  # the first caller outside libraries is not app code
-        if frame.f_code.co_name in HISTORY_WRITING_HELPERS and "simple_history" in filename:
-            return False  # simple-history's bulk helpers write the history rows themselves
-        frame = frame.f_back
-    return False
-
-
 @pytest.fixture
 def agencies(db):
     """The four agencies of the demo scenario, in code order."""

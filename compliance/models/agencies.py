@@ -2,10 +2,10 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django_countries.fields import CountryField
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
-class AgencyQuerySet(models.QuerySet):
+class AgencyQuerySet(TrackedQuerySet):
     def active(self):
         return self.filter(active=True)
 
@@ -45,6 +45,7 @@ class Partner(models.Model):
     notes = models.TextField(blank=True)
 
     history = audited_history()
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]

@@ -1,3 +1,7 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import pgtrigger
 from django.db import models
 from django.db.models.signals import class_prepared
@@ -18,6 +22,51 @@ class AuditedHistory(models.Model):
 def audited_history(**kwargs) -> HistoricalRecords:
     """HistoricalRecords as every Clearance model uses it (actor label, reason, user hook)."""
     return HistoricalRecords(bases=[AuditedHistory], get_user=history_user_getter, **kwargs)
+
+
+class UntrackedWriteError(RuntimeError):
+    """A write that would leave no history row (R21): a programming error, never a 409."""
+
+
+_writes_without_history = ContextVar("clearance_writes_without_history", default=False)
+
+
+@contextmanager
+def writes_without_history() -> Iterator[None]:
+    """Allow ``update()``/``bulk_create()``/``bulk_update()`` on tracked models inside: only
+    for a caller that writes the history rows itself (simple-history's
+    ``bulk_*_with_history``, the scale seeder) or a test arranging data."""
+    token = _writes_without_history.set(True)
+    try:
+        yield
+    finally:
+        _writes_without_history.reset(token)
+
+
+class TrackedQuerySet(models.QuerySet):
+    """The default queryset of every tracked model. ``update()``, ``bulk_create()`` and
+    ``bulk_update()`` write rows without history (R21), so they are refused unless the
+    caller says it writes the history itself (``writes_without_history()``). ``save()``
+    and deletes go through the base manager and signals: unaffected."""
+
+    def _refuse_untracked(self, method: str) -> None:
+        if not _writes_without_history.get():
+            raise UntrackedWriteError(
+                f"QuerySet.{method}() on {self.model.__name__} leaves no history (R21): "
+                "save through a service instead"
+            )
+
+    def update(self, **kwargs):
+        self._refuse_untracked("update")
+        return super().update(**kwargs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        self._refuse_untracked("bulk_create")
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        self._refuse_untracked("bulk_update")
+        return super().bulk_update(objs, fields, *args, **kwargs)
 
 
 class AppendOnly(pgtrigger.Protect):
