@@ -9,6 +9,7 @@ rows (see docs/audit.md). Cursors: ``b<seq>`` = older than seq, ``a<seq>`` = new
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -89,3 +90,18 @@ def keyset_page(
         older=f"b{rows[-1].seq}" if more_older else None,
         newer=f"a{rows[0].seq}" if more_newer and rows else None,
     )
+
+
+def keyset_chunks(queryset: QuerySet, key: str, size: int) -> Iterator[list]:
+    """The rows of ``queryset`` (instances or ``values()`` dicts) in ``key`` order, ``size``
+    per query: a keyset walk (``key > last ORDER BY key LIMIT size``), so the millionth
+    chunk costs what the first does and only one chunk is ever in memory."""
+    queryset = queryset.order_by(key)
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(**{f"{key}__gt": last})
+        rows = list(page[:size])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][key] if isinstance(rows[-1], dict) else getattr(rows[-1], key)
