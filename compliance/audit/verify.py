@@ -25,9 +25,9 @@ from collections import defaultdict
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 
-from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
+from compliance.audit.chain import GENESIS_HASH, entry_hash, jsonable
 from compliance.audit.export import seq_chunks
-from compliance.audit.ledger import ACTIONS, entry_of
+from compliance.audit.ledger import entry_of, snapshot_columns
 from compliance.audit.paging import keyset_chunks
 from compliance.audit.registry import Tracked, snapshots, tracked_models
 from compliance.models.audit import AuditRecord
@@ -77,14 +77,14 @@ def _walk_chain() -> tuple[int, dict | None]:
         }
         for record in chunk:
             checked += 1
-            problem = _check(record, expected_seq, prev_hash, snaps)
+            problem = _check(record, expected_seq, prev_hash, tables, snaps)
             if problem is not None:
                 return checked, _broken(record, *problem)
             expected_seq, prev_hash = record.seq + 1, record.hash
     return checked, None
 
 
-def _check(record, expected_seq, prev_hash, snaps) -> tuple[str, str] | None:
+def _check(record, expected_seq, prev_hash, tables, snaps) -> tuple[str, str] | None:
     if record.seq != expected_seq:
         return "sequence_gap", f"expected seq {expected_seq}, found {record.seq}"
     if record.prev_hash != prev_hash:
@@ -92,24 +92,10 @@ def _check(record, expected_seq, prev_hash, snaps) -> tuple[str, str] | None:
     snap = snaps.get(record.history_table, {}).get(record.history_id)
     if snap is None:
         return "history_missing", f"{record.history_table} row {record.history_id} is gone"
-    if content_digest(snap) != record.content_digest:
+    expected = snapshot_columns(tables[record.history_table], snap)
+    if expected.pop("content_digest") != record.content_digest:
         return "content_mismatch", f"{record.history_table} row {record.history_id} was altered"
-    fields = snap["fields"]
-    expected = {
-        "actor": fields["history_actor"] or "system",
-        "at": fields["history_date"],
-        "reason": fields["history_change_reason"] or "",
-        "action": ACTIONS.get(fields["history_type"]),
-        "user_id": fields["history_user_id"],
-    }
-    actual = {
-        "actor": record.actor,
-        "at": jsonable(record.at),
-        "reason": record.reason,
-        "action": record.action,
-        "user_id": record.user_id,
-    }
-    differing = sorted(k for k in expected if expected[k] != actual[k])
+    differing = sorted(k for k, v in expected.items() if getattr(record, k) != v)
     if differing:
         return "ledger_mismatch", "ledger differs from history in " + ", ".join(differing)
     if entry_hash(entry_of(record)) != record.hash:
