@@ -1,5 +1,7 @@
-"""Keyset paging of the audit log, newest first: one implementation for the API
+"""Keyset walks. ``keyset_page``: the audit log newest first, one implementation for the API
 (``/api/v1/audit/``, a release's history) and the audit page (``/audit/``).
+``keyset_chunks``: a whole table in key order, chunk by chunk, for the export (the ledger by
+seq) and ``verify_audit`` (the ledger by seq, then every live table by primary key).
 
 A page costs an index range scan however deep it is, where OFFSET would read and discard
 every earlier row. ``count`` is exact: for the unfiltered log it is the head's sequence

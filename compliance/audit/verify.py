@@ -26,7 +26,6 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash, jsonable
-from compliance.audit.export import seq_chunks
 from compliance.audit.ledger import entry_of, snapshot_columns
 from compliance.audit.paging import keyset_chunks
 from compliance.audit.registry import Tracked, snapshots, tracked_models
@@ -68,7 +67,7 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
 def _walk_chain() -> tuple[int, dict | None]:
     tables = tracked_models()
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    for chunk in seq_chunks(AuditRecord.objects.all(), CHUNK):
+    for chunk in keyset_chunks(AuditRecord.objects.all(), "seq", CHUNK):
         wanted: dict[str, list[int]] = defaultdict(list)
         for record in chunk:
             wanted[record.history_table].append(record.history_id)
