@@ -174,13 +174,7 @@ def changes_between(
         changes.append({"field": field.name, "old": old, "new": new})
         if field.is_relation:
             relations[field.name] = field.related_model
-            # The object being saved usually holds the related object already: no query.
-            if instance is not None and field.is_cached(instance):
-                related = field.get_cached_value(instance)
-                if related is not None and related.pk == new:
-                    label = _label_field(field.related_model)
-                    if label is not None:
-                        known[(field.related_model, new)] = getattr(related, label)
+            _remember_label(field, instance, new, known)
     for m in tracked.m2m:
         old = sorted(r[m.target_attname] for r in previous["m2m"][m.name]) if previous else []
         new = sorted(r[m.target_attname] for r in current["m2m"][m.name])
@@ -192,6 +186,18 @@ def changes_between(
         if model is not None:
             _label(change, model, using, known)
     return sorted(changes, key=lambda c: c["field"])
+
+
+def _remember_label(field: models.Field, instance, pk, known: dict) -> None:
+    """The object being saved usually holds the related object already: no query."""
+    if instance is None or not field.is_cached(instance):
+        return
+    related = field.get_cached_value(instance)
+    if related is None or related.pk != pk:
+        return
+    label = _label_field(field.related_model)
+    if label is not None:
+        known[(field.related_model, pk)] = getattr(related, label)
 
 
 def _label_field(model: type[models.Model]) -> str | None:
