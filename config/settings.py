@@ -242,6 +242,15 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# Behind a TLS-terminating proxy the app sees plain HTTP: without this, HSTS is never sent
+# and SECURE_SSL_REDIRECT redirects forever. Set it only when the proxy sets the header and
+# strips it from what clients send, e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_ssl_header.upper().replace("-", "_"),
+        env.str("SECURE_PROXY_SSL_VALUE", default="https"),
+    )
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 if not DEBUG:
