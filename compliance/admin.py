@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
@@ -25,6 +27,7 @@ from compliance.models import (
 from compliance.services import agencies as agency_services
 from compliance.services import releases as release_services
 from compliance.services import requests as request_services
+from compliance.services import users as user_services
 
 
 class _Refused(Exception):
@@ -252,3 +255,22 @@ class AllowlistEntryAdmin(ServiceAdmin):
         return services.propose_allowlist_entry(
             data["release"], actor=request.user, partner=data["partner"], note=data["note"]
         )
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin; deactivating a user here goes through the users service, which
+    revokes their API tokens. (A password set here revokes them too: every password change
+    does, see ``RevokeTokensOnPasswordChange``.)"""
+
+    def save_model(self, request, obj, form, change):
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        if deactivating:
+            obj.is_active = True  # the service deactivates, with its own history row
+        super().save_model(request, obj, form, change)
+        if deactivating:
+            user_services.deactivate_user(obj, actor=request.user, reason="deactivated in admin")
+            obj.is_active = False

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 
-from django.db import connection
-from django.db.models import F
+from django.contrib.auth.models import User
+from django.db.models import F, QuerySet
+from knox.models import get_token_model
 
 from compliance import errors
 from compliance.errors import Blocker, blocker
@@ -29,6 +29,7 @@ from compliance.models import (
     SignOffStatus,
     Stage,
 )
+from compliance.models.roles import is_admin
 
 DOMESTIC_COUNTRY = "US"
 
@@ -206,38 +207,6 @@ def check_access(release: Release, partner: Partner) -> dict:
     )
 
 
-def check_access_by_keys(slug: str, partner_id: int) -> dict | None:
-    """R15 for GET /releases/{slug}/access/?partner=: the release's state, the partner's
-    country and its approved entry in ONE static statement (the API's hot path: building the
-    equivalent ORM query cost ten times the round trip). None when either is unknown."""
-    with connection.cursor() as cursor:
-        cursor.execute(_access_statement(), [AllowlistStatus.APPROVED, slug, partner_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    status, restricted, country, approved = row
-    return _access_answer(status, bool(restricted), country, lambda: bool(approved))
-
-
-@cache
-def _access_statement() -> str:
-    qn = connection.ops.quote_name
-    release, partner, entry = Release._meta, Partner._meta, AllowlistEntry._meta
-
-    def col(meta, name: str) -> str:
-        return qn(meta.get_field(name).column)
-
-    return (
-        f"SELECT r.{col(release, 'status')}, r.{col(release, 'foreign_access_restricted')}, "
-        f"p.{col(partner, 'country')}, EXISTS(SELECT 1 FROM {qn(entry.db_table)} e "
-        f"WHERE e.{col(entry, 'release')} = r.{qn(release.pk.column)} "
-        f"AND e.{col(entry, 'partner')} = p.{qn(partner.pk.column)} "
-        f"AND e.{col(entry, 'status')} = %s) "
-        f"FROM {qn(release.db_table)} r, {qn(partner.db_table)} p "
-        f"WHERE r.{col(release, 'slug')} = %s AND p.{qn(partner.pk.column)} = %s"
-    )
-
-
 def _access_answer(status: str, restricted: bool, country, approved) -> dict:
     """The R15 decision from already-loaded facts; ``approved()`` is asked only when needed."""
     if status == ReleaseStatus.RETIRED:
@@ -327,3 +296,14 @@ def gate_overviews(facts_by_release: dict[int, GateFacts]) -> dict[int, dict]:
             }
         out[rid] = stages
     return out
+
+
+def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet:
+    """The API tokens ``viewer`` may see and revoke: their own; an admin's, everyone's.
+    ``username`` narrows to one user. Newest first."""
+    tokens = get_token_model().objects.select_related("user").order_by("-created", "digest")
+    if not is_admin(viewer):
+        tokens = tokens.filter(user=viewer)
+    if username is not None:
+        tokens = tokens.filter(user__username=username)
+    return tokens

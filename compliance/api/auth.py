@@ -1,14 +1,13 @@
 """API authentication: django-rest-knox tokens (only a SHA-512 digest of each token is stored,
-never the token itself), issued by POST /api/v1/auth/token/ and by ``add_user --token``."""
+never the token itself), issued by POST /api/v1/auth/token/ and by ``add_user --token``
+(``compliance.services.users.issue_token``), revoked by logout, by the owner or an admin, and
+by a password change or a deactivation."""
 
 from __future__ import annotations
 
 import binascii
-from functools import cache
 from hmac import compare_digest
 
-from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
@@ -18,91 +17,42 @@ from knox.settings import CONSTANTS, knox_settings
 from knox.signals import token_expired
 from rest_framework import exceptions
 
+from compliance.services.users import issue_token
 
-def issue_token(user) -> str:
-    """A new API token for ``user``; the clear text exists only in the return value."""
-    _instance, token = get_token_model().objects.create(user=user)
-    return token
-
-
-@cache
-def _token_statement() -> tuple[str, list[str], list[str]]:
-    """SELECT token, its user and the user's group names by token key: one static statement
-    (PostgreSQL), built once from the models' metadata."""
-    token_model, user_model = get_token_model(), get_user_model()
-    qn = connection.ops.quote_name
-    token_fields = token_model._meta.concrete_fields
-    user_fields = user_model._meta.concrete_fields
-    groups = user_model._meta.get_field("groups")
-    through = groups.remote_field.through._meta
-    group = groups.related_model._meta
-    user_fk = token_model._meta.get_field("user").column
-    key_col = token_model._meta.get_field("token_key").column
-    sql = (
-        "SELECT "
-        + ", ".join(f"t.{qn(f.column)}" for f in token_fields)
-        + ", "
-        + ", ".join(f"u.{qn(f.column)}" for f in user_fields)
-        + f", ARRAY(SELECT g.{qn(group.get_field('name').column)} FROM {qn(group.db_table)} g"
-        + f" JOIN {qn(through.db_table)} m ON m.{qn(groups.m2m_reverse_name())} = g.{qn(group.pk.column)}"
-        + f" WHERE m.{qn(groups.m2m_column_name())} = u.{qn(user_model._meta.pk.column)})"
-        + f" FROM {qn(token_model._meta.db_table)} t"
-        + f" JOIN {qn(user_model._meta.db_table)} u ON u.{qn(user_model._meta.pk.column)} = t.{qn(user_fk)}"
-        + f" WHERE t.{qn(key_col)} = %s"
-    )
-    return sql, [f.attname for f in token_fields], [f.attname for f in user_fields]
-
-
-def _candidates(key: str):
-    """(token with its user loaded, the user's group names or None) for a token key."""
-    token_model = get_token_model()
-    if connection.vendor != "postgresql":
-        for token in token_model.objects.filter(token_key=key).select_related("user"):
-            yield token, None
-        return
-    sql, token_names, user_names = _token_statement()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
-        rows = cursor.fetchall()
-    n = len(token_names)
-    for row in rows:
-        token = token_model.from_db(connection.alias, token_names, row[:n])
-        user = get_user_model().from_db(connection.alias, user_names, row[n : n + len(user_names)])
-        token_model._meta.get_field("user").set_cached_value(token, user)
-        yield token, set(row[-1])
+__all__ = ["TokenAuthentication", "issue_token"]
 
 
 class TokenAuthentication(KnoxTokenAuthentication):
-    """Knox's token check in one round trip (docs/benchmarks.md): on PostgreSQL one static
-    statement reads the token, its user and the user's role groups. Knox itself reads every
-    other token of the user on each request to purge expired ones, the role check then reads
-    the groups, and the ORM's query building cost more than the round trips. An expired
-    token is still refused and deleted when presented; a header that is not even text is a
-    401 (not a 500)."""
+    """Knox's token check, through the ORM, without knox's per-request purge: knox reads every
+    other token of the user on each request to delete expired ones (docs/benchmarks.md); here
+    only the presented token is read (with its user, one query) and its own expiry checked.
+    Expired tokens are refused and deleted when presented, and a user's other expired tokens
+    are purged when a new one is issued. A header that is not even text is a 401 (not a 500);
+    an inactive user's token is refused (knox's ``validate_user``)."""
 
     def authenticate_credentials(self, token: bytes):
         msg = "Invalid token."
         try:
             text = token.decode("utf-8")
-        except UnicodeDecodeError as exc:
+            digest = hash_token(text)
+        except (UnicodeDecodeError, TypeError, binascii.Error) as exc:
             raise exceptions.AuthenticationFailed(msg) from exc
-        for auth_token, role_names in _candidates(text[: CONSTANTS.TOKEN_KEY_LENGTH]):
+        candidates = (
+            get_token_model()
+            .objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])
+            .select_related("user")
+        )
+        for auth_token in candidates:
+            if not compare_digest(digest, auth_token.digest):
+                continue
             if auth_token.expiry is not None and auth_token.expiry < timezone.now():
                 username = auth_token.user.get_username()
                 auth_token.delete()
                 token_expired.send(sender=self.__class__, username=username, source="auth_token")
-                continue
-            try:
-                digest = hash_token(text)
-            except (TypeError, binascii.Error) as exc:
-                raise exceptions.AuthenticationFailed(msg) from exc
-            if compare_digest(digest, auth_token.digest):
-                if knox_settings.AUTO_REFRESH and auth_token.expiry:
-                    self.renew_token(auth_token)
-                user, auth = self.validate_user(auth_token)
-                if role_names is not None:
-                    user._clearance_groups = role_names  # role_of() reads no more
-                return user, auth
+                break
+            if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                self.renew_token(auth_token)
+            return self.validate_user(auth_token)
         raise exceptions.AuthenticationFailed(msg)
 
 
