@@ -63,15 +63,10 @@ def ensure_user(
     put("is_staff", role == Role.ADMIN)
     if role != Role.ADMIN:
         put("is_superuser", False)
-    reactivated = not created and not user.is_active
-    if reactivated:
+    if not created and not user.is_active:
         put("is_active", True)
-    if password is None and user.has_usable_password():
-        user.set_unusable_password()
-        changed_fields.add("password")
-    elif isinstance(password, str) and not user.check_password(password):
-        password_validation.validate_password(password, user)
-        user.set_password(password)
+        revoke_tokens(user)  # a token from before the deactivation stays dead
+    if _put_password(user, password):
         changed_fields.add("password")
 
     if created or changed_fields:
@@ -88,10 +83,21 @@ def ensure_user(
         stamp(user, actor, reason or f"role set to {role}")
         user.save()
         changed_fields.add("groups")
-    if reactivated:
-        revoke_tokens(user)  # a token from before the deactivation stays dead
     user._clearance_groups = None  # role_of() cache
     return user, created, bool(changed_fields) and not created
+
+
+def _put_password(user: User, password) -> bool:
+    """ensure_user's ``password``: a string sets it (validated) unless it is already the
+    password, ``None`` makes it unusable, ``KEEP`` leaves it. True when it changed."""
+    if password is None and user.has_usable_password():
+        user.set_unusable_password()
+        return True
+    if isinstance(password, str) and not user.check_password(password):
+        password_validation.validate_password(password, user)
+        user.set_password(password)
+        return True
+    return False
 
 
 # --- API tokens (issue 13 defect 7) -------------------------------------------------------
