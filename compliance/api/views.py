@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.models import AuthToken
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -289,10 +289,16 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
     @action(detail=True, methods=["get"])
     def access(self, request, slug=None):
         """R15: may this partner use the release now, and why."""
-        release = self.get_object()  # an unknown release is a 404 before a bad query is a 400
-        partner_id = valid(s.AccessQuerySerializer, request.query_params)["partner"]
-        partner = get_object_or_404(Partner, pk=partner_id)
-        return Response(selectors.check_access(release, partner))
+        refuse_nul(slug)
+        query = s.AccessQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            self.get_object()  # an unknown release is a 404 before a bad query is a 400
+            raise ValidationError(query.errors)
+        # One query for the release, the partner and its entry (the API's hot path).
+        answer = selectors.check_access_by_keys(slug, query.validated_data["partner"])
+        if answer is None:
+            raise Http404("No release or partner matches the given query.")
+        return Response(answer)
 
     @extend_schema(
         request=None,
