@@ -20,6 +20,7 @@ venv: $(VENV)/.installed
 # SQLite + an embedded Celery broker (kombu filesystem transport): no service needed.
 run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py createcachetable
 	DEBUG=1 $(PY) manage.py seed_demo --with-demo-users
 	@mkdir -p var
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the server and the Celery worker)"

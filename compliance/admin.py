@@ -30,6 +30,7 @@ from compliance.services import agencies as agency_services
 from compliance.services import partners as partner_services
 from compliance.services import releases as release_services
 from compliance.services import requests as request_services
+from compliance.services import users as user_services
 from compliance.services.users import KEEP, ensure_user
 
 User = get_user_model()
@@ -306,14 +307,20 @@ class UserAdmin(ServiceAdmin):
         "last_login",
         "date_joined",
     )
-    service_fields = ("username", "email", "role", "new_password")
+    service_fields = ("username", "email", "role", "new_password", "is_active")
     create_only_fields = ("username",)
 
     def create_object(self, request, data, reason):
         return self._ensure(request, data["username"], data, reason)
 
     def update_object(self, request, obj, changes, reason):
-        return self._ensure(request, obj.username, {"role": role_of(obj), **changes}, reason)
+        active = changes.pop("is_active", None)
+        user = obj
+        if changes or active:  # ensure_user also reactivates (revoking any old token)
+            user = self._ensure(request, obj.username, {"role": role_of(obj), **changes}, reason)
+        if active is False:  # the service deactivates and revokes every API token
+            user = user_services.deactivate_user(user, actor=request.user, reason=reason)
+        return user
 
     def _ensure(self, request, username, data, reason):
         user, _created, _changed = ensure_user(

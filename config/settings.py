@@ -95,6 +95,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # Validates nothing: revokes the user's API tokens whenever a password changes.
+    {"NAME": "compliance.services.users.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "/"
@@ -184,6 +186,28 @@ REMINDER_CLAIM_TIMEOUT = timedelta(minutes=env.float("REMINDER_CLAIM_TIMEOUT_MIN
 # A worker sweeps once when it starts (beat's first run is a full period later).
 REMINDER_SWEEP_ON_START = env.bool("REMINDER_SWEEP_ON_START", default=True)
 
+# --- Cache (throttle counters) ----------------------------------------------------------
+# Shared by every worker process, so a rate limit is one limit and not one per process:
+# Redis when REDIS_URL is set, else a database table (`manage.py createcachetable`, which
+# `make run` and the test database creation run).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "clearance_cache",
+        }
+    )
+}
+
+# --- Client address (throttles, sign-in lock-out) --------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0 (the default):
+# the header is ignored and the client is the connection's address, so a client cannot
+# pick its own address by sending the header. N: the N-th address from the right is the
+# client (each proxy appends the address it saw). compliance.signin.client_address.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -200,6 +224,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "compliance.api.schema.ClearanceAutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="20/min")},
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": None,
     # The API takes JSON only: DRF's test client (APIClient) sends JSON unless told otherwise.
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -235,6 +260,13 @@ SPECTACULAR_SETTINGS = {
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Password spraying (one address, many usernames): the address alone is locked after this
+# many failures within AXES_COOLOFF_TIME (compliance.signin.AddressLockoutHandler).
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_HANDLER = "compliance.signin.AddressLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "compliance.signin.client_address"
+# The token endpoint's lock-out answer is JSON, the login page's is the template.
+AXES_LOCKOUT_CALLABLE = "compliance.signin.lockout_response"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 CONTENT_SECURITY_POLICY = {
@@ -246,6 +278,15 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# Behind a TLS-terminating proxy the app sees plain HTTP: without this, HSTS is never sent
+# and SECURE_SSL_REDIRECT redirects forever. Set it only when the proxy sets the header and
+# strips it from what clients send, e.g. SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_ssl_header.upper().replace("-", "_"),
+        env.str("SECURE_PROXY_SSL_VALUE", default="https"),
+    )
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 if not DEBUG:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
-from compliance.api.auth import issue_token
+from compliance.services.users import issue_token
 
 API = "/api/v1"
 

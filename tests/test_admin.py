@@ -364,6 +364,7 @@ def superuser(db):
 
 def user_form(user, **overrides):
     data = {"email": user.email, "role": "", "new_password": "", "change_reason": ""}
+    data["is_active"] = "on"  # an unticked box deactivates the user
     data.update(overrides)
     return data
 

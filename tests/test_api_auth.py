@@ -7,15 +7,17 @@ import re
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
+from django.test import override_settings
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
-from tests.api_support import API
+from compliance.signin import LOCKED_DETAIL
+from tests.api_support import API, client_for
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle():
+def _fresh_throttle(db):
     cache.clear()  # throttle counters live in the cache
     yield
     cache.clear()
@@ -141,3 +143,125 @@ def test_other_expired_tokens_do_not_block_a_valid_one(staff):
 
     AuthToken.objects.create(user=staff, expiry=timedelta(seconds=-1))
     assert _token_client(staff).get(f"{API}/agencies/").status_code == 200
+
+
+# --- issue 13 defect 5: the throttle keys on the real client address --------------------
+
+
+def test_token_throttle_ignores_a_client_chosen_forwarded_for(staff, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
+    codes = [
+        APIClient()
+        .post(
+            f"{API}/auth/token/",
+            {"username": "sam", "password": "wrong"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{i}",
+        )
+        .status_code
+        for i in range(5)
+    ]
+    assert codes == [401, 401, 401, 429, 429]
+
+
+@override_settings(NUM_PROXIES=1)
+def test_behind_one_trusted_proxy_the_address_it_saw_is_the_client(staff, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
+
+    def attempt(forwarded):
+        return (
+            APIClient()
+            .post(
+                f"{API}/auth/token/",
+                {"username": "sam", "password": "wrong"},
+                format="json",
+                HTTP_X_FORWARDED_FOR=forwarded,
+            )
+            .status_code
+        )
+
+    # The client may prepend anything; the proxy appends the address it saw (the last one).
+    assert [attempt(f"10.0.0.{i}, 203.0.113.7") for i in range(4)] == [401, 401, 401, 429]
+    assert attempt("203.0.113.8") == 401  # another client behind the same proxy
+
+
+def test_client_address_rule():
+    from django.test import RequestFactory
+
+    from compliance.signin import client_address
+
+    request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="1.1.1.1")
+    assert client_address(request) == "192.0.2.1"  # no proxy configured: header ignored
+    with override_settings(NUM_PROXIES=2):
+        request.META["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, 203.0.113.9, 10.0.0.1"
+        assert client_address(request) == "203.0.113.9"
+        request.META["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+        assert client_address(request) == "203.0.113.9"
+
+
+# --- issue 13 defect 6: password spraying from one address is locked out -------------------
+
+SPRAY = "Winter2026!"
+
+
+@override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=5, AXES_ADDRESS_FAILURE_LIMIT=8)
+def test_password_spraying_locks_the_address_on_the_token_endpoint(staff, auditor):
+    codes = [token_for(f"user{i}", SPRAY).status_code for i in range(10)]
+    assert codes == [401] * 7 + [429] * 3
+    locked = token_for("sam")  # the right password, from the same address
+    assert locked.status_code == 429
+    assert locked["Content-Type"] == "application/json"
+    assert locked.json() == {"detail": LOCKED_DETAIL}
+    assert locked["Retry-After"] == "900"
+    elsewhere = APIClient().post(
+        f"{API}/auth/token/",
+        {"username": "sam", "password": "pw-for-tests"},
+        format="json",
+        REMOTE_ADDR="192.0.2.50",
+    )
+    assert elsewhere.status_code == 200
+
+
+@override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=3, AXES_ADDRESS_FAILURE_LIMIT=20)
+def test_one_persons_failures_lock_that_account_not_the_address(staff, auditor):
+    assert [token_for("sam", "typo").status_code for _ in range(4)] == [401, 401, 429, 429]
+    assert token_for("sam").status_code == 429
+    assert token_for("audrey").status_code == 200  # same address, another account
+
+
+@override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=5, AXES_ADDRESS_FAILURE_LIMIT=8)
+def test_password_spraying_locks_the_address_on_the_login_page(client, staff):
+    from django.urls import reverse
+
+    url = reverse("web:login")
+    codes = [
+        client.post(url, {"username": f"user{i}", "password": SPRAY}).status_code for i in range(10)
+    ]
+    assert codes == [200] * 7 + [429] * 3
+    response = client.post(url, {"username": "sam", "password": "pw-for-tests"})
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_token_schema_documents_the_lockout_as_it_answers(auditor):
+    schema = client_for(auditor).get(f"{API}/schema/").json()
+    responses = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]
+    assert sorted(responses) == ["200", "400", "401", "429"]
+    detail = responses["429"]["content"]["application/json"]["schema"]
+    assert detail == {"$ref": "#/components/schemas/Detail"}
+
+
+# --- issue 14 item 5: the access check through the ORM -----------------------------------
+
+
+def test_access_check_with_an_out_of_range_partner_is_a_400(staff, agencies):
+    from tests.factories import make_release
+
+    make_release(staff, slug="r-1", agencies=agencies)
+    client = client_for(staff)
+    huge = client.get(f"{API}/releases/r-1/access/?partner=99999999999999999999")
+    assert huge.status_code == 400
+    assert list(huge.json()) == ["partner"]
+    assert client.get(f"{API}/releases/r-1/access/?partner=9223372036854775807").status_code == 404
+    assert client.get(f"{API}/releases/nope/access/?partner=x").status_code == 404

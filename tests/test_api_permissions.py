@@ -52,6 +52,12 @@ def _build_world():
         kind="information_request",
         releases=[review],
     )
+    from knox.models import AuthToken
+
+    from compliance.services.users import issue_token
+
+    issue_token(admin2)
+    token_id = AuthToken.objects.get(user=admin2).digest
     users = {
         "anonymous": None,
         "norole": factories.UserFactory(username="nora"),
@@ -68,11 +74,15 @@ def _build_world():
         proposed=proposed,
         granted=granted,
         request=request,
+        token_id=token_id,
         users=users,
     )
 
 
 R, W, A = "read", "write", "admin"  # who may: every role / staff+admin / admin only
+# Any signed-in user, with a role or without (their own tokens); admins only, and to anyone
+# else the object does not exist (someone else's token: 404, not 403).
+SELF, HIDDEN = "self", "hidden"
 # (method, path, body, who may, status when allowed)
 ENDPOINTS = [
     ("get", "/agencies/", None, R, 200),
@@ -104,16 +114,27 @@ ENDPOINTS = [
     ("post", "/releases/draft-1/allowlist/", {"partner": "{w.partner.pk}"}, W, 201),
     ("post", "/allowlist/{w.proposed.pk}/decide/", {"decision": "approved"}, A, 200),
     ("post", "/allowlist/{w.granted.pk}/revoke/", {"reason": "contract ended"}, A, 200),
+    ("post", "/auth/logout/", None, SELF, 204),
+    ("get", "/auth/tokens/", None, SELF, 200),
+    ("delete", "/auth/tokens/{w.token_id}/", None, HIDDEN, 204),
     ("get", "/schema/", None, R, 200),
     ("get", "/docs/", None, R, 200),
 ]
-ALLOWED = {R: {"auditor", "staff", "admin"}, W: {"staff", "admin"}, A: {"admin"}}
+ALLOWED = {
+    R: {"auditor", "staff", "admin"},
+    W: {"staff", "admin"},
+    A: {"admin"},
+    SELF: {"norole", "auditor", "staff", "admin"},
+    HIDDEN: {"admin"},
+}
 
 
 def expected_status(role: str, who: str, ok: int) -> int:
     if role == "anonymous":
         return 401
-    return ok if role in ALLOWED[who] else 403
+    if role in ALLOWED[who]:
+        return ok
+    return 404 if who == HIDDEN else 403
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -126,13 +147,14 @@ def test_permission_matrix(db, world, role, method, path, body, who, ok):
         body = {k: (v.format(w=world) if isinstance(v, str) else v) for k, v in body.items()}
         if "partner" in body:
             body["partner"] = int(body["partner"])
+    client = client_for(world.users[role])
     before = _snapshot()
     kwargs = {"format": "json"} if body is not None else {}
-    response = getattr(client_for(world.users[role]), method)(f"{API}{path}", body, **kwargs)
+    response = getattr(client, method)(f"{API}{path}", body, **kwargs)
 
     expected = expected_status(role, who, ok)
     assert response.status_code == expected, response.content[:300]
-    if expected in (401, 403):
+    if expected in (401, 403, 404):
         if path != "/docs/":  # an HTML page; its refusal is rendered as HTML
             assert set(response.json()) == {"detail"}
         assert _snapshot() == before, "a refused request must change nothing"
@@ -142,7 +164,10 @@ def test_permission_matrix(db, world, role, method, path, body, who, ok):
 
 def _snapshot():
     """Every row a write endpoint could touch, with its history count."""
+    from knox.models import AuthToken
+
     return (
+        sorted(AuthToken.objects.values_list("digest", flat=True)),
         list(Release.objects.order_by("pk").values_list("slug", "status", "description")),
         list(SignOff.objects.order_by("pk").values_list("pk", "status")),
         list(AllowlistEntry.objects.order_by("pk").values_list("pk", "status")),

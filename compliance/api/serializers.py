@@ -318,7 +318,8 @@ class GateAsOfSerializer(GateSerializer):
 
 
 class AccessQuerySerializer(serializers.Serializer):
-    partner = serializers.IntegerField(min_value=1, help_text="Partner id.")
+    # The id column's range: a larger number is bad input (400), not a database error.
+    partner = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Partner id.")
 
 
 class AccessSerializer(serializers.Serializer):
@@ -519,3 +520,24 @@ class TokenRequestSerializer(StrictSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    """An issued API token, never the token itself: only its digest is stored."""
+
+    id = serializers.CharField(source="digest", help_text="The token's id (its digest).")
+    user = serializers.CharField(source="user.username")
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(allow_null=True)
+    current = serializers.SerializerMethodField(help_text="The token of this request.")
+
+    def get_current(self, token) -> bool:
+        request = self.context.get("request")
+        auth = getattr(request, "auth", None)
+        return getattr(auth, "digest", None) == token.digest
+
+
+class ApiTokenQuerySerializer(serializers.Serializer):
+    user = serializers.CharField(
+        required=False, max_length=150, help_text="Username (admins see everyone's tokens)."
+    )

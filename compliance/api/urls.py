@@ -16,6 +16,7 @@ router.register("releases", views.ReleaseViewSet, basename="release")
 router.register("signoffs", views.SignOffViewSet, basename="signoff")
 router.register("requests", views.GovernmentRequestViewSet, basename="request")
 router.register("allowlist", views.AllowlistViewSet, basename="allowlist")
+router.register("auth/tokens", views.ApiTokenViewSet, basename="token-admin")
 
 # Nothing is readable anonymously, the schema and its docs included: any role (a session or
 # a token) reads them. The Swagger UI assets are served locally (drf-spectacular-sidecar).
@@ -23,6 +24,7 @@ docs_permissions = [ReadAnyRoleWriteStaff]
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path(
         "schema/",
         SpectacularJSONAPIView.as_view(permission_classes=docs_permissions),

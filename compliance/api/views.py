@@ -4,10 +4,11 @@ by the one exception handler in ``compliance.api.exceptions``."""
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from knox.models import AuthToken
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
@@ -20,7 +21,6 @@ from rest_framework.views import APIView
 from compliance import selectors, services
 from compliance.api import filters
 from compliance.api import serializers as s
-from compliance.api.auth import issue_token
 from compliance.api.permissions import ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
 from compliance.audit.timetravel import release_gate_as_of
 from compliance.models import (
@@ -31,6 +31,9 @@ from compliance.models import (
     Release,
     SignOff,
 )
+from compliance.services import users
+from compliance.services.users import issue_token
+from compliance.signin import client_address
 
 STAFF = [IsAuthenticated, ReadAnyRoleWriteStaff]
 ADMIN = [IsAuthenticated, ReadAnyRoleWriteAdmin]
@@ -102,15 +105,24 @@ class ServiceViewSet(ApiViewMixin, viewsets.GenericViewSet):
 # --- Auth -------------------------------------------------------------------------------
 
 
+class ClientAddressRateThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle keyed on the client's real address (``NUM_PROXIES``, never a
+    client-chosen X-Forwarded-For), counted in the shared cache (CACHES), so the limit is
+    one limit across every worker process."""
+
+    def get_ident(self, request):
+        return client_address(request._request)
+
+
 class TokenView(APIView):
     """POST /auth/token/: username and password → a new API token."""
 
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressRateThrottle]
     throttle_scope = "token"
     parser_classes = [JSONParser]
-    error_responses = ("400", "401", "403", "429")
+    error_responses = ("400", "401", "429")
 
     @extend_schema(
         request=s.TokenRequestSerializer,
@@ -118,8 +130,9 @@ class TokenView(APIView):
         auth=[],
         summary="Exchange a username and password for an API token",
         description="Wrong credentials or an inactive user: 401. Missing or malformed "
-        "fields: 400. Locked out after repeated failures (django-axes): 403. Throttled per "
-        "client (scope `token`): 429.",
+        "fields: 400. Throttled per client address (scope `token`), or locked out after "
+        "repeated failures for this username from this address or for any usernames from "
+        "this address (django-axes): 429 with `Retry-After`.",
     )
     def post(self, request):
         data = valid(s.TokenRequestSerializer, request.data)
@@ -132,6 +145,53 @@ class TokenView(APIView):
         # No authentication class here, yet a 401 must stay a 401 (DRF turns it into 403
         # without a WWW-Authenticate challenge).
         return "Token"
+
+
+class LogoutView(APIView):
+    """POST /auth/logout/: revoke the token this request came with (a session: sign out)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    error_responses = ("401",)
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke this token")
+    def post(self, request):
+        if isinstance(request.auth, AuthToken):
+            users.revoke_token(request.auth, actor=request.user)
+        else:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """GET /auth/tokens/: your own tokens (admins: everyone's, ``?user=`` to narrow);
+    DELETE /auth/tokens/{id}/: revoke one. Only digests are stored: a token's id is its
+    digest, and the token itself is never shown again."""
+
+    serializer_class = s.ApiTokenSerializer
+    permission_classes = [IsAuthenticated]
+    lookup_field = "digest"
+    lookup_url_kwarg = "id"
+    http_method_names = ["get", "delete", "head", "options"]
+    error_responses = ("400", "401", "404")
+
+    def get_queryset(self):
+        username = None
+        if self.action == "list":
+            username = valid(s.ApiTokenQuerySerializer, self.request.query_params).get("user")
+        return selectors.api_tokens(viewer=self.request.user, username=username)
+
+    @extend_schema(parameters=[s.ApiTokenQuerySerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="Token id.")],
+        responses={204: None},
+    )
+    def destroy(self, request, *args, **kwargs):
+        users.revoke_token(self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Agencies and partners --------------------------------------------------------------
@@ -223,7 +283,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
 
     @extend_schema(
         request=None,
-        parameters=[OpenApiParameter("partner", int, required=True, description="Partner id.")],
+        parameters=[s.AccessQuerySerializer],
         responses={200: s.AccessSerializer},
     )
     @action(detail=True, methods=["get"])
@@ -379,6 +439,8 @@ class AllowlistViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
 __all__ = [
     "AgencyViewSet",
+    "ApiTokenViewSet",
+    "LogoutView",
     "AllowlistViewSet",
     "GovernmentRequestViewSet",
     "PartnerViewSet",

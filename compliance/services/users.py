@@ -7,10 +7,18 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from knox.models import AuthToken, get_token_model
 
 from compliance import clock
 from compliance.models.roles import Role
-from compliance.services.common import lock_all, require_admin, service_transaction, set_many, stamp
+from compliance.services.common import (
+    lock,
+    lock_all,
+    require_admin,
+    service_transaction,
+    set_many,
+    stamp,
+)
 
 User = get_user_model()
 
@@ -61,14 +69,10 @@ def ensure_user(
     put("is_staff", role == Role.ADMIN)
     if role != Role.ADMIN:
         put("is_superuser", False)
-    if not user.is_active:
+    if not created and not user.is_active:
         put("is_active", True)
-    if password is None and user.has_usable_password():
-        user.set_unusable_password()
-        changed_fields.add("password")
-    elif isinstance(password, str) and not user.check_password(password):
-        password_validation.validate_password(password, user)
-        user.set_password(password)
+        revoke_tokens(user)  # a token from before the deactivation stays dead
+    if _put_password(user, password):
         changed_fields.add("password")
 
     if created or changed_fields:
@@ -87,3 +91,90 @@ def ensure_user(
         changed_fields.add("groups")
     user._clearance_groups = None  # role_of() cache
     return user, created, bool(changed_fields) and not created
+
+
+def _put_password(user: User, password) -> bool:
+    """ensure_user's ``password``: a string sets it (validated) unless it is already the
+    password, ``None`` makes it unusable, ``KEEP`` leaves it. True when it changed."""
+    if password is None and user.has_usable_password():
+        user.set_unusable_password()
+        return True
+    if isinstance(password, str) and not user.check_password(password):
+        password_validation.validate_password(password, user)
+        user.set_password(password)
+        return True
+    return False
+
+
+# --- API tokens (issue 13 defect 7) -------------------------------------------------------
+# A token is a credential, not a record of the lab's decisions: it keeps no history row.
+# What revokes tokens: logout (this token), the owner or an admin (one token), a password
+# change and a deactivation (every token of the user).
+
+
+def issue_token(user: User) -> str:
+    """A new API token for ``user``; the clear text exists only in the return value. The
+    user's expired tokens are purged here (knox would read them all on every request)."""
+    token_model = get_token_model()
+    token_model.objects.filter(user=user, expiry__lt=clock.now()).delete()
+    _instance, token = token_model.objects.create(user=user)
+    return token
+
+
+def revoke_token(token: AuthToken, *, actor: User) -> None:
+    """Revoke one token: its owner may, and an admin may revoke anyone's."""
+    if token.user_id != actor.pk:
+        require_admin(actor)
+    token.delete()
+
+
+def revoke_tokens(user: User) -> int:
+    """Revoke every token of ``user`` (after a password change or a deactivation)."""
+    deleted, _ = get_token_model().objects.filter(user=user).delete()
+    return deleted
+
+
+@service_transaction
+def set_password(user: User, *, actor: User | None, password: str, reason: str = "") -> User:
+    """Set a new password (validated); every API token of the user is revoked. ``actor``: the
+    user themselves, an admin, or ``None`` inside ``system_actor(...)``."""
+    if actor is not None and actor.pk != user.pk:
+        require_admin(actor)
+    user = lock(user)
+    password_validation.validate_password(password, user)
+    user.set_password(password)
+    stamp(user, actor, reason or "password changed")
+    user.save()  # AbstractBaseUser.save() announces the change: RevokeTokensOnPasswordChange
+    return user
+
+
+@service_transaction
+def deactivate_user(user: User, *, actor: User | None, reason: str = "") -> User:
+    """Deactivate a user (admins): they can no longer sign in, and every API token of theirs
+    is revoked, so reactivating them later revives none."""
+    if actor is not None:
+        require_admin(actor)
+    user = lock(user)
+    if user.is_active:
+        user.is_active = False
+        stamp(user, actor, reason or "user deactivated")
+        user.save(update_fields=["is_active"])
+    revoke_tokens(user)
+    return user
+
+
+class RevokeTokensOnPasswordChange:
+    """A password validator that validates nothing: Django calls ``password_changed`` on every
+    validator in AUTH_PASSWORD_VALIDATORS whenever a user saved after ``set_password()``
+    (``AbstractBaseUser.save``), so a password change revokes the user's tokens wherever it
+    happens: this service, the Django admin, ``manage.py changepassword``, a shell."""
+
+    def validate(self, password: str, user: User | None = None) -> None:
+        return None
+
+    def password_changed(self, password: str, user: User | None = None) -> None:
+        if user is not None and user.pk is not None:
+            revoke_tokens(user)
+
+    def get_help_text(self) -> str:
+        return ""

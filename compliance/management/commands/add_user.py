@@ -6,7 +6,7 @@ from django.db import transaction
 
 from compliance.audit.context import system_actor
 from compliance.models.roles import Role
-from compliance.services.users import KEEP, ensure_user
+from compliance.services.users import KEEP, ensure_user, issue_token
 
 
 class Command(BaseCommand):
@@ -42,8 +42,6 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(exc.messages)) from exc
             key = None
             if token:
-                from compliance.api.auth import issue_token
-
                 key = issue_token(user)
         if key is not None:
             self.stdout.write(key)
