@@ -2,6 +2,7 @@
 request bodies (``additionalProperties: false``). Knox tokens are described by
 drf-spectacular's own contrib extension."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
@@ -59,3 +60,26 @@ class ClearanceAutoSchema(AutoSchema):
         if direction == "request" and getattr(serializer, "strict", False):
             schema["additionalProperties"] = False
         return schema
+
+
+class BoundedFilterExtension(DjangoFilterExtension):
+    """django-filter query parameters carry their form field's bounds (``maxLength``,
+    ``minimum``, ``maximum``): the schema says what a filter refuses with 400."""
+
+    priority = 1  # over drf-spectacular's own extension for django-filter
+
+    BOUNDS = {"max_length": "maxLength", "min_value": "minimum", "max_value": "maximum"}
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        bounds = {
+            key: filter_field.extra[name]
+            for name, key in self.BOUNDS.items()
+            if filter_field.extra.get(name) is not None
+        }
+        for parameter in parameters:
+            schema = parameter["schema"]
+            schema.get("items", schema).update(bounds)  # a list filter bounds each value
+        return parameters
