@@ -29,6 +29,7 @@ from compliance.models import (
     SignOffStatus,
     Stage,
 )
+from compliance.models.reminders import Reminder
 
 DOMESTIC_COUNTRY = "US"
 
@@ -327,3 +328,9 @@ def gate_overviews(facts_by_release: dict[int, GateFacts]) -> dict[int, dict]:
             }
         out[rid] = stages
     return out
+
+
+def sent_reminders():
+    """R19: every reminder and notification e-mail sent, newest first, with its recipient
+    (the reminder log page and GET /api/v1/reminders/)."""
+    return Reminder.objects.select_related("recipient").order_by("-sent_at", "-id")

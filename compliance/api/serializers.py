@@ -23,6 +23,7 @@ from compliance.models import (
     Partner,
     Release,
     ReleaseStatus,
+    Reminder,
     RequestStatus,
     SignOff,
     SignOffStatus,
@@ -471,3 +472,15 @@ class TokenRequestSerializer(StrictSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+# --- Reminders --------------------------------------------------------------------------
+
+
+class ReminderSerializer(ModelSerializer):  # times with an explicit offset, like the rest
+    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "kind", "recipient", "email", "subject", "items", "sweep_id", "sent_at"]
+        read_only_fields = fields
