@@ -29,7 +29,6 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django_filters.fields import ModelChoiceField as FilterModelChoiceField
 
 from compliance.audit.registry import model_names, tracked_models
 from compliance.models import (
@@ -103,9 +102,11 @@ class StrictBooleanField(forms.NullBooleanField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        if value in (None, "") or isinstance(value, bool):
-            return None if value == "" else value
+        if value is None or isinstance(value, bool):
+            return value
         text = str(value).strip().lower()
+        if not text:
+            return None
         if text in self.TRUE:
             return True
         if text in self.FALSE:
@@ -138,15 +139,6 @@ class DateTimeField(forms.DateTimeField):
         return super().to_python(value)
 
 
-class NulSafeModelChoiceField(FilterModelChoiceField):
-    """Refuses a NUL character before looking the value up (PostgreSQL cannot compare it)."""
-
-    def to_python(self, value):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return super().to_python(value)
-
-
 # --- filters -------------------------------------------------------------------------------
 
 
@@ -160,10 +152,6 @@ class IntegerFilter(filters.NumberFilter):
 
 class DateTimeFilter(filters.DateTimeFilter):
     field_class = DateTimeField
-
-
-class ModelChoiceFilter(filters.ModelChoiceFilter):
-    field_class = NulSafeModelChoiceField
 
 
 def _any(pairs) -> list[tuple[str, str]]:
@@ -415,7 +403,7 @@ AUDIT_FILTERS = tuple(AuditRecordFilter.base_filters)
 
 
 class ReminderFilter(filters.FilterSet):
-    recipient = ModelChoiceFilter(
+    recipient = filters.ModelChoiceFilter(
         field_name="recipient",
         to_field_name="username",
         queryset=User.objects.order_by("username"),
