@@ -27,6 +27,7 @@ from compliance.models import (
     Partner,
     Release,
     ReleaseStatus,
+    Reminder,
     RequestKind,
     RequestStatus,
     SignOff,
@@ -388,3 +389,9 @@ def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet:
     if username is not None:
         tokens = tokens.filter(user__username=username)
     return tokens
+
+
+def sent_reminders():
+    """R19: every reminder and notification e-mail sent, newest first, with its recipient
+    (the reminder log page and GET /api/v1/reminders/)."""
+    return Reminder.objects.select_related("recipient").order_by("-sent_at", "-id")

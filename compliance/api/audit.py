@@ -7,12 +7,14 @@ is exact, tens of milliseconds for ~1M matches, see docs/audit.md)."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -23,31 +25,15 @@ from compliance.api.permissions import AuditReader, ReadAnyRoleWriteStaff
 from compliance.api.views import refuse_nul
 from compliance.audit import paging
 from compliance.audit.export import CONTENT_TYPES, FORMATS, iter_export
-from compliance.audit.log import (
-    FILTERS,
-    audit_item,
-    audit_records,
-    release_history_records,
-)
+from compliance.audit.log import audit_item, audit_records, release_history_records
 from compliance.audit.verify import verify_chain
-from compliance.models import Release
+from compliance.filters import AUDIT_FILTERS, AuditRecordFilter
+from compliance.models import AuditRecord, Release
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("model", OpenApiTypes.STR, description="lower-case model name"),
-    OpenApiParameter("object_id", OpenApiTypes.STR),
-    OpenApiParameter("user", OpenApiTypes.STR, description="username or system:<task>"),
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="inclusive"),
-    OpenApiParameter("until", OpenApiTypes.DATETIME, description="exclusive"),
-    OpenApiParameter("action", OpenApiTypes.STR, enum=["created", "changed", "deleted"]),
-]
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", OpenApiTypes.STR, description="from a next/previous link"),
     OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1–{paging.MAX_PAGE_SIZE}"),
 ]
-
-
-def _filters(request) -> dict:
-    return {k: request.query_params.get(k) for k in FILTERS}
 
 
 def keyset_page(request, queryset, *, unfiltered: bool = False) -> Response:
@@ -70,17 +56,29 @@ def keyset_page(request, queryset, *, unfiltered: bool = False) -> Response:
     )
 
 
-class AuditLogView(APIView):
-    """GET /audit/: the whole log, filtered (auditors and admins)."""
+class AuditFiltered(GenericAPIView):
+    """The audit filters (``compliance.filters.AuditRecordFilter``, shared with the page and
+    the command) read from the query string; the schema's parameters come from it too."""
 
     permission_classes = [IsAuthenticated, AuditReader]
+    queryset = AuditRecord.objects.all()
+    filterset_class = AuditRecordFilter
+    pagination_class = None
 
-    @extend_schema(parameters=FILTER_PARAMETERS + PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def records(self) -> QuerySet[AuditRecord]:
+        return audit_records(**self.filter_params())
+
+    def filter_params(self) -> dict:
+        return {k: self.request.query_params.get(k) for k in AUDIT_FILTERS}
+
+
+class AuditLogView(AuditFiltered):
+    """GET /audit/: the whole log, filtered (auditors and admins)."""
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT, filters=True)
     def get(self, request):
-        filters = _filters(request)
-        records = audit_records(**filters)
-        unfiltered = not any(filters.values())
-        return keyset_page(request, records, unfiltered=unfiltered)
+        unfiltered = not any(self.filter_params().values())
+        return keyset_page(request, self.records(), unfiltered=unfiltered)
 
 
 class IgnoreFormatParameter(BaseContentNegotiation):
@@ -93,15 +91,14 @@ class IgnoreFormatParameter(BaseContentNegotiation):
         return parsers[0] if parsers else None
 
 
-class AuditExportView(APIView):
+class AuditExportView(AuditFiltered):
     """GET /audit/export/?format=csv|jsonl&<filters>: streamed, constant memory."""
 
-    permission_classes = [IsAuthenticated, AuditReader]
     content_negotiation_class = IgnoreFormatParameter
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS))]
-        + FILTER_PARAMETERS,
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS))],
+        filters=True,
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/x-ndjson"): OpenApiTypes.STR,
@@ -113,7 +110,7 @@ class AuditExportView(APIView):
         if fmt not in FORMATS:
             errors["format"] = [f"Must be one of: {', '.join(FORMATS)}."]
         try:
-            records = audit_records(**_filters(request))
+            records = self.records()
         except ValidationError as exc:
             errors.update(exc.message_dict)
         if errors:

@@ -24,6 +24,7 @@ from compliance.models import (
     Partner,
     Release,
     ReleaseStatus,
+    Reminder,
     RequestStatus,
     SignOff,
     SignOffStatus,
@@ -541,3 +542,15 @@ class ApiTokenQuerySerializer(serializers.Serializer):
     user = serializers.CharField(
         required=False, max_length=150, help_text="Username (admins see everyone's tokens)."
     )
+
+
+# --- Reminders --------------------------------------------------------------------------
+
+
+class ReminderSerializer(ModelSerializer):  # times with an explicit offset, like the rest
+    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "kind", "recipient", "email", "subject", "items", "sweep_id", "sent_at"]
+        read_only_fields = fields

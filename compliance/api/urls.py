@@ -40,7 +40,7 @@ urlpatterns = [
         name="docs",
     ),
     # Before the router: its release detail route would otherwise see these first.
-    path("", include("compliance.api.reminders")),
+    path("reminders/", views.ReminderList.as_view(), name="reminder-list"),
     path("", include("compliance.api.audit")),
     path("", include(router.urls)),
 ]

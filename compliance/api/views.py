@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.models import AuthToken
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
@@ -18,10 +18,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from compliance import selectors, services
-from compliance.api import filters
+from compliance import filters, selectors, services
 from compliance.api import serializers as s
-from compliance.api.permissions import ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
+from compliance.api.permissions import AuditReader, ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
 from compliance.audit.timetravel import release_gate_as_of
 from compliance.models import (
     Agency,
@@ -437,6 +436,19 @@ class AllowlistViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=entry.pk)).data)
 
 
+# --- Reminders --------------------------------------------------------------------------
+
+
+class ReminderList(generics.ListAPIView):
+    """GET /reminders/: every reminder and notification e-mail sent, newest first (R19;
+    auditors and admins)."""
+
+    queryset = selectors.sent_reminders()
+    serializer_class = s.ReminderSerializer
+    permission_classes = [IsAuthenticated, AuditReader]
+    filterset_class = filters.ReminderFilter
+
+
 __all__ = [
     "AgencyViewSet",
     "ApiTokenViewSet",
@@ -445,6 +457,7 @@ __all__ = [
     "GovernmentRequestViewSet",
     "PartnerViewSet",
     "ReleaseViewSet",
+    "ReminderList",
     "SignOffViewSet",
     "TokenView",
 ]

@@ -141,29 +141,6 @@ class AccessCheckForm(forms.Form):
     )
 
 
-class RequestFilterForm(forms.Form):
-    agency = forms.ModelChoiceField(
-        queryset=Agency.objects.all(), to_field_name="code", required=False, empty_label="Any"
-    )
-    kind = forms.ChoiceField(choices=[("", "Any")] + RequestKind.choices, required=False)
-    binding = forms.ChoiceField(
-        choices=[("", "Any"), ("yes", "Binding"), ("no", "Voluntary")], required=False
-    )
-    status = forms.ChoiceField(choices=[("", "Any")] + RequestStatus.choices, required=False)
-
-    def filter(self, queryset):
-        data = self.cleaned_data
-        if data.get("agency"):
-            queryset = queryset.filter(agency=data["agency"])
-        if data.get("kind"):
-            queryset = queryset.filter(kind=data["kind"])
-        if data.get("binding"):
-            queryset = queryset.filter(binding=data["binding"] == "yes")
-        if data.get("status"):
-            queryset = queryset.filter(status=data["status"])
-        return queryset
-
-
 class RecordRequestForm(forms.Form):
     agency = forms.ModelChoiceField(
         queryset=Agency.objects.all(), to_field_name="code", empty_label="Choose an agency…"

@@ -19,16 +19,16 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from compliance import clock, services
-from compliance.api.reminders import ReminderFilter, ReminderList
+from compliance import clock, filters, services
 from compliance.audit.export import FORMATS
-from compliance.audit.log import FILTERS, AuditFilterForm, audit_item, audit_records
+from compliance.audit.log import audit_item
 from compliance.audit.paging import keyset_page
 from compliance.audit.verify import verify_chain
 from compliance.errors import RuleViolation
 from compliance.models import (
     AllowlistEntry,
     AllowlistStatus,
+    AuditRecord,
     GovernmentRequest,
     Release,
     ReleaseStatus,
@@ -44,6 +44,7 @@ from compliance.selectors import (
     gate_overviews,
     load_many_gate_facts,
     release_gate,
+    sent_reminders,
 )
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms
@@ -182,12 +183,29 @@ def dashboard(request):
 # --- releases ----------------------------------------------------------------------------
 
 
+def _filtered(filterset_class, request, queryset):
+    """A list page's FilterSet over ``request.GET``: its queryset (none when the filters are
+    bad: the form shows why) and the page's status (400 on bad filters)."""
+    filterset = filterset_class(request.GET or None, queryset=queryset)
+    if filterset.is_bound and not filterset.is_valid():
+        return filterset, queryset.none(), 400
+    return filterset, filterset.qs, 200
+
+
 @reader_required
 def release_list(request):
-    releases = list(Release.objects.select_related("owner").order_by("slug"))
+    filterset, releases, status = _filtered(
+        filters.ReleaseFilter, request, Release.objects.select_related("owner").order_by("slug")
+    )
+    releases = list(releases)
     overviews = gate_overviews(load_many_gate_facts(releases))
     rows = [{"release": r, "gate": _gate_line(r, overviews[r.pk])} for r in releases]
-    return render(request, "compliance/release_list.html", {"rows": rows, "nav": "releases"})
+    return render(
+        request,
+        "compliance/release_list.html",
+        {"rows": rows, "filters": filterset, "nav": "releases"},
+        status=status,
+    )
 
 
 NEXT_STAGES = {
@@ -358,12 +376,19 @@ def signoff_withdraw(request, slug):
 
 
 def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=200):
-    selected = request.GET.get("release") or request.POST.get("release_filter") or ""
-    entries = AllowlistEntry.objects.select_related(
-        "release", "partner", "proposed_by", "decided_by", "vetted_by"
-    ).order_by("release__slug", "partner__name", "pk")
-    if selected:
-        entries = entries.filter(release__slug=selected)
+    # After a POST the page shows the release the user had filtered on (``release_filter``).
+    query = request.GET if request.method == "GET" else {"release": _release_filter(request)}
+    filterset = filters.AllowlistFilter(
+        query or None,
+        queryset=AllowlistEntry.objects.select_related(
+            "release", "partner", "proposed_by", "decided_by", "vetted_by"
+        ).order_by("release__slug", "partner__name", "pk"),
+    )
+    if filterset.is_bound and not filterset.is_valid():
+        entries, selected, status = filterset.queryset.none(), "", 400
+    else:
+        entries = filterset.qs
+        selected = filterset.form.cleaned_data.get("release", "") if filterset.is_bound else ""
     vetting = set(
         GovernmentRequest.objects.in_force()
         .binding()
@@ -386,7 +411,7 @@ def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=20
         rows.append(row)
     context = {
         "rows": rows,
-        "releases": Release.objects.order_by("slug"),
+        "filters": filterset,
         "selected": selected,
         "propose_form": bound.get("propose")
         or forms.ProposeEntryForm(initial={"release": selected or None}),
@@ -397,10 +422,14 @@ def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=20
     return render(request, "compliance/allowlist.html", context, status=status)
 
 
+def _release_filter(request) -> str:
+    return request.POST.get("release_filter", "")
+
+
 def _allowlist_url(request) -> str:
-    selected = request.POST.get("release_filter")
+    selected = _release_filter(request)
     url = reverse("web:allowlist")
-    return f"{url}?release={selected}" if selected else url
+    return f"{url}?{urlencode({'release': selected})}" if selected else url
 
 
 @reader_required
@@ -471,14 +500,16 @@ def allowlist_revoke(request, pk):
 
 @reader_required
 def request_list(request):
-    filters = forms.RequestFilterForm(request.GET or None)
-    qs = GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related("releases")
-    if filters.is_bound and filters.is_valid():
-        qs = filters.filter(qs)
+    filterset, requests, status = _filtered(
+        filters.GovernmentRequestFilter,
+        request,
+        GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related("releases"),
+    )
     return render(
         request,
         "compliance/request_list.html",
-        {"requests": qs[:200], "filters": filters, "nav": "requests"},
+        {"requests": requests[:200], "filters": filterset, "nav": "requests"},
+        status=status,
     )
 
 
@@ -575,35 +606,31 @@ VERIFY_RESULT = "clearance_audit_verify"  # session key: the last "Verify chain 
 
 def _filter_query(params) -> dict:
     """The audit filters present in ``params`` (raw strings, as the API takes them)."""
-    return {k: params[k] for k in FILTERS if params.get(k)}
+    return {k: params[k] for k in filters.AUDIT_FILTERS if params.get(k)}
 
 
 @audit_required
 def audit_log(request):
-    """R24 as a page: the same filter form and queryset as ``/api/v1/audit/`` and its export,
+    """R24 as a page: the same FilterSet and queryset as ``/api/v1/audit/`` and its export,
     keyset-paged newest first (a fixed number of queries per page)."""
     query = _filter_query(request.GET)
-    form = AuditFilterForm(data=query) if query else AuditFilterForm()
+    filterset = filters.AuditRecordFilter(query or None, queryset=AuditRecord.objects.all())
     page, status = None, 200
-    if form.is_bound and not form.is_valid():
+    if filterset.is_bound and not filterset.is_valid():
         status = 400
     else:
-        filters = {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
+        records = filterset.qs.order_by("-seq")
         try:
-            page = keyset_page(
-                audit_records(**filters),
-                cursor=request.GET.get("cursor"),
-                unfiltered=not filters,
-            )
+            page = keyset_page(records, cursor=request.GET.get("cursor"), unfiltered=not query)
         except ValidationError:  # a hand-edited cursor: start again from the newest
-            page = keyset_page(audit_records(**filters), unfiltered=not filters)
+            page = keyset_page(records, unfiltered=not query)
 
     def page_url(cursor: str) -> str:
         return f"{reverse('web:audit')}?{urlencode({**query, 'cursor': cursor})}"
 
     export = reverse("api:audit-export")
     context = {
-        "form": form,
+        "form": filterset.form,
         "page": page,
         "rows": [audit_item(r) for r in page.rows] if page else [],
         "older_url": page_url(page.older) if page and page.older else None,
@@ -635,14 +662,12 @@ def audit_verify(request):
 @audit_required
 def reminder_log(request):
     """R19: every reminder and notification e-mail sent, with the API's filters."""
-    filters = ReminderFilter(request.GET or None, queryset=ReminderList.queryset.all())
-    valid = not filters.is_bound or filters.is_valid()
-    reminders = filters.qs if valid else ReminderList.queryset.none()
+    filterset, reminders, status = _filtered(filters.ReminderFilter, request, sent_reminders())
     page = Paginator(reminders, 50).get_page(request.GET.get("page"))
     query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
     return render(
         request,
         "compliance/reminders.html",
-        {"filters": filters, "page": page, "query": query, "nav": "reminders"},
-        status=200 if valid else 400,
+        {"filters": filterset, "page": page, "query": query, "nav": "reminders"},
+        status=status,
     )
