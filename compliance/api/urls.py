@@ -16,6 +16,7 @@ router.register("releases", views.ReleaseViewSet, basename="release")
 router.register("signoffs", views.SignOffViewSet, basename="signoff")
 router.register("requests", views.GovernmentRequestViewSet, basename="request")
 router.register("allowlist", views.AllowlistViewSet, basename="allowlist")
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
 
 # Nothing is readable anonymously, the schema and its docs included: any role (a session or
 # a token) reads them. The Swagger UI assets are served locally (drf-spectacular-sidecar).

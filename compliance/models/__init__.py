@@ -15,6 +15,13 @@ from compliance.models.reminders import (
 from compliance.models.requests import GovernmentRequest, LabPosition, RequestKind, RequestStatus
 from compliance.models.roles import Role, role_of
 from compliance.models.signoffs import SignOff, SignOffStatus, Stage
+from compliance.models.webhooks import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "GENESIS_HASH",
@@ -25,6 +32,7 @@ __all__ = [
     "AuditAction",
     "AuditRecord",
     "ClaimState",
+    "DeliveryStatus",
     "GovernmentRequest",
     "LabPosition",
     "Notification",
@@ -42,4 +50,8 @@ __all__ = [
     "SignOff",
     "SignOffStatus",
     "Stage",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
