@@ -59,8 +59,11 @@ def deliver_webhook(delivery_id: int) -> bool:
 
 @shared_task(name="compliance.tasks.deliver_due_webhooks", soft_time_limit=240, time_limit=300)
 def deliver_due_webhooks() -> int:
-    """R31: every webhook delivery that is due (retries; events the broker never got)."""
-    from compliance.notifications import webhooks
+    """R31: announce new compliance alerts (``alert.raised``), then deliver every webhook
+    delivery that is due (retries; events the broker never got)."""
+    from compliance.notifications import events, webhooks
+    from compliance.selectors import compliance_alerts
 
     with system_actor("deliver_webhook"):
+        events.raise_new_alerts(compliance_alerts())
         return webhooks.deliver_due()

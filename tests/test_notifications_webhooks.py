@@ -13,8 +13,9 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from compliance import services
-from compliance.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from compliance.models import AuditRecord, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from compliance.notifications import webhooks
+from tests.factories import PartnerFactory
 from tests.helpers import history_rows
 from tests.webhook_receiver import Receiver
 
@@ -178,3 +179,121 @@ def test_events_filter_and_emit_writes_one_delivery_per_wanting_endpoint(receive
     body = WebhookDelivery.objects.get(endpoint=a).payload
     assert set(body) == {"type", "timestamp", "data"} and body["data"] == {"signoff": 1}
     json.dumps(body)
+
+
+# --- every event type, from the service that causes it ----------------------------------
+
+
+def _events() -> list[tuple[str, dict]]:
+    rows = WebhookDelivery.objects.order_by("id")
+    return [(d.event, d.payload["data"]) for d in rows]
+
+
+def test_each_event_fires_once_per_cause(receiver, staff, admin_user, admin2, agencies):
+    from tests.helpers import approve, signoff, submitted
+
+    register(admin_user, receiver.url)
+    release = submitted(staff, agencies)
+    doc = signoff(release, "DOC", "limited")
+    services.decide_signoff(doc, actor=admin_user, decision="approved", evidence="letter 7")
+    services.withdraw_signoff(doc, actor=staff, reason="DOC took it back")
+    entry = services.propose_allowlist_entry(
+        release, actor=staff, partner=PartnerFactory(country="US")
+    )
+    services.decide_allowlist_entry(entry, actor=admin2, decision="approved")
+    services.revoke_allowlist_entry(entry, actor=admin2, reason="contract ended")
+    request = services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="BIS-1",
+        kind="restrict_foreign_access",
+        binding=True,
+        releases=[release],
+    )
+    services.set_request_status(request, actor=staff, status="acknowledged", note="seen")
+    approve(release, staff, stages=("general",))
+    got = _events()
+    kinds = [k for k, _ in got]
+    assert kinds == [
+        "release.status_changed",  # draft → in_review
+        "access.changed",
+        "signoff.decided",
+        "signoff.withdrawn",
+        "allowlist.proposed",
+        "allowlist.decided",
+        "access.changed",
+        "allowlist.revoked",
+        "access.changed",
+        "access.changed",  # the directive restricted foreign access
+        "request.recorded",
+        "request.status_changed",
+        *["signoff.decided"] * 4,
+    ]
+    status = got[0][1]
+    assert {k: status[k] for k in ("release", "from", "to", "round", "actor")} == {
+        "release": "frontier-1",
+        "from": "draft",
+        "to": "in_review",
+        "round": 1,
+        "actor": "sam",
+    }
+    decided = got[2][1]
+    assert {k: decided[k] for k in ("release", "agency", "stage", "status", "evidence")} == {
+        "release": "frontier-1",
+        "agency": "DOC",
+        "stage": "limited",
+        "status": "approved",
+        "evidence": "letter 7",
+    }
+    assert got[3][1]["reason"] == "DOC took it back"
+    access = got[9][1]
+    assert {k: access[k] for k in access if k != "revision"} == {
+        "release": "frontier-1",
+        "status": "in_review",
+        "open_to": "nobody",
+        "us_only": True,
+        "allowed_partners": [],
+    }
+    # The revision is the restricting transaction's own newest ledger entry.
+    assert 0 < access["revision"] < AuditRecord.objects.order_by("-seq").first().seq
+    recorded = got[10][1]
+    assert (recorded["reference"], recorded["binding"], recorded["releases"]) == (
+        "BIS-1",
+        True,
+        ["frontier-1"],
+    )
+    assert (got[11][1]["from"], got[11][1]["to"]) == ("open", "acknowledged")
+
+
+def test_a_refused_action_emits_nothing(receiver, staff, admin_user, agencies):
+    from compliance.errors import RuleViolation
+    from tests.helpers import submitted
+
+    register(admin_user, receiver.url)
+    release = submitted(staff, agencies)
+    before = WebhookDelivery.objects.count()
+    with pytest.raises(RuleViolation):
+        services.transition_release(release, to="general", actor=staff, reason="go")
+    assert WebhookDelivery.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_the_event_arrives_after_the_sweep_once_per_endpoint(
+    receiver, staff, admin_user, agencies
+):
+    from tests.helpers import submitted
+    from tests.test_notifications_worker import CLOSED_PORT_BROKER, broker
+
+    first, s1 = register(admin_user, receiver.url, events=["release.status_changed"])
+    second, s2 = register(admin_user, receiver.url, events=["release.status_changed"])
+    with broker(CLOSED_PORT_BROKER):
+        release = submitted(staff, agencies)
+    assert release.status == "in_review"
+    assert receiver.received == []
+    assert webhooks.deliver_due() == 2
+    assert webhooks.deliver_due() == 0
+    by_id = {r.headers["webhook-id"]: r for r in receiver.received}
+    assert len(receiver.received) == 2 == len(by_id)
+    for endpoint, secret in ((first, s1), (second, s2)):
+        delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+        assert verified(secret, by_id[delivery.message_id])["data"]["to"] == "in_review"

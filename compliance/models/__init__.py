@@ -17,6 +17,7 @@ from compliance.models.roles import Role, role_of
 from compliance.models.signoffs import SignOff, SignOffStatus, Stage
 from compliance.models.webhooks import (
     DeliveryStatus,
+    RaisedAlert,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -38,6 +39,7 @@ __all__ = [
     "Notification",
     "OutboxState",
     "Partner",
+    "RaisedAlert",
     "Release",
     "ReleaseStatus",
     "Reminder",

@@ -99,3 +99,26 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt of {self.delivery_id} at {self.at}: {self.response_status or self.error}"
+
+
+class RaisedAlert(models.Model):
+    """A compliance alert as webhooks announced it: ``alert.raised`` goes out once when an
+    alert appears, and again only after it has cleared and come back."""
+
+    key = models.CharField(max_length=300)
+    kind = models.CharField(max_length=40)
+    raised_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="raised_alert_once_while_standing",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} raised {self.raised_at}"

@@ -8,6 +8,7 @@ from django.db import transaction
 from compliance import clock, errors
 from compliance.errors import Blocker, blocker
 from compliance.models import Release, SignOff, SignOffStatus
+from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
 from compliance.services.common import reason_blockers, refuse_if, require_writer, save
 
@@ -61,6 +62,7 @@ def decide_signoff(
     notify_release_owner(
         release=release, actor=actor, event=f"signoff_{decision}", subject=signoff, reason=reason
     )
+    events.signoff_decided(signoff, actor=actor, reason=reason)
     return signoff
 
 
@@ -85,4 +87,5 @@ def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
     notify_release_owner(
         release=release, actor=actor, event="signoff_withdrawn", subject=signoff, reason=reason
     )
+    events.signoff_withdrawn(signoff, actor=actor, reason=reason)
     return signoff
