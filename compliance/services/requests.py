@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from compliance import clock, errors
@@ -44,6 +47,24 @@ EDITABLE_FIELDS = (
     "lab_position",
     "response",
 )
+
+
+# A letter may carry a time zone ahead of ours, never a date days away.
+RECEIVED_AHEAD_MAX = timedelta(days=1)
+DUE_BEFORE_RECEIVED = "The due time cannot be before the time the request was received."
+RECEIVED_IN_FUTURE = "The time received cannot be more than a day in the future."
+
+
+def _check_times(received_at, due_at, *, received_changed: bool) -> None:
+    """Bad input on the field, for the API and the pages alike: ``due_at`` before
+    ``received_at``, or (when it is being set) a ``received_at`` more than a day ahead."""
+    errors = {}
+    if received_changed and received_at > clock.now() + RECEIVED_AHEAD_MAX:
+        errors["received_at"] = [RECEIVED_IN_FUTURE]
+    if due_at is not None and due_at < received_at:
+        errors["due_at"] = [DUE_BEFORE_RECEIVED]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _lock_releases(releases) -> list[Release]:
@@ -97,13 +118,16 @@ def record_request(
     """Record a request received from an agency. Locks the releases it names first, so a
     directive and a state change of the same release never interleave."""
     require_writer(actor)
+    given = received_at is not None
+    received_at = received_at if given else clock.now()
+    _check_times(received_at, due_at, received_changed=given)
     locked = _lock_releases(releases)
     request = GovernmentRequest(
         agency=agency,
         reference=reference,
         kind=kind,
         binding=binding,
-        received_at=received_at or clock.now(),
+        received_at=received_at,
         due_at=due_at,
         summary=summary,
         assignee=assignee,
@@ -133,6 +157,12 @@ def update_request(
     old_ids = set(request.releases.values_list("pk", flat=True))
     locked = {r.pk: r for r in _lock_releases_by_id(old_ids | (new_ids or set()))}
     request = lock(request)
+    if "received_at" in changes or "due_at" in changes:
+        _check_times(
+            changes.get("received_at", request.received_at),
+            changes.get("due_at", request.due_at),
+            received_changed="received_at" in changes,
+        )
     current_ids = (
         new_ids if new_ids is not None else set(request.releases.values_list("pk", flat=True))
     )
