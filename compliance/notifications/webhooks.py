@@ -94,16 +94,12 @@ def queue(endpoint: WebhookEndpoint, event: str, data: dict) -> WebhookDelivery:
     return delivery
 
 
-def hand_off(delivery_id: int, *, countdown: float | None = None) -> bool:
-    """Ask the broker to deliver; never raises (the periodic sweep delivers what is due)."""
-    from config.celery import app
+def hand_off(delivery_id: int, *, countdown: float | None = None) -> None:
+    """Ask the broker to deliver, off the caller's path (the outbox's publisher thread); the
+    periodic sweep delivers whatever never reached it."""
+    from compliance.notifications.outbox import hand_off as publish
 
-    try:
-        app.send_task(DELIVER_TASK, args=[delivery_id], countdown=countdown)
-    except Exception:
-        logger.warning("broker unavailable: webhook delivery %s waits for the sweep", delivery_id)
-        return False
-    return True
+    publish(DELIVER_TASK, delivery_id, countdown=countdown)
 
 
 def signed_headers(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: str) -> dict:
@@ -141,12 +137,15 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
 
 
 def deliver(delivery_id: int) -> bool:
-    """One attempt of a due delivery; True when it was delivered now. Safe to run twice."""
+    """One attempt of a due delivery; True when it was delivered now. Safe to run twice: a
+    delivery that is not due (a retry whose time has not come) or already sent is skipped."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
-            .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+            .filter(
+                pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+            )
             .first()
         )
         if delivery is None or not delivery.endpoint.active:
