@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compliance.models import WebhookEndpoint
+from compliance.models.base import writes_without_history
 from compliance.notifications import webhooks
 from tests.api_support import API, client_for, results
 
@@ -63,6 +64,7 @@ def test_test_ping_and_the_delivery_log(admin_user, django_capture_on_commit_cal
 def test_reenabling_clears_the_reason(admin_user):
     api = client_for(admin_user)
     hook = api.post(f"{API}/webhooks/", {"url": "http://127.0.0.1:9/h"}).json()
-    WebhookEndpoint.objects.filter(pk=hook["id"]).update(active=False, disabled_reason="x")
+    with writes_without_history():  # as a failed delivery leaves it
+        WebhookEndpoint.objects.filter(pk=hook["id"]).update(active=False, disabled_reason="x")
     again = api.patch(f"{API}/webhooks/{hook['id']}/", {"active": True}).json()
     assert (again["active"], again["disabled_reason"]) == (True, "")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from compliance import services
 from compliance.audit.log import audit_records
 from compliance.models import (
+    Agency,
     AllowlistEntry,
     AuditRecord,
     GovernmentRequest,
@@ -646,6 +647,20 @@ def test_verify_chain_now_reports_the_first_broken_record(client, world, auditor
         f"compliance_historicalgovernmentrequest row {target.history_id}): content mismatch"
     ) in html
     assert f"{target.seq} records checked" in html
+
+
+@pytest.mark.postgres
+def test_verify_chain_now_reports_a_live_row_changed_without_history(client, world, auditor):
+    agency = Agency.objects.order_by("pk").first()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE compliance_agency SET active = false WHERE id = %s", [agency.pk])
+    client.force_login(auditor)
+    html = client.post(reverse("web:audit_verify"), follow=True).content.decode()
+    assert (f"<strong>Live data not explained by its history</strong>: agency {agency.pk}") in html
+    assert (
+        f"live mismatch — agency {agency.pk} differs from its latest history record in active"
+        in html
+    )
 
 
 def test_verify_needs_csrf(world, auditor):

@@ -9,7 +9,7 @@ same ``webhook-id`` on every attempt). Attempts are the delivery log."""
 from django.conf import settings
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class WebhookEvent(models.TextChoices):
@@ -43,6 +43,7 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = audited_history(excluded_fields=["secret"])
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -165,7 +165,9 @@ def deliver_notification(notification_id: int, *, connection=None, wait: bool = 
     sees ``sent`` (``wait=False``: skip a row another delivery is sending now)."""
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update(skip_locked=not wait)
+            # Only the notification: the release and recipient rows it joins stay unlocked
+            # while the e-mail goes out.
+            Notification.objects.select_for_update(skip_locked=not wait, of=("self",))
             .select_related("release", "recipient")
             .filter(pk=notification_id, state=OutboxState.PENDING)
             .first()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from compliance import clock, errors
 from compliance.errors import blocker
@@ -18,6 +17,7 @@ from compliance.services.common import (
     require_editable,
     require_writer,
     save,
+    service_transaction,
     set_many,
     stamp,
 )
@@ -98,7 +98,7 @@ def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, a
     events.access_changed(restricted)
 
 
-@transaction.atomic
+@service_transaction
 def record_request(
     *,
     actor,
@@ -143,19 +143,15 @@ def record_request(
     return request
 
 
-@transaction.atomic
+@service_transaction
 def update_request(
     request: GovernmentRequest, *, actor, reason: str = "", **changes
 ) -> GovernmentRequest:
     require_writer(actor)
     require_editable(changes, EDITABLE_FIELDS)
     releases = changes.pop("releases", None)
-    # Every row lock before the first write (a write takes the audit chain's lock until
-    # commit), and releases before the request, like every other service, or two edits
-    # deadlock: the releases it names now and the ones it will name.
-    new_ids = None if releases is None else {r.pk for r in releases}
-    old_ids = set(request.releases.values_list("pk", flat=True))
-    locked = {r.pk: r for r in _lock_releases_by_id(old_ids | (new_ids or set()))}
+    # The request, then the releases it names now and the ones it will name (LOCK_ORDER),
+    # all before the first write: under the request's lock its releases stay as read.
     request = lock(request)
     if "received_at" in changes or "due_at" in changes:
         _check_times(
@@ -163,12 +159,10 @@ def update_request(
             changes.get("due_at", request.due_at),
             received_changed="received_at" in changes,
         )
-    current_ids = (
-        new_ids if new_ids is not None else set(request.releases.values_list("pk", flat=True))
-    )
-    # Another edit may have changed the releases before we held the request: lock those too.
-    missing = current_ids - set(locked)
-    locked.update({r.pk: r for r in _lock_releases_by_id(missing)})
+    old_ids = set(request.releases.values_list("pk", flat=True))
+    new_ids = None if releases is None else {r.pk for r in releases}
+    current_ids = old_ids if new_ids is None else new_ids
+    locked = {r.pk: r for r in _lock_releases_by_id(old_ids | current_ids)}
     for name, value in changes.items():
         setattr(request, name, value)
     if new_ids is not None:
@@ -178,7 +172,7 @@ def update_request(
     return request
 
 
-@transaction.atomic
+@service_transaction
 def set_request_status(
     request: GovernmentRequest, *, actor, status: str, note: str = ""
 ) -> GovernmentRequest:

@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from compliance.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from compliance.notifications import webhooks
-from compliance.services.common import apply_changes, lock, require_admin, save
+from compliance.services.common import (
+    apply_changes,
+    lock,
+    require_admin,
+    save,
+    service_transaction,
+)
 
 logger = logging.getLogger(__name__)
 EDITABLE_FIELDS = ("url", "events", "description", "active")
@@ -30,7 +36,7 @@ def _validate(url: str, events: list) -> None:
         raise ValidationError(errors)
 
 
-@transaction.atomic
+@service_transaction
 def create_webhook(
     *, actor, url: str, events: list[str] | None = None, description: str = ""
 ) -> tuple[WebhookEndpoint, str]:
@@ -49,7 +55,7 @@ def create_webhook(
     return endpoint, endpoint.secret
 
 
-@transaction.atomic
+@service_transaction
 def update_webhook(
     endpoint: WebhookEndpoint, *, actor, reason: str = "", **changes
 ) -> WebhookEndpoint:
@@ -66,7 +72,7 @@ def update_webhook(
     return save(endpoint, actor=actor, reason=reason or "webhook edited")
 
 
-@transaction.atomic
+@service_transaction
 def rotate_webhook_secret(endpoint: WebhookEndpoint, *, actor) -> tuple[WebhookEndpoint, str]:
     """A new secret, effective for every attempt from now on; returned this once."""
     require_admin(actor)
@@ -77,7 +83,7 @@ def rotate_webhook_secret(endpoint: WebhookEndpoint, *, actor) -> tuple[WebhookE
     return endpoint, endpoint.secret
 
 
-@transaction.atomic
+@service_transaction
 def send_test_ping(endpoint: WebhookEndpoint, *, actor) -> WebhookDelivery:
     """Queue a ``ping`` to this endpoint (even if it filters events)."""
     require_admin(actor)
@@ -88,7 +94,7 @@ def send_test_ping(endpoint: WebhookEndpoint, *, actor) -> WebhookDelivery:
     )
 
 
-@transaction.atomic
+@service_transaction
 def disable_failed_endpoint(endpoint: WebhookEndpoint, *, reason: str) -> WebhookEndpoint:
     """The last scheduled attempt failed: stop sending (R31). The alert ``webhook_disabled``
     stands until an admin re-enables it; admins are e-mailed now."""
