@@ -395,3 +395,49 @@ def sent_reminders():
     """R19: every reminder and notification e-mail sent, newest first, with its recipient
     (the reminder log page and GET /api/v1/reminders/)."""
     return Reminder.objects.select_related("recipient").order_by("-sent_at", "-id")
+
+
+def open_to(status: str) -> str:
+    """R27: who a gateway lets in for traffic it cannot decide by membership."""
+    if status == ReleaseStatus.GENERAL:
+        return "everyone"
+    return "allowlist" if status == ReleaseStatus.LIMITED else "nobody"
+
+
+def entitlement_entries(releases: Iterable[Release]) -> list[dict]:
+    """R27 entries (``allowed_partners``: exactly the partners R15 allows) for ``releases``,
+    by slug, in a fixed number of queries."""
+    releases = sorted(releases, key=lambda r: r.slug)
+    live = [r for r in releases if r.status in LIVE_STATUSES]
+    approved: dict[int, list[tuple[int, str]]] = {r.pk: [] for r in live}
+    for release_id, partner_id, country in AllowlistEntry.objects.filter(
+        release__in=[r for r in live if r.status == ReleaseStatus.LIMITED],
+        status=AllowlistStatus.APPROVED,
+    ).values_list("release_id", "partner_id", "partner__country"):
+        approved[release_id].append((partner_id, str(country)))
+    everyone = (
+        list(Partner.objects.values_list("pk", "country"))
+        if any(r.status == ReleaseStatus.GENERAL for r in live)
+        else []
+    )
+    out = []
+    for release in releases:
+        if release.status == ReleaseStatus.GENERAL:
+            candidates = [(pk, str(c)) for pk, c in everyone]
+        else:
+            candidates = approved.get(release.pk, [])
+        allowed = sorted(
+            pk
+            for pk, country in candidates
+            if not release.foreign_access_restricted or country == DOMESTIC_COUNTRY
+        )
+        out.append(
+            {
+                "release": release.slug,
+                "status": release.status,
+                "open_to": open_to(release.status),
+                "us_only": release.foreign_access_restricted,
+                "allowed_partners": allowed,
+            }
+        )
+    return out

@@ -45,3 +45,26 @@ def deliver_notification(notification_id: int) -> bool:
     """R20: deliver one outbox notification (no-op if it was already delivered)."""
     with system_actor("deliver_notification"):
         return outbox.deliver_notification(notification_id)
+
+
+@shared_task(
+    name="compliance.tasks.deliver_webhook", acks_late=True, soft_time_limit=60, time_limit=90
+)
+def deliver_webhook(delivery_id: int) -> bool:
+    """R31: one attempt of a webhook delivery (no-op if it is not due or already sent)."""
+    from compliance.notifications import webhooks
+
+    with system_actor("deliver_webhook"):
+        return webhooks.deliver(delivery_id)
+
+
+@shared_task(name="compliance.tasks.deliver_due_webhooks", soft_time_limit=240, time_limit=300)
+def deliver_due_webhooks() -> int:
+    """R31: announce new compliance alerts (``alert.raised``), then deliver every webhook
+    delivery that is due (retries; events the broker never got)."""
+    from compliance.notifications import events, webhooks
+    from compliance.selectors import compliance_alerts
+
+    with system_actor("deliver_webhook"):
+        events.raise_new_alerts(compliance_alerts())
+        return webhooks.deliver_due()

@@ -42,6 +42,11 @@ def _schedule_sweep(sender: Celery, **_kwargs) -> None:
         sender.signature(SWEEP_TASK),
         name="reminder sweep",
     )
+    sender.add_periodic_task(
+        settings.WEBHOOK_SWEEP_SECONDS,
+        sender.signature("compliance.tasks.deliver_due_webhooks"),
+        name="webhook deliveries due",
+    )
 
 
 @worker_ready.connect

@@ -314,3 +314,18 @@ LOGGING = {
     "loggers": {"django.request": {"filters": ["forbidden"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Webhooks (R31) ---------------------------------------------------------------------
+# Seconds to wait before each retry of a failed delivery; after the last one fails the
+# endpoint is disabled and admins are alerted.
+WEBHOOK_RETRY_SECONDS = [
+    float(s)
+    for s in env.list(
+        "WEBHOOK_RETRY_SECONDS", default=["5", "300", "1800", "7200", "18000", "36000"]
+    )
+]
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Destinations in loopback, link-local or private ranges are refused unless admitted here.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# How often beat delivers what is due (retries, and events the broker never got).
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=30)

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
+from django.test import override_settings
 
 from compliance import services
 from compliance.models import AllowlistEntry, Release, SignOff
@@ -23,9 +24,18 @@ def world(django_db_setup, django_db_blocker):
 
     Built once for the module inside a transaction rolled back at the end; each test runs in
     its own savepoint (pytest-django's ``db``), so one test's writes never reach the next."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    with django_db_blocker.unblock(), transaction.atomic(), LOOPBACK_HOOKS:
         yield _build_world()
         transaction.set_rollback(True)
+
+
+# Webhook URLs in the matrix point at loopback, which R31 refuses unless admitted.
+LOOPBACK_HOOKS = override_settings(WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"])
+
+
+@pytest.fixture(autouse=True)
+def _loopback_hooks(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
 
 
 def _build_world():
@@ -58,6 +68,8 @@ def _build_world():
 
     issue_token(admin2)
     token_id = AuthToken.objects.get(user=admin2).digest
+
+    hook, _secret = services.create_webhook(actor=admin_user, url="http://127.0.0.1:9/hook")
     users = {
         "anonymous": None,
         "norole": factories.UserFactory(username="nora"),
@@ -75,6 +87,7 @@ def _build_world():
         granted=granted,
         request=request,
         token_id=token_id,
+        hook=hook,
         users=users,
     )
 
@@ -117,6 +130,14 @@ ENDPOINTS = [
     ("post", "/auth/logout/", None, SELF, 204),
     ("get", "/auth/tokens/", None, SELF, 200),
     ("delete", "/auth/tokens/{w.token_id}/", None, HIDDEN, 204),
+    ("get", "/releases/rev-1/deploy-check/?stage=limited", None, R, 200),
+    ("get", "/webhooks/", None, A, 200),
+    ("post", "/webhooks/", {"url": "http://127.0.0.1:9/new", "events": ["ping"]}, A, 201),
+    ("get", "/webhooks/{w.hook.pk}/", None, A, 200),
+    ("patch", "/webhooks/{w.hook.pk}/", {"description": "SIEM"}, A, 200),
+    ("post", "/webhooks/{w.hook.pk}/rotate-secret/", {}, A, 200),
+    ("post", "/webhooks/{w.hook.pk}/test/", {}, A, 202),
+    ("get", "/webhooks/{w.hook.pk}/deliveries/", None, A, 200),
     ("get", "/schema/", None, R, 200),
     ("get", "/docs/", None, R, 200),
 ]

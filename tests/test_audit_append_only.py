@@ -24,10 +24,12 @@ PROTECTED = [*history_tables(), "compliance_auditrecord"]
 
 
 @pytest.fixture
-def some_history(agencies, staff):
+def some_history(agencies, staff, admin_user, settings):
     """At least one row in every history table."""
     from compliance import services
 
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    services.create_webhook(actor=admin_user, url="http://127.0.0.1:9/hook")
     release = factories.make_release(staff, agencies=agencies[:2])
     services.propose_allowlist_entry(release, actor=staff, partner=factories.PartnerFactory())
     services.record_request(
@@ -72,7 +74,7 @@ def test_every_history_table_and_the_ledger_carry_the_triggers(db):
             assert trigger.get_pgid(model) in installed[model._meta.db_table]
     tables = {m._meta.db_table for m in history_models}
     assert tables == set(history_tables())  # what the ledger chains is what is protected
-    assert len(PROTECTED) == 11  # 7 tracked models, 3 m2m history tables, the ledger
+    assert len(PROTECTED) == 12  # 8 tracked models, 3 m2m history tables, the ledger
 
 
 def test_the_migrations_install_what_is_declared(db):

@@ -29,6 +29,10 @@ from compliance.models import (
     SignOff,
     SignOffStatus,
     Stage,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 
 User = get_user_model()
@@ -554,3 +558,66 @@ class ReminderSerializer(ModelSerializer):  # times with an explicit offset, lik
         model = Reminder
         fields = ["id", "kind", "recipient", "email", "subject", "items", "sweep_id", "sent_at"]
         read_only_fields = fields
+
+
+# --- Webhooks (R31) ---------------------------------------------------------------------
+
+
+class WebhookSerializer(StrictModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        required=False,
+        default=list,
+        help_text="Event types to send; empty: every event.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "url",
+            "events",
+            "description",
+            "active",
+            "disabled_reason",
+            "secret_rotated_at",
+            "created_at",
+        ]
+        read_only_fields = ["active", "disabled_reason", "secret_rotated_at", "created_at"]
+
+
+class WebhookUpdateSerializer(WebhookSerializer):
+    class Meta(WebhookSerializer.Meta):
+        read_only_fields = ["disabled_reason", "secret_rotated_at", "created_at"]
+
+
+class WebhookWithSecretSerializer(WebhookSerializer):
+    secret = serializers.CharField(read_only=True, help_text="whsec_…: shown this once.")
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+
+
+class WebhookAttemptSerializer(ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = ["at", "response_status", "latency_ms", "error"]
+
+
+class WebhookDeliverySerializer(ModelSerializer):
+    log = WebhookAttemptSerializer(many=True, read_only=True, help_text="Every attempt.")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event",
+            "message_id",
+            "status",
+            "attempts",
+            "response_status",
+            "last_attempt_at",
+            "next_attempt_at",
+            "created_at",
+            "log",
+        ]

@@ -18,6 +18,8 @@ router.register("requests", views.GovernmentRequestViewSet, basename="request")
 router.register("allowlist", views.AllowlistViewSet, basename="allowlist")
 router.register("auth/tokens", views.ApiTokenViewSet, basename="token-admin")
 
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
+
 # Nothing is readable anonymously, the schema and its docs included: any role (a session or
 # a token) reads them. The Swagger UI assets are served locally (drf-spectacular-sidecar).
 docs_permissions = [ReadAnyRoleWriteStaff]

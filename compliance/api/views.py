@@ -29,7 +29,9 @@ from compliance.models import (
     Partner,
     Release,
     SignOff,
+    WebhookEndpoint,
 )
+from compliance.models.roles import is_admin
 from compliance.services import users
 from compliance.services.users import issue_token
 from compliance.signin import client_address
@@ -461,3 +463,53 @@ __all__ = [
     "SignOffViewSet",
     "TokenView",
 ]
+
+
+# --- Webhooks (R31) ---------------------------------------------------------------------
+
+
+class AdminOnly(IsAuthenticated):
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and is_admin(request.user)
+
+
+class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    """Admins register endpoints; the secret is shown on create and on rotate only."""
+
+    queryset = WebhookEndpoint.objects.all()
+    serializer_class = s.WebhookSerializer
+    update_serializer_class = s.WebhookUpdateSerializer
+    permission_classes = [AdminOnly]
+    http_method_names = READ_WRITE
+    update_service = staticmethod(services.update_webhook)
+
+    @extend_schema(request=s.WebhookSerializer, responses={201: s.WebhookWithSecretSerializer})
+    def create(self, request, *args, **kwargs):
+        data = valid(s.WebhookSerializer, request.data)
+        endpoint, secret = services.create_webhook(actor=request.user, **data)
+        body = {**self.render(endpoint), "secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.WebhookWithSecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new secret, effective from the next attempt; shown this once."""
+        endpoint, secret = services.rotate_webhook_secret(self.get_object(), actor=request.user)
+        return Response({**self.render(endpoint), "secret": secret})
+
+    @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Send a ``ping`` event now (through the outbox, like every event)."""
+        delivery = services.send_test_ping(self.get_object(), actor=request.user)
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: s.WebhookDeliverySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """The delivery log, newest first, each with its attempts."""
+        endpoint = self.get_object()
+        page = self.paginate_queryset(
+            endpoint.deliveries.prefetch_related("log").order_by("-created_at", "-id")
+        )
+        return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)

@@ -15,6 +15,14 @@ from compliance.models.reminders import (
 from compliance.models.requests import GovernmentRequest, LabPosition, RequestKind, RequestStatus
 from compliance.models.roles import Role, role_of
 from compliance.models.signoffs import SignOff, SignOffStatus, Stage
+from compliance.models.webhooks import (
+    DeliveryStatus,
+    RaisedAlert,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "GENESIS_HASH",
@@ -25,11 +33,13 @@ __all__ = [
     "AuditAction",
     "AuditRecord",
     "ClaimState",
+    "DeliveryStatus",
     "GovernmentRequest",
     "LabPosition",
     "Notification",
     "OutboxState",
     "Partner",
+    "RaisedAlert",
     "Release",
     "ReleaseStatus",
     "Reminder",
@@ -42,4 +52,8 @@ __all__ = [
     "SignOff",
     "SignOffStatus",
     "Stage",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

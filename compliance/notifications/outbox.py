@@ -69,11 +69,18 @@ def enqueue_delivery(notification_id: int) -> None:
     """After commit: hand the delivery to the broker without making the caller wait on it.
     Never raises, never blocks: a committed action is never turned into an error page or a
     stalled request by the broker; the row stays pending for the sweep if the hand-off fails."""
+    hand_off(DELIVER_TASK, notification_id)
+
+
+def hand_off(task: str, *args, countdown: float | None = None) -> None:
+    """Publish ``task`` (by name) from the publisher thread, never from the caller; the
+    outbox row the task reads is the commitment, so a failed hand-off loses nothing (the
+    periodic sweeps deliver what is pending)."""
     if celery_app.conf.task_always_eager:
         # No broker at all (tests, eager development): run the task here, now.
-        celery_app.tasks[DELIVER_TASK].apply(args=[notification_id])
+        celery_app.tasks[task].apply(args=list(args))
         return
-    _publisher.put(notification_id)
+    _publisher.put((task, args, countdown))
 
 
 def wait_for_handoffs(timeout: float) -> bool:
@@ -93,20 +100,20 @@ class _Publisher:
 
     def _reset(self) -> None:
         self._changed = threading.Condition()
-        self._waiting: deque[int] = deque()
+        self._waiting: deque[tuple] = deque()
         self._busy = False
         self._thread: threading.Thread | None = None
 
-    def put(self, notification_id: int) -> None:
+    def put(self, handoff: tuple) -> None:
         with self._changed:
             if len(self._waiting) >= HANDOFF_BACKLOG:
                 logger.warning(
-                    "broker hand-off backlog full: notification %s stays pending for the next "
-                    "sweep",
-                    notification_id,
+                    "broker hand-off backlog full: %s%s stays pending for the next sweep",
+                    handoff[0],
+                    handoff[1],
                 )
                 return
-            self._waiting.append(notification_id)
+            self._waiting.append(handoff)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="clearance-outbox-handoff", daemon=True
@@ -118,10 +125,10 @@ class _Publisher:
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._waiting)
-                notification_id = self._waiting.popleft()
+                handoff = self._waiting.popleft()
                 self._busy = True
             try:
-                _publish(notification_id)
+                _publish(*handoff)
             finally:
                 with self._changed:
                     self._busy = False
@@ -134,15 +141,13 @@ class _Publisher:
             )
 
 
-def _publish(notification_id: int) -> None:
+def _publish(task: str, args: tuple, countdown: float | None) -> None:
     try:
         # Publish retries give up fast (settings.CELERY_TASK_PUBLISH_RETRY_POLICY).
-        celery_app.send_task(DELIVER_TASK, args=[notification_id])
+        celery_app.send_task(task, args=list(args), countdown=countdown)
     except Exception:
         logger.warning(
-            "broker unavailable: notification %s stays pending for the next sweep",
-            notification_id,
-            exc_info=True,
+            "broker unavailable: %s%s stays pending for the next sweep", task, args, exc_info=True
         )
 
 

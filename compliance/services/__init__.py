@@ -19,16 +19,25 @@ from compliance.services.requests import (
     update_request,
 )
 from compliance.services.signoffs import decide_signoff, withdraw_signoff
+from compliance.services.webhooks import (
+    create_webhook,
+    rotate_webhook_secret,
+    send_test_ping,
+    update_webhook,
+)
 
 __all__ = [
     "create_agency",
     "create_partner",
     "create_release",
+    "create_webhook",
     "decide_allowlist_entry",
     "decide_signoff",
     "propose_allowlist_entry",
     "record_request",
     "revoke_allowlist_entry",
+    "rotate_webhook_secret",
+    "send_test_ping",
     "set_request_status",
     "submit_release",
     "transition_release",
@@ -36,5 +45,6 @@ __all__ = [
     "update_partner",
     "update_release",
     "update_request",
+    "update_webhook",
     "withdraw_signoff",
 ]

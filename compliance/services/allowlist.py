@@ -13,6 +13,7 @@ from compliance.models import (
     Release,
     RequestKind,
 )
+from compliance.notifications import events
 from compliance.selectors import DOMESTIC_COUNTRY
 from compliance.services.common import (
     lock,
@@ -55,7 +56,9 @@ def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "")
     entry.vetted_by = None
     entry.reason = ""
     entry.note = note or ""
-    return save(entry, actor=actor, reason=note or "partner proposed")
+    save(entry, actor=actor, reason=note or "partner proposed")
+    events.allowlist_changed(entry, actor=actor, reason=note)
+    return entry
 
 
 def _vetting_requests(release: Release):
@@ -105,7 +108,9 @@ def decide_allowlist_entry(
     entry.decided_at = clock.now()
     entry.vetted_by = vetted_by if decision == AllowlistStatus.APPROVED else None
     entry.reason = reason or ""
-    return save(entry, actor=actor, reason=reason or f"partner {decision}")
+    save(entry, actor=actor, reason=reason or f"partner {decision}")
+    events.allowlist_changed(entry, actor=actor, reason=reason)
+    return entry
 
 
 @service_transaction
@@ -124,4 +129,6 @@ def revoke_allowlist_entry(entry: AllowlistEntry, *, actor, reason: str) -> Allo
     entry.decided_by = actor
     entry.decided_at = clock.now()
     entry.reason = reason
-    return save(entry, actor=actor, reason=reason)
+    save(entry, actor=actor, reason=reason)
+    events.allowlist_changed(entry, actor=actor, reason=reason)
+    return entry

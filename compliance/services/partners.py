@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from compliance.models import Partner
+from compliance.models import LIVE_STATUSES, Partner, Release
+from compliance.notifications import events
 from compliance.services.common import (
     apply_changes,
     lock,
@@ -27,5 +28,11 @@ def create_partner(
 def update_partner(partner: Partner, *, actor, reason: str = "", **changes) -> Partner:
     require_admin(actor)
     partner = lock(partner)
+    moved = "country" in changes and str(changes["country"]) != str(partner.country)
     apply_changes(partner, changes, PARTNER_FIELDS)
-    return save(partner, actor=actor, reason=reason or "partner updated")
+    save(partner, actor=actor, reason=reason or "partner updated")
+    if moved:  # R29: a partner's country is an access change where restrictions apply
+        events.access_changed(
+            Release.objects.filter(foreign_access_restricted=True, status__in=LIVE_STATUSES)
+        )
+    return partner

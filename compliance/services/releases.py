@@ -19,6 +19,7 @@ from compliance.models import (
     SignOff,
     Stage,
 )
+from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
 from compliance.selectors import load_gate_facts, stage_blockers
 from compliance.services.common import (
@@ -122,6 +123,8 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
     ):
         # Earlier approvals were given for other weights or another panel: start over (R11).
         _start_round(release, actor=actor, reason=reason or "review restarted: release changed")
+    if "foreign_access_restricted" in changed:
+        events.access_changed([release])
     return release
 
 
@@ -250,3 +253,4 @@ def _notify_state(release: Release, *, actor, previous: str, reason: str) -> Non
         subject={"from": previous, "to": release.status},
         reason=reason,
     )
+    events.release_status_changed(release, previous=previous, actor=actor, reason=reason)

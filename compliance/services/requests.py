@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from compliance import clock, errors
 from compliance.errors import blocker
 from compliance.models import GovernmentRequest, Release, RequestKind, RequestStatus
+from compliance.notifications import events
 from compliance.services.common import (
     lock,
     lock_all,
@@ -82,8 +83,10 @@ def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, a
         return
     if not request.in_force:
         return
+    restricted = []
     for release in releases:
         if not release.foreign_access_restricted:
+            restricted.append(release)
             release.foreign_access_restricted = True
             save(
                 release,
@@ -92,6 +95,7 @@ def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, a
                 f"#{request.pk} ({request.reference})",
                 update_fields=["foreign_access_restricted", "updated_at"],
             )
+    events.access_changed(restricted)
 
 
 @service_transaction
@@ -135,6 +139,7 @@ def record_request(
         stamp(request, actor, reason or "request recorded")
         request.releases.set(locked)
     _apply_restriction(request, locked, actor=actor)
+    events.request_recorded(request, actor=actor)
     return request
 
 
@@ -183,4 +188,5 @@ def set_request_status(
     if status == RequestStatus.CLOSED:
         request.closed_at = clock.now()
     save(request, actor=actor, reason=note or f"{previous} → {status}")
+    events.request_status_changed(request, previous=previous, actor=actor, note=note)
     return request

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from compliance import clock, errors
 from compliance.errors import Blocker, blocker
 from compliance.models import Release, SignOff, SignOffStatus
+from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
 from compliance.services.common import (
     lock_all,
@@ -68,6 +69,7 @@ def decide_signoff(
     notify_release_owner(
         release=release, actor=actor, event=f"signoff_{decision}", subject=signoff, reason=reason
     )
+    events.signoff_decided(signoff, actor=actor, reason=reason)
     return signoff
 
 
@@ -92,4 +94,5 @@ def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
     notify_release_owner(
         release=release, actor=actor, event="signoff_withdrawn", subject=signoff, reason=reason
     )
+    events.signoff_withdrawn(signoff, actor=actor, reason=reason)
     return signoff

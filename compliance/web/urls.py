@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from compliance.web import views
+from compliance.web import views, webhooks
 
 app_name = "web"
 urlpatterns = [
@@ -27,4 +27,8 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("reminders/", views.reminder_log, name="reminders"),
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<int:pk>/rotate-secret/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:pk>/test/", webhooks.webhook_ping, name="webhook_ping"),
 ]

@@ -1,0 +1,299 @@
+"""R31 webhooks against a real HTTP receiver: Standard Webhooks signatures (verified with the
+standardwebhooks library), the outbox, retries with a stable webhook-id, disabling."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from compliance import services
+from compliance.models import AuditRecord, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from compliance.notifications import webhooks
+from tests.factories import PartnerFactory
+from tests.helpers import history_rows
+from tests.webhook_receiver import Receiver
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOK_RETRY_SECONDS = [5, 300]
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def register(admin, url, **kwargs):
+    return services.create_webhook(actor=admin, url=url, **kwargs)
+
+
+def verified(secret: str, received) -> dict:
+    """Verified as a receiver would on arrival (the library refuses stale timestamps)."""
+    at = int(received.headers["webhook-timestamp"])
+    with time_machine.travel(at, tick=False):
+        return Webhook(secret).verify(received.body, received.headers)
+
+
+def test_ping_is_signed_as_standard_webhooks(receiver, admin_user):
+    endpoint, secret = register(admin_user, receiver.url, description="SIEM")
+    assert secret.startswith("whsec_") and len(Webhook(secret)._whsecret) == 32  # noqa: SLF001
+    delivery = services.send_test_ping(endpoint, actor=admin_user)
+    assert webhooks.deliver(delivery.pk) is True
+
+    [got] = receiver.received
+    body = verified(secret, got)
+    assert body["type"] == "ping" and body["data"] == {
+        "webhook": endpoint.pk,
+        "requested_by": "ada",
+    }
+    assert got.headers["webhook-id"] == delivery.message_id
+    assert got.headers["webhook-signature"].startswith("v1,")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.new_secret()).verify(got.body, got.headers)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("delivered", 1, 200)
+
+
+def test_failing_receiver_gets_the_same_id_until_it_answers(receiver, admin_user):
+    receiver.statuses = [500, 500, 200]
+    endpoint, secret = register(admin_user, receiver.url)
+    delivery = services.send_test_ping(endpoint, actor=admin_user)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        assert webhooks.deliver_due() == 0  # 500
+        assert webhooks.deliver_due() == 0  # not due again for 5 s
+        clock.shift(timedelta(seconds=5))
+        assert webhooks.deliver_due() == 0  # 500
+        clock.shift(timedelta(seconds=299))
+        assert webhooks.deliver_due() == 0  # not yet
+        clock.shift(timedelta(seconds=1))
+        assert webhooks.deliver_due() == 1  # 200
+    ids = {r.headers["webhook-id"] for r in receiver.received}
+    assert ids == {delivery.message_id} and len(receiver.received) == 3
+    assert [verified(secret, r)["type"] for r in receiver.received] == ["ping"] * 3
+    delivery.refresh_from_db()
+    assert delivery.attempts == 3 and delivery.status == "delivered"
+    assert [a.response_status for a in delivery.log.all()] == [500, 500, 200]
+
+
+def test_after_the_last_failure_the_endpoint_is_disabled_and_admins_told(
+    receiver, admin_user, admin2
+):
+    receiver.statuses = [503]
+    endpoint, _ = register(admin_user, receiver.url)
+    delivery = services.send_test_ping(endpoint, actor=admin_user)
+    mail.outbox.clear()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for wait in (0, 5, 300):
+            clock.shift(timedelta(seconds=wait))
+            webhooks.deliver_due()
+    delivery.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
+    assert endpoint.active is False and "3 attempts of ping" in endpoint.disabled_reason
+    last = history_rows(endpoint)[-1]
+    assert (last.history_actor, last.history_change_reason) == (
+        "system:deliver_webhook",
+        "webhook disabled: deliveries kept failing",
+    )
+    # Nothing more is sent to a disabled endpoint, not even new events.
+    services.send_test_ping(endpoint, actor=admin_user)
+    assert webhooks.deliver_due() == 0 and len(receiver.received) == 3
+
+
+def test_a_receiver_that_never_answers_times_out_and_is_retried(receiver, admin_user, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    receiver.hang = 1.0
+    endpoint, _ = register(admin_user, receiver.url)
+    delivery = services.send_test_ping(endpoint, actor=admin_user)
+    assert webhooks.deliver(delivery.pk) is False
+    delivery.refresh_from_db()
+    [attempt] = delivery.log.all()
+    assert attempt.response_status is None and "Timeout" in attempt.error
+    assert delivery.status == "pending" and delivery.next_attempt_at > delivery.last_attempt_at
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.10/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/x",
+        "ftp://example.com/x",
+    ],
+)
+def test_private_destinations_are_refused_at_save(url, admin_user):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        register(admin_user, url)
+    assert set(refused.value.message_dict) == {"url"}
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_the_resolved_address_is_checked_again_at_send_time(receiver, admin_user, settings):
+    endpoint, _ = register(admin_user, receiver.url)
+    delivery = services.send_test_ping(endpoint, actor=admin_user)
+    settings.WEBHOOK_ALLOWED_NETWORKS = []  # e.g. the name now resolves somewhere private
+    assert webhooks.deliver(delivery.pk) is False
+    assert receiver.received == []
+    assert "loopback, link-local or private" in delivery.log.get().error
+
+
+def test_rotate_secret_signs_the_next_attempt_with_the_new_one(receiver, admin_user):
+    endpoint, old = register(admin_user, receiver.url)
+    delivery = services.send_test_ping(endpoint, actor=admin_user)
+    endpoint, new = services.rotate_webhook_secret(endpoint, actor=admin_user)
+    assert new != old
+    webhooks.deliver(delivery.pk)
+    [got] = receiver.received
+    assert verified(new, got)["type"] == "ping"
+    with pytest.raises(WebhookVerificationError):
+        verified(old, got)
+    # The secret never reaches the history (auditors read it).
+    assert all(not hasattr(row, "secret") for row in history_rows(endpoint))
+
+
+def test_events_filter_and_emit_writes_one_delivery_per_wanting_endpoint(receiver, admin_user):
+    a, _ = register(admin_user, receiver.url, events=["signoff.decided"])
+    b, _ = register(admin_user, receiver.url)
+    c, _ = register(admin_user, receiver.url, events=["allowlist.revoked"])
+    ids = webhooks.emit("signoff.decided", {"signoff": 1})
+    assert sorted(
+        WebhookDelivery.objects.filter(pk__in=ids).values_list("endpoint", flat=True)
+    ) == [
+        a.pk,
+        b.pk,
+    ]
+    assert c.pk not in WebhookDelivery.objects.values_list("endpoint", flat=True)
+    body = WebhookDelivery.objects.get(endpoint=a).payload
+    assert set(body) == {"type", "timestamp", "data"} and body["data"] == {"signoff": 1}
+    json.dumps(body)
+
+
+# --- every event type, from the service that causes it ----------------------------------
+
+
+def _events() -> list[tuple[str, dict]]:
+    rows = WebhookDelivery.objects.order_by("id")
+    return [(d.event, d.payload["data"]) for d in rows]
+
+
+def test_each_event_fires_once_per_cause(receiver, staff, admin_user, admin2, agencies):
+    from tests.helpers import approve, signoff, submitted
+
+    register(admin_user, receiver.url)
+    release = submitted(staff, agencies)
+    doc = signoff(release, "DOC", "limited")
+    services.decide_signoff(doc, actor=admin_user, decision="approved", evidence="letter 7")
+    services.withdraw_signoff(doc, actor=staff, reason="DOC took it back")
+    entry = services.propose_allowlist_entry(
+        release, actor=staff, partner=PartnerFactory(country="US")
+    )
+    services.decide_allowlist_entry(entry, actor=admin2, decision="approved")
+    services.revoke_allowlist_entry(entry, actor=admin2, reason="contract ended")
+    request = services.record_request(
+        actor=staff,
+        agency=agencies[1],
+        reference="BIS-1",
+        kind="restrict_foreign_access",
+        binding=True,
+        releases=[release],
+    )
+    services.set_request_status(request, actor=staff, status="acknowledged", note="seen")
+    approve(release, staff, stages=("general",))
+    got = _events()
+    kinds = [k for k, _ in got]
+    assert kinds == [
+        "release.status_changed",  # draft → in_review
+        "access.changed",
+        "signoff.decided",
+        "signoff.withdrawn",
+        "allowlist.proposed",
+        "allowlist.decided",
+        "access.changed",
+        "allowlist.revoked",
+        "access.changed",
+        "access.changed",  # the directive restricted foreign access
+        "request.recorded",
+        "request.status_changed",
+        *["signoff.decided"] * 4,
+    ]
+    status = got[0][1]
+    assert {k: status[k] for k in ("release", "from", "to", "round", "actor")} == {
+        "release": "frontier-1",
+        "from": "draft",
+        "to": "in_review",
+        "round": 1,
+        "actor": "sam",
+    }
+    decided = got[2][1]
+    assert {k: decided[k] for k in ("release", "agency", "stage", "status", "evidence")} == {
+        "release": "frontier-1",
+        "agency": "DOC",
+        "stage": "limited",
+        "status": "approved",
+        "evidence": "letter 7",
+    }
+    assert got[3][1]["reason"] == "DOC took it back"
+    access = got[9][1]
+    assert {k: access[k] for k in access if k != "revision"} == {
+        "release": "frontier-1",
+        "status": "in_review",
+        "open_to": "nobody",
+        "us_only": True,
+        "allowed_partners": [],
+    }
+    # The revision is the restricting transaction's own newest ledger entry.
+    assert 0 < access["revision"] < AuditRecord.objects.order_by("-seq").first().seq
+    recorded = got[10][1]
+    assert (recorded["reference"], recorded["binding"], recorded["releases"]) == (
+        "BIS-1",
+        True,
+        ["frontier-1"],
+    )
+    assert (got[11][1]["from"], got[11][1]["to"]) == ("open", "acknowledged")
+
+
+def test_a_refused_action_emits_nothing(receiver, staff, admin_user, agencies):
+    from compliance.errors import RuleViolation
+    from tests.helpers import submitted
+
+    register(admin_user, receiver.url)
+    release = submitted(staff, agencies)
+    before = WebhookDelivery.objects.count()
+    with pytest.raises(RuleViolation):
+        services.transition_release(release, to="general", actor=staff, reason="go")
+    assert WebhookDelivery.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_the_event_arrives_after_the_sweep_once_per_endpoint(
+    receiver, staff, admin_user, agencies
+):
+    from tests.helpers import submitted
+    from tests.test_notifications_worker import CLOSED_PORT_BROKER, broker
+
+    first, s1 = register(admin_user, receiver.url, events=["release.status_changed"])
+    second, s2 = register(admin_user, receiver.url, events=["release.status_changed"])
+    with broker(CLOSED_PORT_BROKER):
+        release = submitted(staff, agencies)
+    assert release.status == "in_review"
+    assert receiver.received == []
+    assert webhooks.deliver_due() == 2
+    assert webhooks.deliver_due() == 0
+    by_id = {r.headers["webhook-id"]: r for r in receiver.received}
+    assert len(receiver.received) == 2 == len(by_id)
+    for endpoint, secret in ((first, s1), (second, s2)):
+        delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+        assert verified(secret, by_id[delivery.message_id])["data"]["to"] == "in_review"
