@@ -11,6 +11,12 @@ from compliance.services.allowlist import (
     propose_allowlist_entry,
     revoke_allowlist_entry,
 )
+from compliance.services.gateways import (
+    create_gateway,
+    ensure_gateway,
+    record_receipt,
+    set_gateway_active,
+)
 from compliance.services.releases import (
     create_release,
     submit_release,
@@ -26,13 +32,17 @@ from compliance.services.signoffs import decide_signoff, withdraw_signoff
 
 __all__ = [
     "create_agency",
+    "create_gateway",
     "create_partner",
     "create_release",
     "decide_allowlist_entry",
     "decide_signoff",
+    "ensure_gateway",
     "propose_allowlist_entry",
+    "record_receipt",
     "record_request",
     "revoke_allowlist_entry",
+    "set_gateway_active",
     "set_request_status",
     "submit_release",
     "transition_release",
