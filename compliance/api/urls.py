@@ -40,5 +40,6 @@ urlpatterns = [
     # Before the router: its release detail route would otherwise see these first.
     path("", include("compliance.api.reminders")),
     path("", include("compliance.api.audit")),
+    path("", include("compliance.api.gateways")),
     path("", include(router.urls)),
 ]

@@ -21,8 +21,9 @@ from compliance import selectors, services
 from compliance.api import filters
 from compliance.api import serializers as s
 from compliance.api.auth import issue_token
-from compliance.api.permissions import ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
+from compliance.api.permissions import AccessReader, ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
 from compliance.audit.timetravel import release_gate_as_of
+from compliance.enforcement import release_enforcement, request_enforcement
 from compliance.models import (
     Agency,
     AllowlistEntry,
@@ -215,7 +216,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         release = self.get_object()
         as_of = valid(s.GateQuerySerializer, request.query_params).get("as_of")
         if as_of is None:
-            return Response(selectors.release_gate(release))
+            gate = selectors.release_gate(release)
+            return Response({**gate, "enforcement": release_enforcement(release)})
         try:
             return Response(release_gate_as_of(release, as_of))
         except Release.DoesNotExist as exc:
@@ -226,7 +228,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         parameters=[OpenApiParameter("partner", int, required=True, description="Partner id.")],
         responses={200: s.AccessSerializer},
     )
-    @action(detail=True, methods=["get"])
+    # A gateway token may call this one (R25): every role reads access decisions.
+    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, AccessReader])
     def access(self, request, slug=None):
         """R15: may this partner use the release now, and why."""
         refuse_nul(slug)
@@ -316,6 +319,20 @@ class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     http_method_names = READ_WRITE
     create_service = staticmethod(services.record_request)
     update_service = staticmethod(services.update_request)
+
+    @extend_schema(responses={200: s.GovernmentRequestDetailSerializer})
+    def retrieve(self, request, *args, **kwargs):
+        """The request, with R29's enforcement of the access changes on its releases while it
+        was in force and ``time_to_enforce`` (seconds; null while any is pending)."""
+        obj = self.get_object()
+        rows, seconds = request_enforcement(obj)
+        return Response(
+            {
+                **self.get_serializer(obj).data,
+                "enforcement": s.RequestEnforcementSerializer(rows, many=True).data,
+                "time_to_enforce": seconds,
+            }
+        )
 
     @extend_schema(
         request=s.RequestStatusSerializer, responses={200: s.GovernmentRequestSerializer}
