@@ -8,12 +8,14 @@ import pytest
 from django.db import transaction
 
 from compliance import services
-from compliance.models import AllowlistEntry, Release, SignOff
+from compliance.models import AllowlistEntry, Gateway, Release, SignOff
 from tests import factories
 from tests.api_support import API, approve, client_for
 from tests.factories import make_release
 
-ROLES = ("anonymous", "norole", "auditor", "staff", "admin")
+ROLES = ("anonymous", "norole", "auditor", "staff", "admin", "gateway")
+# AuthZEN lives at the site root, not under /api/v1/ (R26).
+ROOT_PATHS = ("/access/", "/.well-known/")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,9 @@ def _build_world():
         kind="information_request",
         releases=[review],
     )
+    gateway, _token = services.create_gateway(actor=admin_user, name="gw-1")
     users = {
+        "gateway": gateway.user,
         "anonymous": None,
         "norole": factories.UserFactory(username="nora"),
         "auditor": auditor,
@@ -73,6 +77,12 @@ def _build_world():
 
 
 R, W, A = "read", "write", "admin"  # who may: every role / staff+admin / admin only
+X, AUD, GW = "access", "audit", "gateway"  # every role and gateways / auditors+admins / gateway
+EVALUATION = {
+    "subject": {"type": "partner", "id": "1"},
+    "resource": {"type": "release", "id": "rev-1"},
+    "action": {"name": "use"},
+}
 # (method, path, body, who may, status when allowed)
 ENDPOINTS = [
     ("get", "/agencies/", None, R, 200),
@@ -90,7 +100,7 @@ ENDPOINTS = [
     ("post", "/releases/draft-1/submit/", {"reason": "ready"}, W, 200),
     ("post", "/releases/rev-1/transition/", {"to": "suspended", "reason": "hold"}, W, 200),
     ("get", "/releases/rev-1/gate/", None, R, 200),
-    ("get", "/releases/rev-1/access/?partner={w.partner.pk}", None, R, 200),
+    ("get", "/releases/rev-1/access/?partner={w.partner.pk}", None, X, 200),
     ("get", "/signoffs/", None, R, 200),
     ("get", "/signoffs/{w.pending.pk}/", None, R, 200),
     ("post", "/signoffs/{w.pending.pk}/decide/", {"decision": "approved", "evidence": "x"}, W, 200),
@@ -104,10 +114,26 @@ ENDPOINTS = [
     ("post", "/releases/draft-1/allowlist/", {"partner": "{w.partner.pk}"}, W, 201),
     ("post", "/allowlist/{w.proposed.pk}/decide/", {"decision": "approved"}, A, 200),
     ("post", "/allowlist/{w.granted.pk}/revoke/", {"reason": "contract ended"}, A, 200),
+    ("get", "/gateways/", None, AUD, 200),
+    ("post", "/gateways/", {"name": "gw-new"}, A, 201),
+    ("post", "/gateways/gw-1/receipts/", {"revision": 1}, GW, 200),
+    ("get", "/entitlements/", None, X, 200),
+    ("get", "/entitlements/changes/?since=1", None, X, 200),
+    ("get", "/alerts/", None, R, 200),
+    ("post", "/access/v1/evaluation", EVALUATION, X, 200),
+    ("post", "/access/v1/evaluations", {"evaluations": [EVALUATION]}, X, 200),
+    ("get", "/.well-known/authzen-configuration", None, X, 200),
     ("get", "/schema/", None, R, 200),
     ("get", "/docs/", None, R, 200),
 ]
-ALLOWED = {R: {"auditor", "staff", "admin"}, W: {"staff", "admin"}, A: {"admin"}}
+ALLOWED = {
+    R: {"auditor", "staff", "admin"},
+    W: {"staff", "admin"},
+    A: {"admin"},
+    X: {"auditor", "staff", "admin", "gateway"},
+    AUD: {"auditor", "admin"},
+    GW: {"gateway"},
+}
 
 
 def expected_status(role: str, who: str, ok: int) -> int:
@@ -128,7 +154,8 @@ def test_permission_matrix(db, world, role, method, path, body, who, ok):
             body["partner"] = int(body["partner"])
     before = _snapshot()
     kwargs = {"format": "json"} if body is not None else {}
-    response = getattr(client_for(world.users[role]), method)(f"{API}{path}", body, **kwargs)
+    url = path if path.startswith(ROOT_PATHS) else f"{API}{path}"
+    response = getattr(client_for(world.users[role]), method)(url, body, **kwargs)
 
     expected = expected_status(role, who, ok)
     assert response.status_code == expected, response.content[:300]
@@ -146,7 +173,8 @@ def _snapshot():
         list(Release.objects.order_by("pk").values_list("slug", "status", "description")),
         list(SignOff.objects.order_by("pk").values_list("pk", "status")),
         list(AllowlistEntry.objects.order_by("pk").values_list("pk", "status")),
-        sum(m.history.count() for m in (Release, SignOff, AllowlistEntry)),
+        list(Gateway.objects.order_by("pk").values_list("name", "applied_revision")),
+        sum(m.history.count() for m in (Release, SignOff, AllowlistEntry, Gateway)),
     )
 
 
