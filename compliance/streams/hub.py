@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from compliance.entitlements import current_revision, entitlement_changes
 
@@ -59,9 +60,11 @@ class Hub:
         if self._loop is loop and all(not t.done() for t in self._tasks):
             return
         self._loop, self._wake = loop, asyncio.Event()
-        self._tasks = [loop.create_task(self._broadcast())]
+        # A fresh context: the tasks outlive the request that started them (and its
+        # executor, which sync_to_async would otherwise try to use).
+        self._tasks = [loop.create_task(self._broadcast(), context=contextvars.Context())]
         if _postgres():
-            self._tasks.append(loop.create_task(self._listen()))
+            self._tasks.append(loop.create_task(self._listen(), context=contextvars.Context()))
 
     async def _listen(self) -> None:
         """Wake the broadcaster on every announced commit; reconnect when the link breaks."""
@@ -87,17 +90,19 @@ class Hub:
         while True:
             try:
                 if self.revision is None:
-                    self.revision = await sync_to_async(current_revision)()
+                    self.revision = await _read(current_revision)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 self._wake.clear()
-                changes = await sync_to_async(entitlement_changes)(self.revision)
+                changes = await _read(entitlement_changes, self.revision)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("entitlement stream: cannot read the feed; retrying", exc_info=True)
                 await asyncio.sleep(1)
                 continue
+            if changes["revision"] < self.revision:
+                self.revision = changes["revision"]  # a database restored from a backup
             if changes["revision"] <= self.revision:
                 continue
             self.revision = changes["revision"]
@@ -111,6 +116,20 @@ class Hub:
             except asyncio.QueueFull:
                 sub.overflowed = True  # its stream ends; the client resumes by Last-Event-ID
                 self.subscriptions.discard(sub)
+
+
+# The hub's reads run in ONE thread of their own, so each process holds one database
+# connection for the stream, whatever the number of subscribers.
+_db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="entitlement-hub")
+
+
+def _in_db_thread(func, *args):
+    close_old_connections()  # a connection broken or past CONN_MAX_AGE is replaced
+    return func(*args)
+
+
+async def _read(func, *args):
+    return await asyncio.get_running_loop().run_in_executor(_db_thread, _in_db_thread, func, *args)
 
 
 def _postgres() -> bool:
