@@ -23,7 +23,6 @@ from compliance.api.permissions import (
 from compliance.api.serializers import OffsetDateTimeField, StrictSerializer
 from compliance.api.views import ApiViewMixin, refuse_nul, valid
 from compliance.models import Gateway
-from compliance.streams.views import entitlement_stream
 
 GATEWAY_ALERT_KINDS = ("gateway_lagging", "gateway_silent")
 
@@ -166,6 +165,20 @@ class AlertList(generics.GenericAPIView):
         return _paginated(self, request, current_alerts())
 
 
+class StreamUnderAsgi(APIView):
+    """R27 stream: Server-Sent Events, served by ``uvicorn config.asgi:application``."""
+
+    permission_classes = [IsAuthenticated, AccessReader]
+    error_responses = ("401", "403")
+
+    @extend_schema(responses={200: OpenApiResponse(description="text/event-stream")})
+    def get(self, request):
+        return Response(
+            {"detail": "The stream is served by the ASGI server: uvicorn config.asgi:application."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
 def current_alerts() -> list[dict]:
     """Every current alert: R16's, then R30's."""
     return selectors.compliance_alerts() + enforcement.gateway_alerts()
@@ -176,6 +189,8 @@ urlpatterns = [
     path("gateways/<str:name>/receipts/", ReceiptView.as_view(), name="gateway-receipts"),
     path("entitlements/", EntitlementsView.as_view(), name="entitlements"),
     path("entitlements/changes/", EntitlementChangesView.as_view(), name="entitlement-changes"),
-    path("entitlements/stream/", entitlement_stream, name="entitlement-stream"),
+    # Served by the ASGI server in front of Django (compliance/streams/asgi.py); under a
+    # WSGI server this explains where it is.
+    path("entitlements/stream/", StreamUnderAsgi.as_view(), name="entitlement-stream"),
     path("alerts/", AlertList.as_view(), name="alert-list"),
 ]

@@ -90,11 +90,11 @@ class Hub:
         while True:
             try:
                 if self.revision is None:
-                    self.revision = await _read(current_revision)
+                    self.revision = await read(current_revision)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 self._wake.clear()
-                changes = await _read(entitlement_changes, self.revision)
+                changes = await read(entitlement_changes, self.revision)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -128,7 +128,8 @@ def _in_db_thread(func, *args):
     return func(*args)
 
 
-async def _read(func, *args):
+async def read(func, *args):
+    """Run a sync database read in the hub's database thread."""
     return await asyncio.get_running_loop().run_in_executor(_db_thread, _in_db_thread, func, *args)
 
 
