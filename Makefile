@@ -27,9 +27,12 @@ run: venv
 	  celery_pid=$$!; trap 'kill $$celery_pid 2>/dev/null' EXIT INT TERM; \
 	  DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
+# ruff, and no function in compliance/ above radon complexity C (STYLE: split such functions).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@out="$$($(VENV)/bin/radon cc -n D -s compliance --exclude 'compliance/migrations/*')"; \
+	if [ -n "$$out" ]; then echo "radon: functions at complexity D or worse:"; echo "$$out"; exit 1; fi
 
 format: venv
 	$(VENV)/bin/ruff format .

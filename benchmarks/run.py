@@ -229,16 +229,18 @@ def step_seed(args, env: dict) -> dict:
     manage(env, "migrate", "--noinput", "-v0")
     migrate_s = time.monotonic() - t0
     t0 = time.monotonic()
-    cmd = ["seed_scale"] + (["--releases", str(args.releases)] if args.releases else [])
+    cmd = ["-m", "benchmarks.seed_scale"] + (
+        ["--releases", str(args.releases)] if args.releases else []
+    )
     proc = subprocess.Popen(
-        [PY, "manage.py", *cmd],
+        [PY, *cmd],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    log("$ manage.py " + " ".join(cmd))
+    log("$ python " + " ".join(cmd))
     lines = []
     for line in proc.stdout:
         lines.append(line.rstrip())
@@ -249,7 +251,7 @@ def step_seed(args, env: dict) -> dict:
     psql(url, "VACUUM ANALYZE")
     return {
         "reused": False,
-        "command": "manage.py " + " ".join(cmd),
+        "command": "python " + " ".join(cmd),
         "migrate_seconds": round(migrate_s, 1),
         "seed_seconds": round(seed_s, 1),
         "output": lines[-1] if lines else "",
@@ -259,7 +261,7 @@ def step_seed(args, env: dict) -> dict:
 
 def count_history(env: dict) -> dict:
     code = (
-        "import json; from compliance.management.commands.seed_scale import history_models;"
+        "import json; from benchmarks.seed_scale import history_models;"
         "from compliance.models import Release;"
         "print(json.dumps({'history_rows': {m.__name__: m.objects.count() for m in history_models()},"
         "'releases': Release.objects.count()}))"
@@ -464,12 +466,14 @@ def step_sweep(args, env: dict) -> dict:
     recreate_database(url)
     manage(sweep_env, "migrate", "--noinput", "-v0")
     t0 = time.monotonic()
-    manage(sweep_env, "seed_scale", "--all-due", "--releases", str(releases), "-v0")
+    seed_cmd = [PY, "-m", "benchmarks.seed_scale", "--all-due", "--releases", str(releases), "-q"]
+    log("$ " + " ".join(shlex.quote(a) for a in seed_cmd))
+    subprocess.run(seed_cmd, cwd=ROOT, env=sweep_env, check=True)
     seeded = round(time.monotonic() - t0, 1)
     psql(url, "VACUUM ANALYZE")
     result = run_step(sweep_env, "sweep")
     result["seed_seconds"] = seeded
-    result["seed_command"] = f"manage.py seed_scale --all-due --releases {releases}"
+    result["seed_command"] = f"python -m benchmarks.seed_scale --all-due --releases {releases}"
     return result
 
 

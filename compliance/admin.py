@@ -23,6 +23,7 @@ from compliance.models import (
     SignOff,
 )
 from compliance.services import agencies as agency_services
+from compliance.services import partners as partner_services
 from compliance.services import releases as release_services
 from compliance.services import requests as request_services
 
@@ -155,7 +156,7 @@ class PartnerAdmin(ServiceAdmin):
     list_display = ("name", "country", "contact_email")
     list_filter = ("country",)
     search_fields = ("name", "contact_email")
-    service_fields = agency_services.PARTNER_FIELDS
+    service_fields = partner_services.PARTNER_FIELDS
 
     def create_object(self, request, data, reason):
         return services.create_partner(actor=request.user, reason=reason, **data)

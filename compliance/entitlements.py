@@ -5,11 +5,10 @@ so the feed, the evaluation API and the access check cannot disagree."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import CharField, Max, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -21,7 +20,7 @@ from compliance.models import (
     Release,
     ReleaseStatus,
 )
-from compliance.selectors import DOMESTIC_COUNTRY, _access_answer
+from compliance.selectors import DOMESTIC_COUNTRY, _access_answer, access_revision, snapshot
 
 # R29: the ledger entries that change an access answer, by model: the fields that decide
 # R15, and the value one side of the change must have (None: any change of the field). An
@@ -35,28 +34,6 @@ OPEN_TO = {ReleaseStatus.GENERAL: "everyone", ReleaseStatus.LIMITED: "allowlist"
 ACTION_USE = "use"
 # The largest id PostgreSQL's bigint holds: a bigger "id" names no partner (not a 500).
 MAX_ID = 2**63 - 1
-
-
-def current_revision() -> int:
-    """R25: the seq of the newest committed ledger entry (0 for an empty log)."""
-    return AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-@contextmanager
-def access_snapshot() -> Iterator[None]:
-    """One consistent view of the database for the block (R25): on PostgreSQL a REPEATABLE
-    READ, READ ONLY transaction, so the revision and every fact read after it come from the
-    same snapshot whatever commits meanwhile (SQLite's transaction is one already). Inside
-    a transaction that is already open (a service, a test), that transaction's view."""
-    if connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Must be the transaction's first statement; it is not a query of data.
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
 
 
 def is_access_change(model: str, changes: list[dict]) -> bool:
@@ -158,8 +135,8 @@ def _current_facts(release_ids: Iterable[int] | None = None):
 
 def entitlement_snapshot() -> dict:
     """GET /api/v1/entitlements/: every release's entry, by slug, at one revision."""
-    with access_snapshot():
-        revision = current_revision()
+    with snapshot():
+        revision = access_revision()
         return {"revision": revision, "releases": _entries(*_current_facts())}
 
 
@@ -233,8 +210,8 @@ def entitlement_changes(since: int) -> dict:
     """GET /api/v1/entitlements/changes/?since=N: the entries that differ from what they
     were at revision N (a release that did not exist then differs), at one revision M.
     The audit history says what they were; the work grows with the changes since N."""
-    with access_snapshot():
-        revision = current_revision()
+    with snapshot():
+        revision = access_revision()
         if since >= revision:
             return {"revision": revision, "releases": []}
         if since == 0:
@@ -276,8 +253,8 @@ def evaluate_access(queries: list[AccessQuery]) -> tuple[int, list[dict]]:
     partner or release, or another action than ``use``, is a refusal, not an error."""
     slugs = {q.release for q in queries if q.release and "\x00" not in q.release}
     partner_pks = {pk for q in queries if (pk := _partner_pk(q.partner)) is not None}
-    with access_snapshot():
-        revision = current_revision()
+    with snapshot():
+        revision = access_revision()
         releases = {
             slug: ReleaseFacts(pk, slug, status, restricted)
             for slug, pk, status, restricted in Release.objects.filter(slug__in=slugs).values_list(
@@ -322,8 +299,6 @@ __all__ = [
     "DOMESTIC_COUNTRY",
     "AccessQuery",
     "access_changes",
-    "access_snapshot",
-    "current_revision",
     "entitlement_changes",
     "entitlement_snapshot",
     "evaluate_access",

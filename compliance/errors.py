@@ -24,6 +24,10 @@ CAP_BELOW_APPROVED = "cap_below_approved"
 FOREIGN_PARTNER_RESTRICTED = "foreign_partner_restricted"
 SAME_USER = "same_user"
 VETTING_REQUIRED = "vetting_required"
+# R32 deployment check.
+STAGE_NOT_RELEASED = "stage_not_released"
+DIGEST_MISMATCH = "digest_mismatch"
+DIGEST_REQUIRED = "digest_required"
 
 BLOCKER_KINDS = (
     INVALID_TRANSITION,
@@ -42,7 +46,11 @@ BLOCKER_KINDS = (
     FOREIGN_PARTNER_RESTRICTED,
     SAME_USER,
     VETTING_REQUIRED,
+    STAGE_NOT_RELEASED,
+    DIGEST_MISMATCH,
+    DIGEST_REQUIRED,
 )
+DEPLOY_BLOCKER_KINDS = (STAGE_NOT_RELEASED, DIGEST_MISMATCH, DIGEST_REQUIRED)
 
 _MESSAGES = {
     INVALID_TRANSITION: "Cannot go from {from} to {to}.",  # releases, sign-offs, requests…
@@ -61,6 +69,9 @@ _MESSAGES = {
     FOREIGN_PARTNER_RESTRICTED: "Foreign access is restricted: the partner is in {country}.",
     SAME_USER: "The approver must not be the person who proposed it.",
     VETTING_REQUIRED: "A binding vetting request is in force: name the vetting agency.",
+    STAGE_NOT_RELEASED: "The release is {status}: it is not released at the {stage} stage.",
+    DIGEST_MISMATCH: "The artifact digest is not the one that was reviewed.",
+    DIGEST_REQUIRED: "The release names its reviewed artifact digest: give the digest to check.",
 }
 
 

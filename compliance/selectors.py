@@ -6,19 +6,21 @@ have locked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
-from compliance import errors
+from compliance import errors, rules
 from compliance.errors import Blocker, blocker
 from compliance.models import (
     LIVE_STATUSES,
     AllowlistEntry,
     AllowlistStatus,
+    AuditRecord,
     GovernmentRequest,
     Partner,
     Release,
@@ -327,3 +329,42 @@ def gate_overviews(facts_by_release: dict[int, GateFacts]) -> dict[int, dict]:
             }
         out[rid] = stages
     return out
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """One consistent view of the data for an answer that carries its revision (R25): on
+    PostgreSQL a read-only REPEATABLE READ transaction, so every statement inside sees the
+    same committed state. (Inside an outer transaction, the caller's transaction is it.)"""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def access_revision() -> int:
+    """R25: the ``seq`` of the newest committed audit ledger entry (0 for an empty log)."""
+    return AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def deploy_check(release: Release, *, stage: str, digest: str | None) -> dict:
+    """R32: may artifacts with ``digest`` be deployed at ``stage`` now? Call it inside
+    ``snapshot()`` with the release read there, so status and revision agree."""
+    blockers = rules.deploy_blockers(
+        status=release.status,
+        stage=stage,
+        reviewed_digest=release.artifact_digest,
+        digest=digest,
+    )
+    return {
+        "allowed": not blockers,
+        "release": release.slug,
+        "stage": str(stage),
+        "status": release.status,
+        "revision": access_revision(),
+        "digest_matches": rules.digest_matches(release.artifact_digest, digest),
+        "blockers": [b.as_dict() for b in blockers],
+    }

@@ -222,6 +222,8 @@ SPECTACULAR_SETTINGS = {
         "RequestStatusEnum": "compliance.models.requests.RequestStatus.choices",
         "RequestKindEnum": "compliance.models.requests.RequestKind.choices",
         "BlockerKindEnum": "compliance.errors.BLOCKER_KINDS",
+        "DeployBlockerKindEnum": "compliance.errors.DEPLOY_BLOCKER_KINDS",
+        "StageEnum": "compliance.models.signoffs.Stage.choices",
         "AccessReasonEnum": "compliance.api.serializers.ACCESS_REASONS",
         "AlertKindEnum": "compliance.api.serializers.ALERT_KINDS",
     },

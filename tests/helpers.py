@@ -199,11 +199,11 @@ def general(release, staff):
     return services.transition_release(release, to="general", actor=staff, reason="launch")
 
 
-def at_status(status: str, staff, admin, agencies, *, slug="frontier-1"):
-    """A release brought to ``status`` the way the rules allow."""
+def at_status(status: str, staff, admin, agencies, *, slug="frontier-1", **kwargs):
+    """A release brought to ``status`` the way the rules allow (``kwargs``: its fields)."""
     if status == "draft":
-        return factories.make_release(staff, slug=slug, agencies=agencies)
-    release = submitted(staff, agencies, slug=slug)
+        return factories.make_release(staff, slug=slug, agencies=agencies, **kwargs)
+    release = submitted(staff, agencies, slug=slug, **kwargs)
     if status == "limited":
         release = limited(release, staff, admin)
     elif status == "general":

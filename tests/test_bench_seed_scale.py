@@ -1,10 +1,9 @@
 """seed_scale (make bench's data): every object it bulk-creates has real history records."""
 
-from django.core.management import call_command
 from django.db.models import Count
 
+from benchmarks.seed_scale import history_row_count, seed
 from compliance.audit.verify import verify_chain
-from compliance.management.commands.seed_scale import history_row_count
 from compliance.models import (
     AllowlistEntry,
     GovernmentRequest,
@@ -21,7 +20,7 @@ def _history_ids(model) -> set[int]:
 
 
 def test_seed_scale_writes_history_for_every_object(db):
-    call_command("seed_scale", releases=40, seed=3, verbosity=0)
+    seed(releases=40, seed=3)
 
     for model in (Release, SignOff, AllowlistEntry, GovernmentRequest, Partner):
         ids = set(model.objects.values_list("id", flat=True))
@@ -50,7 +49,7 @@ def test_seed_scale_writes_history_for_every_object(db):
 
 
 def test_seed_scale_m2m_snapshots_and_required_agencies(db):
-    call_command("seed_scale", releases=12, seed=5, verbosity=0)
+    seed(releases=12, seed=5)
     for release in Release.objects.annotate(n=Count("required_agencies")):
         codes = sorted(release.required_agencies.values_list("code", flat=True))
         assert release.n >= 3 and "DOC" in codes
@@ -66,7 +65,7 @@ def test_seed_scale_m2m_snapshots_and_required_agencies(db):
 
 
 def test_seed_scale_all_due_puts_every_signoff_of_every_release_in_review_due(db):
-    call_command("seed_scale", releases=3, all_due=True, verbosity=0)
+    seed(releases=3, all_due=True)
     assert set(Release.objects.values_list("status", flat=True)) == {ReleaseStatus.IN_REVIEW}
     signoffs = SignOff.objects.all()
     assert signoffs.count() == 3 * 8

@@ -15,6 +15,7 @@ from compliance import clock, enforcement, entitlements, services
 from compliance.entitlements import AccessQuery, evaluate_access
 from compliance.models import AuditRecord, Gateway, Partner, Release
 from compliance.models.roles import can_read, can_read_access, role_of
+from compliance.selectors import access_revision
 from tests import factories
 from tests.gateway_support import every_pair, seeded_world
 from tests.helpers import approved_entry, denied, directive, history_rows, invalid, limited
@@ -39,7 +40,7 @@ def gateway(admin_user):
 
 
 def receipt(gateway, revision=None):
-    revision = entitlements.current_revision() if revision is None else revision
+    revision = access_revision() if revision is None else revision
     return services.record_receipt(gateway, actor=gateway.user, revision=revision)
 
 
@@ -83,7 +84,7 @@ def test_add_user_role_gateway_makes_the_record_and_prints_a_token(db, capsys):
 
 
 def test_an_advancing_receipt_is_history_a_repeated_one_only_sets_last_seen(gateway):
-    revision = entitlements.current_revision()
+    revision = access_revision()
     with time_machine.travel("2026-11-13 22:40:02Z", tick=False):
         gateway = receipt(gateway, revision)
     assert gateway.applied_revision == revision
@@ -114,9 +115,9 @@ def test_an_advancing_receipt_is_history_a_repeated_one_only_sets_last_seen(gate
     assert AuditRecord.objects.order_by("-seq").first().seq == revision + 1
 
 
-def test_a_receipt_above_the_current_revision_is_bad_input(gateway):
+def test_a_receipt_above_the_access_revision_is_bad_input(gateway):
     with invalid(ValidationError) as exc:
-        receipt(gateway, entitlements.current_revision() + 1)
+        receipt(gateway, access_revision() + 1)
     assert exc.value.message_dict == {"revision": ["Above the current access revision."]}
 
 
@@ -131,9 +132,9 @@ def test_only_the_gateway_itself_reports_its_receipts(gateway, admin_user):
 
 
 def test_the_revision_is_the_newest_ledger_seq(db):
-    assert entitlements.current_revision() == 0
+    assert access_revision() == 0
     factories.AgencyFactory(code="DOC")
-    assert entitlements.current_revision() == AuditRecord.objects.order_by("-seq")[0].seq > 0
+    assert access_revision() == AuditRecord.objects.order_by("-seq")[0].seq > 0
 
 
 # --- The feed (R27) and R26 decisions agree with R15 --------------------------------------
@@ -144,7 +145,7 @@ def test_feed_and_evaluations_agree_with_the_access_check_for_every_pair(
 ):
     pairs = every_pair()
     feed = entitlements.entitlement_snapshot()
-    assert feed["revision"] == entitlements.current_revision()
+    assert feed["revision"] == access_revision()
     entries = {e["release"]: e for e in feed["releases"]}
     assert list(entries) == sorted(entries)
     assert len(entries) == Release.objects.count()
@@ -213,7 +214,7 @@ def test_changes_since_lists_exactly_the_entries_that_differ(db, world, staff, a
     # Suspend one release: its entry, and only it, differs.
     services.transition_release(world.general, to="suspended", actor=staff, reason="directive")
     changes = entitlements.entitlement_changes(n)
-    assert changes["revision"] == entitlements.current_revision()
+    assert changes["revision"] == access_revision()
     assert [e["release"] for e in changes["releases"]] == ["r-general"]
     assert changes["releases"][0]["open_to"] == "nobody"
     # A US partner moves abroad: the restricted releases drop it; the unrestricted
@@ -226,7 +227,7 @@ def test_changes_since_lists_exactly_the_entries_that_differ(db, world, staff, a
 
 
 def test_a_new_release_and_a_change_undone_since_n(db, world, staff, admin_user):
-    n = entitlements.current_revision()
+    n = access_revision()
     entry = world.limited.allowlist.get(partner=world.us[0])
     services.revoke_allowlist_entry(entry, actor=admin_user, reason="paused")
     assert [e["release"] for e in entitlements.entitlement_changes(n)["releases"]] == ["r-limited"]
@@ -250,7 +251,7 @@ def test_gate_enforcement_waits_for_every_active_gateway(agencies, staff, admin_
     t0 = clock.now()
     with time_machine.travel(t0, tick=False):
         release = services.transition_release(release, to="suspended", actor=staff, reason="d")
-    r = entitlements.current_revision()
+    r = access_revision()
     change = enforcement.release_enforcement(release)
     assert change == {
         "revision": r,
@@ -285,7 +286,7 @@ def test_request_enforcement_and_time_to_enforce(agencies, staff, admin_user):
     assert (rows, seconds) == ([], None)
     with time_machine.travel(received + timedelta(minutes=19), tick=False):
         services.transition_release(release, to="suspended", actor=staff, reason="directive")
-    r = entitlements.current_revision()
+    r = access_revision()
     rows, seconds = enforcement.request_enforcement(req)
     assert seconds is None
     assert [(x["release"], x["change"], x["revision"], x["pending"]) for x in rows] == [

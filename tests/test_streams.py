@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from compliance import entitlements, services
+from compliance import services
 from compliance.api.auth import issue_token
+from compliance.selectors import access_revision
 from tests import factories
 from tests.api_support import limited_release
 from tests.asgi_support import SSE, LiveASGI
@@ -51,14 +52,14 @@ def test_a_commit_reaches_the_subscriber_within_a_second_and_heartbeats_flow(peo
     stream = SSE(server.url, token)
     assert stream.status == 200
     [(kind, ident, data)] = stream.until("revision")
-    assert (kind, ident, data) == ("revision", entitlements.current_revision(), {"revision": ident})
+    assert (kind, ident, data) == ("revision", access_revision(), {"revision": ident})
     assert stream.next_event()[0] == "comment"  # a heartbeat within the shortened interval
 
     services.transition_release(release, to="suspended", actor=staff, reason="directive")
     committed = time.monotonic()
     events = stream.until("revision")
     elapsed = time.monotonic() - committed
-    revision = entitlements.current_revision()
+    revision = access_revision()
     assert events == [
         (
             "release",
@@ -79,7 +80,7 @@ def test_a_commit_reaches_the_subscriber_within_a_second_and_heartbeats_flow(peo
 
 def test_resume_with_last_event_id_and_refusals(people, server):
     staff, admin, release, token = people
-    before = entitlements.current_revision()
+    before = access_revision()
     services.transition_release(release, to="suspended", actor=staff, reason="directive")
     services.update_release(release, actor=staff, description="no access change")
     stream = SSE(server.url, token, last_event_id=before)
@@ -88,7 +89,7 @@ def test_resume_with_last_event_id_and_refusals(people, server):
         ("release", "atlas-1"),
         ("revision", None),
     ]
-    assert events[-1][1] == entitlements.current_revision()
+    assert events[-1][1] == access_revision()
     stream.close()
     same = SSE(server.url, token, query=f"?since={before}")
     assert [k for k, _i, _d in same.until("revision")] == ["release", "revision"]

@@ -127,7 +127,7 @@ class EntitlementsView(APIView):
 
     @extend_schema(responses={200: FeedSerializer, 304: OpenApiResponse(description="Unchanged.")})
     def get(self, request):
-        etag = f'"{entitlements.current_revision()}"'
+        etag = f'"{selectors.access_revision()}"'
         if etag in _etags(request.headers.get("If-None-Match", "")):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         feed = entitlements.entitlement_snapshot()

@@ -14,7 +14,7 @@ from django.db import models
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
-from compliance.errors import BLOCKER_KINDS
+from compliance.errors import BLOCKER_KINDS, DEPLOY_BLOCKER_KINDS
 from compliance.models import (
     Agency,
     AllowlistEntry,
@@ -26,6 +26,7 @@ from compliance.models import (
     RequestStatus,
     SignOff,
     SignOffStatus,
+    Stage,
 )
 
 User = get_user_model()
@@ -316,6 +317,36 @@ class AccessQuerySerializer(serializers.Serializer):
 class AccessSerializer(serializers.Serializer):
     allowed = serializers.BooleanField()
     reason = serializers.ChoiceField(choices=ACCESS_REASONS)
+
+
+class DeployCheckQuerySerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices, help_text="limited or general.")
+    digest = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="The digest of the artifact about to be deployed (e.g. sha256:…).",
+    )
+
+
+class DeployBlockerSerializer(serializers.Serializer):
+    """Why a deployment is refused (R32): ``stage_not_released`` carries status and stage."""
+
+    kind = serializers.ChoiceField(choices=DEPLOY_BLOCKER_KINDS)
+    status = serializers.ChoiceField(choices=ReleaseStatus.choices, required=False)
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+
+
+class DeployCheckSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    release = serializers.CharField()
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    status = serializers.ChoiceField(choices=ReleaseStatus.choices)
+    revision = serializers.IntegerField(help_text="Access revision the answer was computed at.")
+    digest_matches = serializers.BooleanField(
+        allow_null=True, help_text="null when the release names no artifact digest."
+    )
+    blockers = DeployBlockerSerializer(many=True)
 
 
 # --- Sign-offs --------------------------------------------------------------------------

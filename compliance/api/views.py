@@ -244,6 +244,23 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         return Response(answer)
 
     @extend_schema(
+        request=None,
+        parameters=[s.DeployCheckQuerySerializer],
+        responses={200: s.DeployCheckSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="deploy-check")
+    def deploy_check(self, request, slug=None):
+        """R32: may these artifacts be deployed at this stage now? ``allowed`` with every
+        blocker (``stage_not_released``, ``digest_mismatch``, ``digest_required``)."""
+        with selectors.snapshot():
+            release = self.get_object()  # an unknown release is a 404 before a bad query a 400
+            query = valid(s.DeployCheckQuerySerializer, request.query_params)
+            answer = selectors.deploy_check(
+                release, stage=query["stage"], digest=query.get("digest")
+            )
+        return Response(answer)
+
+    @extend_schema(
         methods=["GET"],
         parameters=[SLUG],
         request=None,

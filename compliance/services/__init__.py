@@ -1,11 +1,6 @@
 """The rules (R1–R16). Every write in Clearance goes through a function here."""
 
-from compliance.services.agencies import (
-    create_agency,
-    create_partner,
-    update_agency,
-    update_partner,
-)
+from compliance.services.agencies import create_agency, update_agency
 from compliance.services.allowlist import (
     decide_allowlist_entry,
     propose_allowlist_entry,
@@ -17,6 +12,7 @@ from compliance.services.gateways import (
     record_receipt,
     set_gateway_active,
 )
+from compliance.services.partners import create_partner, update_partner
 from compliance.services.releases import (
     create_release,
     submit_release,

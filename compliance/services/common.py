@@ -71,6 +71,13 @@ def require_editable(changes: dict, editable: Iterable[str]) -> None:
         raise TypeError(f"cannot change {sorted(unknown)}")
 
 
+def apply_changes(instance: models.Model, changes: dict, editable: Iterable[str]) -> None:
+    """Set the given fields (only ``editable`` ones) on ``instance``; the caller saves it."""
+    require_editable(changes, editable)
+    for name, value in changes.items():
+        setattr(instance, name, value)
+
+
 def refuse_if(blockers: list[Blocker]) -> None:
     if blockers:
         raise RuleViolation(blockers)

@@ -72,12 +72,12 @@ def record_receipt(gateway: Gateway, *, actor, revision: int) -> Gateway:
     Above the current revision: bad input (400). At or below ``applied_revision``: nothing
     changes but ``last_seen_at``. Advancing: one history row (the receipt, in the audit
     chain). ``last_seen_at`` is saved without a history row either way."""
-    from compliance.entitlements import current_revision
+    from compliance.selectors import access_revision
 
     if role_of(actor) != Role.GATEWAY or actor.pk != gateway.user_id:
         raise PermissionDenied("Only the gateway itself may report its receipts.")
     gateway = lock(gateway)
-    if revision > current_revision():
+    if revision > access_revision():
         raise ValidationError({"revision": ["Above the current access revision."]})
     now = clock.now()
     gateway.last_seen_at = now

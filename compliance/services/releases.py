@@ -109,6 +109,26 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
     agencies_changed = new_agencies is not None and {a.code for a in new_agencies} != old_codes
     changed = {k: v for k, v in changes.items() if getattr(release, k) != v}
 
+    refuse_if(_edit_blockers(release, changed, agencies_changed=agencies_changed, actor=actor))
+
+    for name, value in changed.items():
+        setattr(release, name, value)
+    if agencies_changed:
+        set_many(release, "required_agencies", new_agencies)
+    if changed or agencies_changed:
+        save(release, actor=actor, reason=reason or "release edited")
+    if release.status == ReleaseStatus.IN_REVIEW and (
+        "artifact_digest" in changed or agencies_changed
+    ):
+        # Earlier approvals were given for other weights or another panel: start over (R11).
+        _start_round(release, actor=actor, reason=reason or "review restarted: release changed")
+    return release
+
+
+def _edit_blockers(
+    release: Release, changed: dict, *, agencies_changed: bool, actor
+) -> list[Blocker]:
+    """What refuses an edit of a live, capped or restricted release (R11, R13, R14)."""
     blockers: list[Blocker] = []
     live = release.status in LIVE_STATUSES
     if ("artifact_digest" in changed or agencies_changed) and live:
@@ -128,20 +148,7 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
             blocker(errors.RESTRICTION_IN_FORCE, request=r.pk)
             for r in _restrictions_in_force(release)
         ]
-    refuse_if(blockers)
-
-    for name, value in changed.items():
-        setattr(release, name, value)
-    if agencies_changed:
-        set_many(release, "required_agencies", new_agencies)
-    if changed or agencies_changed:
-        save(release, actor=actor, reason=reason or "release edited")
-    if release.status == ReleaseStatus.IN_REVIEW and (
-        "artifact_digest" in changed or agencies_changed
-    ):
-        # Earlier approvals were given for other weights or another panel: start over (R11).
-        _start_round(release, actor=actor, reason=reason or "review restarted: release changed")
-    return release
+    return blockers
 
 
 def _restrictions_in_force(release: Release):

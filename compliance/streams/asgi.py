@@ -106,10 +106,11 @@ def _session_user(cookie_header: str):
 
 
 def catch_up(since: int | None) -> dict:
-    from compliance.entitlements import current_revision, entitlement_changes
+    from compliance.entitlements import entitlement_changes
+    from compliance.selectors import access_revision
 
     if since is None:
-        return {"revision": current_revision(), "releases": []}
+        return {"revision": access_revision(), "releases": []}
     return entitlement_changes(since)
 
 

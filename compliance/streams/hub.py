@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from compliance.entitlements import current_revision, entitlement_changes
+from compliance.entitlements import entitlement_changes
+from compliance.selectors import access_revision
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class Hub:
         while True:
             try:
                 if self.revision is None:
-                    self.revision = await read(current_revision)
+                    self.revision = await read(access_revision)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 self._wake.clear()

@@ -1,4 +1,6 @@
-"""``seed_scale --releases N``: a lab with years of releases, for ``make bench`` (issue 8).
+"""``python -m benchmarks.seed_scale --releases N``: a lab with years of releases, for ``make bench``.
+
+Benchmark tooling, not part of the app: it lives under ``benchmarks/`` (issue 14).
 
 Bulk inserts (this is the one writer that is not a service: replaying thousands of releases
 through the services would take hours), but every object's history is a real record written
@@ -20,24 +22,33 @@ The default size gives about 1,000,000 history rows (see ``ROWS_PER_RELEASE``)."
 
 from __future__ import annotations
 
+import argparse
 import copy
+import os
 import random
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import django
 from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, models, transaction
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from compliance import clock
-from compliance.audit.backfill import chain_unchained
-from compliance.audit.context import system_actor
-from compliance.models import (
+if not apps.ready:  # run as a program (python -m benchmarks.seed_scale), not imported by a test
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+from django.db import connection, models, transaction  # noqa: E402
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history  # noqa: E402
+
+from compliance import clock  # noqa: E402
+from compliance.audit.backfill import chain_unchained  # noqa: E402
+from compliance.audit.context import system_actor  # noqa: E402
+from compliance.models import (  # noqa: E402
     Agency,
     AllowlistEntry,
     AllowlistStatus,
@@ -695,43 +706,68 @@ class Seeder:
         }
 
 
-class Command(BaseCommand):
-    help = "Bulk-create a large, rule-abiding data set with real history rows (make bench)."
+class SeedError(Exception):
+    """The seed cannot run on this database (already seeded, bad size)."""
 
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--releases",
-            type=int,
-            default=default_releases(),
-            help=f"How many releases (default {default_releases()}: ~1,000,000 history rows).",
-        )
-        parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
-        parser.add_argument(
-            "--all-due",
-            action="store_true",
-            help="Every release in review with 4 agencies and its 8 sign-offs pending, due "
-            "between 2 days ago and 3 days from now (the reminder sweep's load: 8 per release).",
-        )
-        parser.add_argument(
-            "--chunk", type=int, default=2000, help="Releases per transaction (default 2000)."
-        )
 
-    def handle(self, *args, releases, seed, chunk, all_due, **options):
-        if releases < 1:
-            raise CommandError("--releases must be at least 1.")
-        if Release.objects.filter(slug__startswith=SLUG_PREFIX).exists():
-            raise CommandError("This database is already seeded by seed_scale: use a fresh one.")
-        verbose = options["verbosity"] >= 1
-        summary = Seeder(
-            releases=releases,
-            seed=seed,
-            all_due=all_due,
-            chunk=chunk,
-            out=(lambda m: self.stdout.write(m)) if verbose else (lambda m: None),
-        ).run()
-        self.stdout.write(
-            f"seed_scale: {summary['releases']} releases, {summary['history_rows']} history rows "
-            f"({summary['m2m_history_rows']} many-to-many history rows) in {summary['seconds']}s, "
-            f"{summary['ledger_entries']} ledger entries chained in {summary['ledger_seconds']}s"
+def seed(
+    *, releases: int, seed: int = 1, chunk: int = 2000, all_due: bool = False, out=None
+) -> dict:
+    """Seed the configured database; returns the summary (counts and timings)."""
+    if releases < 1:
+        raise SeedError("--releases must be at least 1.")
+    if Release.objects.filter(slug__startswith=SLUG_PREFIX).exists():
+        raise SeedError("This database is already seeded by seed_scale: use a fresh one.")
+    return Seeder(
+        releases=releases, seed=seed, all_due=all_due, chunk=chunk, out=out or (lambda m: None)
+    ).run()
+
+
+def summary_line(summary: dict) -> str:
+    return (
+        f"seed_scale: {summary['releases']} releases, {summary['history_rows']} history rows "
+        f"({summary['m2m_history_rows']} many-to-many history rows) in {summary['seconds']}s, "
+        f"{summary['ledger_entries']} ledger entries chained in {summary['ledger_seconds']}s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.seed_scale",
+        description="Bulk-create a large, rule-abiding data set with real history rows (make bench).",
+    )
+    parser.add_argument(
+        "--releases",
+        type=int,
+        default=default_releases(),
+        help=f"How many releases (default {default_releases()}: ~1,000,000 history rows).",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
+    parser.add_argument(
+        "--all-due",
+        action="store_true",
+        help="Every release in review with 4 agencies and its 8 sign-offs pending, due "
+        "between 2 days ago and 3 days from now (the reminder sweep's load: 8 per release).",
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=2000, help="Releases per transaction (default 2000)."
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="Print only the summary.")
+    args = parser.parse_args(argv)
+    try:
+        summary = seed(
+            releases=args.releases,
+            seed=args.seed,
+            chunk=args.chunk,
+            all_due=args.all_due,
+            out=None if args.quiet else print,
         )
-        return None
+    except SeedError as exc:
+        print(f"seed_scale: {exc}", file=sys.stderr)
+        return 2
+    print(summary_line(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
