@@ -160,15 +160,16 @@ def release_enforcement(release: Release) -> dict | None:
 
 
 def describe_change(change: AccessChange) -> str:
-    """In words: "status: limited → suspended", "allowlist entry 12 status: approved → revoked"."""
+    """In words: "status: limited → suspended", "allowlist entry #12 status: approved →
+    revoked", "partner #3 country: US → GB"."""
     parts = [
-        f"{c['field']}: {c['old'] if c['old'] not in (None, '') else '—'} → {c['new']}"
+        f"{c['field']}: {'—' if c['old'] in (None, '') else c['old']} → {c['new']}"
         for c in change.changes
         if c.get("field") in {"status", "foreign_access_restricted", "country"}
     ]
-    subject = {"release": "", "allowlistentry": "allowlist entry ", "partner": "partner "}
-    prefix = "" if change.model == "release" else f"{subject[change.model]}{change.object_repr} "
-    return prefix + "; ".join(parts)
+    prefix = {"allowlistentry": "allowlist entry", "partner": "partner"}.get(change.model)
+    text = "; ".join(parts)
+    return f"{prefix} #{change.object_id} {text}" if prefix else text
 
 
 def request_enforcement(request: GovernmentRequest) -> tuple[list[dict], int | None]:
