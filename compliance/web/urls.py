@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from compliance.web import views
+from compliance.web import gateways, views
 
 app_name = "web"
 urlpatterns = [
@@ -27,4 +27,6 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("reminders/", views.reminder_log, name="reminders"),
+    path("gateways/", gateways.gateway_list, name="gateways"),
+    path("gateways/register/", gateways.gateway_register, name="gateway_register"),
 ]

@@ -47,6 +47,10 @@ from compliance.selectors import (
 )
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms
+from compliance.web.gateway_context import (
+    release_gateways_context,
+    request_enforcement_context,
+)
 from compliance.web.timeline import release_events, timeline_rows
 
 ACCESS_REASONS = {
@@ -257,6 +261,7 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "refusal": refusal,
         "refusal_title": _refusal_title(release, bound),
         "nav": "releases",
+        **release_gateways_context(release),
         "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
         "submit_form": bound.get("submit") or forms.SubmitForm(),
         "transition_form": bound.get("transition") or forms.TransitionForm(),
@@ -535,6 +540,7 @@ def _request_page(request, req, *, form=None, refusal=None, status=200):
             "refusal": refusal,
             "history": req.history.order_by("-history_date", "-history_id")[:50],
             "nav": "requests",
+            **request_enforcement_context(req),
         },
         status=status,
     )
