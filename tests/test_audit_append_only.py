@@ -24,6 +24,7 @@ def some_history(agencies, staff):
     services.record_request(
         actor=staff, agency=agencies[0], reference="R-1", kind="vet_users", releases=[release]
     )
+    services.create_gateway(actor=factories.UserFactory(role="admin"), name="gw-1")
     return services.submit_release(release, actor=staff)
 
 
@@ -50,7 +51,7 @@ def test_every_history_table_and_the_ledger_carry_the_triggers(db):
         for name in ("clearance_append_only", "clearance_append_only_truncate")
     }
     assert expected - installed == set()
-    assert len(PROTECTED) == 11  # 7 tracked models, 3 m2m history tables, the ledger
+    assert len(PROTECTED) == 12  # 8 tracked models, 3 m2m history tables, the ledger
 
 
 @pytest.mark.parametrize("table", PROTECTED)

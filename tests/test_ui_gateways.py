@@ -64,3 +64,12 @@ def test_request_and_release_pages_say_enforced(client, agencies, staff, admin_u
         "atlas-1: received 22:21 · suspended 22:40 · enforced by 2/2 gateways 22:40:03 UTC" in page
     )
     assert "Time to enforce: 1143 s after it was received" in page
+
+
+def test_the_dashboard_shows_gateway_alerts(client, admin_user, settings):
+    settings.GATEWAY_SILENT_SECONDS = 0
+    services.create_gateway(actor=admin_user, name="gw-us-east")
+    client.force_login(admin_user)
+    page = client.get("/").content.decode()
+    assert "gateway gw-us-east has not been seen since never" in page
+    assert 'href="/gateways/">Open gateways' in page

@@ -25,6 +25,7 @@ from compliance.audit.export import FORMATS
 from compliance.audit.log import FILTERS, AuditFilterForm, audit_item, audit_records
 from compliance.audit.paging import keyset_page
 from compliance.audit.verify import verify_chain
+from compliance.enforcement import gateway_alerts
 from compliance.errors import RuleViolation
 from compliance.models import (
     AllowlistEntry,
@@ -177,7 +178,7 @@ def dashboard(request):
             "rows": rows,
             "due_signoffs": due_signoffs,
             "in_force": in_force,
-            "alerts": [alert for f in facts.values() for alert in alerts_for(f)],
+            "alerts": [alert for f in facts.values() for alert in alerts_for(f)] + gateway_alerts(),
             "nav": "dashboard",
         },
     )
