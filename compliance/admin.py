@@ -6,8 +6,10 @@ disabled and history cannot be reverted. A refusal becomes an error message, not
 
 from __future__ import annotations
 
+import django.contrib.auth.admin  # noqa: F401  (registers its UserAdmin first: replaced below)
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
@@ -20,12 +22,17 @@ from compliance.models import (
     GovernmentRequest,
     Partner,
     Release,
+    Role,
     SignOff,
+    role_of,
 )
 from compliance.services import agencies as agency_services
 from compliance.services import partners as partner_services
 from compliance.services import releases as release_services
 from compliance.services import requests as request_services
+from compliance.services.users import KEEP, ensure_user
+
+User = get_user_model()
 
 
 class _Refused(Exception):
@@ -253,3 +260,68 @@ class AllowlistEntryAdmin(ServiceAdmin):
         return services.propose_allowlist_entry(
             data["release"], actor=request.user, partner=data["partner"], note=data["note"]
         )
+
+
+class UserForm(ChangeReasonForm):
+    """A user's role is one choice, saved by the users service (one history row per role
+    change); the password is set there too (validated), never shown."""
+
+    role = forms.ChoiceField(choices=Role.choices)
+    new_password = forms.CharField(
+        required=False,
+        label="New password",
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the password (a new user then has none).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["role"].initial = role_of(self.instance)
+
+
+# django.contrib.auth's UserAdmin writes the groups itself (a history row per group added or
+# removed, a role-less state between): replaced by one that saves through the service.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(ServiceAdmin):
+    """Users and their roles, through ``services.users.ensure_user`` like ``add_user``."""
+
+    form = UserForm
+    list_display = ("username", "email", "is_active", "is_staff", "last_login")
+    list_filter = ("groups", "is_active")
+    search_fields = ("username", "email")
+    fields = (
+        "username",
+        "email",
+        "role",
+        "new_password",
+        "change_reason",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "last_login",
+        "date_joined",
+    )
+    service_fields = ("username", "email", "role", "new_password")
+    create_only_fields = ("username",)
+
+    def create_object(self, request, data, reason):
+        return self._ensure(request, data["username"], data, reason)
+
+    def update_object(self, request, obj, changes, reason):
+        return self._ensure(request, obj.username, {"role": role_of(obj), **changes}, reason)
+
+    def _ensure(self, request, username, data, reason):
+        user, _created, _changed = ensure_user(
+            username,
+            role=data["role"],
+            actor=request.user,
+            email=data.get("email"),
+            password=data.get("new_password") or KEEP,
+            reason=reason,
+        )
+        return user

@@ -67,8 +67,11 @@ def load_gate_facts(release: Release, *, lock: bool = False) -> GateFacts:
         release=release, status=AllowlistStatus.APPROVED
     ).select_related("partner")
     if lock:
-        signoffs = signoffs.select_for_update(of=("self",)).order_by("pk")
-        entries = entries.select_for_update(of=("self",)).order_by("pk")
+        # Through the services' lock helper (its lock order); imported here: services import
+        # this module.
+        from compliance.services.common import lock_all
+
+        signoffs, entries = lock_all(signoffs), lock_all(entries)
     return GateFacts(
         release=release,
         required_codes=sorted(release.required_agencies.values_list("code", flat=True)),

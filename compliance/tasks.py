@@ -1,4 +1,5 @@
 """Celery tasks: thin wrappers around compliance.notifications, each safe to run twice.
+Nothing in compliance imports this module: the outbox sends its task by name (send_task).
 
 Time limits: the sweep's hard limit (5 min) is well below REMINDER_CLAIM_TIMEOUT (30 min by
 default), so a claim old enough to be taken over cannot belong to a sweep still running."""

@@ -10,6 +10,8 @@ os.environ.setdefault("TOKEN_THROTTLE_RATE", "100000/min")
 
 from config.settings import *  # noqa: E402,F403
 
+# The test run's flush, past the append-only triggers (tests/suite_app).
+INSTALLED_APPS = ["tests.suite_app", *INSTALLED_APPS]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True

@@ -2,6 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+# Django's own 400s (an oversize body, …) are JSON on API paths, like every API answer.
+handler400 = "compliance.api.exceptions.bad_request"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("compliance.api.urls")),

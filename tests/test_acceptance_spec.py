@@ -1623,7 +1623,7 @@ def test_r17_r18_request_reminders_go_to_the_assignee_else_every_admin(w):
 def test_r18_overdue_beyond_escalation_also_goes_to_every_admin(w):
     w.release()
     w.request("vet_users", ["frontier-1"], reference="late", assignee="sasha", due_at=_iso(
-        -timedelta(days=3)))  # fmt: skip
+        -timedelta(days=3)), received_at=_iso(-timedelta(days=5)))  # fmt: skip
     mail.outbox.clear()
     call_command("send_reminders", stdout=io.StringIO())
     assert _recipients() == {"sasha@lab.test": 1, "ada@lab.test": 1, "alan@lab.test": 1}

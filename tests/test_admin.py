@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -16,7 +17,10 @@ from compliance.models import (
     SignOff,
 )
 from tests import factories
+from tests.audit_helpers import entries_since, head
 from tests.factories import make_release
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -347,3 +351,59 @@ def test_release_added_in_the_admin_is_created_by_the_service(client, world, sit
         ("+", "ada", "planned for Q1"),
         ("~", "ada", "planned for Q1"),  # required agencies (m2m)
     ]
+
+
+# --- users and roles: through services.users like add_user ---------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    """The Django admin's user pages are for superusers (the admin role has no auth perms)."""
+    return factories.UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
+
+
+def user_form(user, **overrides):
+    data = {"email": user.email, "role": "", "new_password": "", "change_reason": ""}
+    data.update(overrides)
+    return data
+
+
+def test_role_change_in_the_admin_is_one_history_row_through_the_service(client, superuser, staff):
+    client.force_login(superuser)
+    start = head()
+    response = client.post(
+        reverse("admin:auth_user_change", args=[staff.pk]),
+        user_form(staff, role="auditor", change_reason="moved to audit"),
+    )
+    assert response.status_code == 302, response.content[:2000]
+    staff.refresh_from_db()
+    assert sorted(staff.groups.values_list("name", flat=True)) == ["auditor"]
+    change = {"field": "groups", "old": ["staff"], "new": ["auditor"]}
+    assert entries_since(start) == [("user", "sam", "changed", "root", "moved to audit", [change])]
+
+
+def test_user_added_in_the_admin_gets_exactly_its_role_and_a_validated_password(client, superuser):
+    client.force_login(superuser)
+    add = reverse("admin:auth_user_add")
+    form = {"username": "zoe", "email": "zoe@lab.example", "role": "staff"}
+    response = client.post(add, {**form, "new_password": "short", "change_reason": "hired"})
+    assert response.status_code == 302
+    assert error_messages(response) == [
+        "Refused: This password is too short. It must contain at least 8 characters."
+    ]
+    assert not User.objects.filter(username="zoe").exists()
+
+    start = head()
+    response = client.post(
+        add, {**form, "new_password": "long-enough-pw", "change_reason": "hired"}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    zoe = User.objects.get(username="zoe")
+    assert sorted(zoe.groups.values_list("name", flat=True)) == ["staff"]
+    assert zoe.check_password("long-enough-pw") and not zoe.is_staff
+    assert [(e[0], e[1], e[2], e[3], e[4]) for e in entries_since(start)] == [
+        ("user", "zoe", "created", "root", "hired"),
+        ("user", "zoe", "changed", "root", "hired"),  # its role: groups [] -> [staff]
+    ]
+    assert entries_since(start)[1][5] == [{"field": "groups", "old": [], "new": ["staff"]}]
+    assert client.get(reverse("admin:auth_user_change", args=[zoe.pk])).status_code == 200

@@ -164,6 +164,25 @@ def test_verify_endpoint(client, auditor, log):
     assert body["broken"]["problem"] == "content_mismatch"
 
 
+def test_verify_endpoint_reports_a_live_row_changed_without_history(client, auditor, log):
+    request = log["request"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE compliance_governmentrequest SET binding = NOT binding WHERE id = %s",
+            [request.pk],
+        )
+    body = _get(client, auditor, URL + "verify/").json()
+    assert (body["ok"], body["checked"]) == (False, AuditRecord.objects.count())
+    broken = body["broken"]
+    assert (broken["kind"], broken["problem"], broken["model"], broken["object_id"]) == (
+        "live",
+        "live_mismatch",
+        "governmentrequest",
+        str(request.pk),
+    )
+    assert broken["fields"] == ["binding"]
+
+
 def test_release_history(client, staff, auditor, log):
     release, request = log["release"], log["request"]
     body = _get(client, staff, f"/api/v1/releases/{release.slug}/history/").json()

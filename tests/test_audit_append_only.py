@@ -3,10 +3,19 @@ on the audit ledger."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+import pgtrigger
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.apps import apps
+from django.db import DatabaseError, connection, models, transaction
+from django.test.utils import isolate_apps
+from simple_history.models import HistoricalChanges
 
 from compliance.audit.registry import history_tables
+from compliance.models import AuditRecord
+from compliance.models.base import APPEND_ONLY, audited_history
 from tests import factories
 
 pytestmark = pytest.mark.postgres
@@ -38,20 +47,71 @@ def _refused(sql: str) -> str:
     return str(excinfo.value)
 
 
-def test_every_history_table_and_the_ledger_carry_the_triggers(db):
+def _installed_triggers() -> dict[str, set[str]]:
+    """{table: {trigger name}} of the enabled triggers in the database."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE t.tgname LIKE 'clearance_append_only%%' AND t.tgenabled = 'O'"
+            "WHERE NOT t.tgisinternal AND t.tgenabled = 'O'"
         )
-        installed = set(cursor.fetchall())
-    expected = {
-        (table, name)
-        for table in PROTECTED
-        for name in ("clearance_append_only", "clearance_append_only_truncate")
-    }
-    assert expected - installed == set()
+        out: dict[str, set[str]] = {}
+        for table, name in cursor.fetchall():
+            out.setdefault(table, set()).add(name)
+        return out
+
+
+def test_every_history_table_and_the_ledger_carry_the_triggers(db):
+    """Found, not listed: every model simple-history generated (history and m2m history
+    alike, whether or not this suite names it) has both append-only triggers installed,
+    exactly as declared (pgtrigger compares the installed trigger with the declaration)."""
+    history_models = [m for m in apps.get_models() if issubclass(m, HistoricalChanges)]
+    installed = _installed_triggers()
+    for model in [*history_models, AuditRecord]:
+        assert [t.name for t in model._meta.triggers] == ["append_only", "append_only_truncate"]
+        for trigger in APPEND_ONLY:
+            assert trigger.get_installation_status(model) == ("INSTALLED", True), model
+            assert trigger.get_pgid(model) in installed[model._meta.db_table]
+    tables = {m._meta.db_table for m in history_models}
+    assert tables == set(history_tables())  # what the ledger chains is what is protected
     assert len(PROTECTED) == 12  # 8 tracked models, 3 m2m history tables, the ledger
+
+
+def test_the_migrations_install_what_is_declared(db):
+    """A tracked model added later gets its triggers in the migration makemigrations writes
+    for it; a missing one fails here (and the triggers would be absent)."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("makemigrations", "compliance", check=True, dry_run=True, stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
+@isolate_apps("compliance")
+def test_a_tracked_model_added_later_is_protected_when_its_class_is_created():
+    class Gadget(models.Model):
+        name = models.CharField(max_length=10)
+        m2m = models.ManyToManyField("compliance.Agency")
+        history = audited_history(m2m_fields=["m2m"])
+
+        class Meta:
+            app_label = "compliance"
+
+        def __str__(self) -> str:
+            return self.name
+
+    generated = [Gadget.history.model, Gadget.history.model.m2m.model]
+    try:
+        for model in generated:
+            names = {t.name for t in model._meta.triggers}
+            assert names == {"append_only", "append_only_truncate"}
+            for trigger in APPEND_ONLY:
+                assert pgtrigger.registered(trigger.get_uri(model)) == [(model, trigger)]
+    finally:  # leave pgtrigger's registry as the real models have it
+        for model in generated:
+            for trigger in APPEND_ONLY:
+                with contextlib.suppress(KeyError):
+                    trigger.unregister(model)
+    assert all(m.__name__ != "HistoricalGadget" for m in apps.get_models())
 
 
 @pytest.mark.parametrize("table", PROTECTED)
@@ -86,15 +146,16 @@ def test_inserting_history_still_works(some_history, staff):
 
 @pytest.mark.django_db(transaction=True)
 def test_test_flush_bypass_is_scoped_to_its_own_transaction(agencies, staff):
-    """The suite's flush (TRUNCATE past the triggers) leaves the session as production runs
-    it: triggers on, role 'origin'. Only a superuser could have switched them off."""
+    """The suite's flush (tests/suite_app: TRUNCATE with the triggers ignored) leaves the
+    session as production runs it: nothing ignored, every trigger refusing again."""
     from django.core.management import call_command
 
     factories.make_release(staff, agencies=agencies[:1])
     call_command("flush", interactive=False, verbosity=0)  # what pytest-django runs
+    assert AuditRecord.objects.count() == 0  # the flush did empty the ledger
     with connection.cursor() as cursor:
-        cursor.execute("SHOW session_replication_role")
-        assert cursor.fetchone()[0] == "origin"
+        cursor.execute("SELECT coalesce(current_setting('pgtrigger.ignore', true), '')")
+        assert cursor.fetchone()[0] in ("", "{}")
     factories.AgencyFactory(code="DOC")  # groups are flushed too: no service call here
     assert "append-only: DELETE" in _refused("DELETE FROM compliance_historicalagency")
     assert "append-only: TRUNCATE" in _refused("TRUNCATE compliance_auditrecord")

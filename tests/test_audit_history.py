@@ -8,7 +8,9 @@ from django.contrib.auth.models import Group
 
 from compliance import services
 from compliance.audit.context import system_actor
+from compliance.audit.registry import tracked_models
 from compliance.models import Agency, AuditRecord, Release, SignOff
+from compliance.models.base import TrackedQuerySet, UntrackedWriteError, writes_without_history
 from tests import factories
 from tests.audit_helpers import entries_since, head, iso
 
@@ -231,18 +233,39 @@ def test_username_survives_a_rename(agencies, staff):
     assert record.actor == "sam"
 
 
-def test_app_code_may_not_bypass_history_with_queryset_update(agencies):
-    """The conftest guard: a QuerySet.update() on a tracked model from compliance/ code
-    raises in tests (it would change data without a history row)."""
-    from compliance.services import common
+def test_queryset_writes_that_leave_no_history_are_refused(agencies, staff):
+    """update()/bulk_create()/bulk_update() on a tracked model would change data without a
+    history row (R21): refused wherever they are called from, related managers included."""
+    release = factories.make_release(staff, agencies=agencies[:1])
+    doc = Agency.objects.get(code="DOC")
+    attempts = {
+        "update": lambda: Agency.objects.filter(code="DOC").update(name="x"),
+        "bulk_update": lambda: Agency.objects.bulk_update([doc], ["name"]),
+        "bulk_create": lambda: Agency.objects.bulk_create([Agency(code="NEW", name="New")]),
+    }
+    for method, attempt in attempts.items():
+        with pytest.raises(UntrackedWriteError, match=rf"QuerySet.{method}\(\) on Agency"):
+            attempt()
+    with pytest.raises(UntrackedWriteError, match="on SignOff leaves no history"):
+        release.signoffs.update(status="approved")
+    assert Agency.objects.get(code="DOC").name == "Department of Commerce"
+    assert not Agency.objects.filter(code="NEW").exists()
+    # A caller that writes the history itself (or a test arranging data) says so.
+    with writes_without_history():
+        assert Agency.objects.filter(code="DOC").update(name="Commerce") == 1
+    with pytest.raises(UntrackedWriteError):
+        Agency.objects.filter(code="DOC").update(name="x")  # only inside the block
 
-    source = "def sneaky():\n    Agency.objects.filter(code='DOC').update(name='x')\n"
-    namespace = {"Agency": Agency}
-    exec(compile(source, common.__file__, "exec"), namespace)  # as if written in app code
-    with pytest.raises(AssertionError, match="leaves no history"):
-        namespace["sneaky"]()
-    # Test code itself may still arrange data that way.
-    assert Agency.objects.filter(code="DOC").update(name="Commerce") == 1
+
+def test_every_tracked_model_refuses_writes_without_history():
+    """A tracked model added later without the guard fails here. (Django's own User keeps
+    its UserManager: users are written by services/users.py only.)"""
+    unguarded = [
+        t.model.__name__
+        for t in tracked_models().values()
+        if not isinstance(t.model._default_manager.all(), TrackedQuerySet)
+    ]
+    assert unguarded == ["User"]
 
 
 def test_role_change_from_the_group_side_is_recorded_too(staff, staff2, admin_user):

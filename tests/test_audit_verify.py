@@ -13,7 +13,7 @@ from django.db import connection, connections
 
 from compliance import services
 from compliance.audit.verify import verify_chain
-from compliance.models import Agency, AuditRecord, Release
+from compliance.models import Agency, AllowlistEntry, AuditRecord, GovernmentRequest, Release
 from tests import factories
 from tests.audit_helpers import triggers_disabled
 
@@ -58,6 +58,7 @@ def test_edited_history_row_is_reported(chain):
     assert result["ok"] is False
     assert result["checked"] == target.seq
     assert result["broken"] == {
+        "kind": "chain",
         "seq": target.seq,
         "model": "release",
         "history_table": "compliance_historicalrelease",
@@ -108,6 +109,7 @@ def test_inserted_history_row_is_reported(chain, staff):
     assert result["ok"] is False
     assert result["checked"] == AuditRecord.objects.count()
     assert result["broken"] == {
+        "kind": "chain",
         "seq": None,
         "model": "release",
         "history_table": "compliance_historicalrelease",
@@ -201,3 +203,111 @@ def test_ten_concurrent_writers_keep_one_gapless_chain(agencies, staff, admin_us
     assert sorted(by_release) == sorted(str(r.pk) for r in releases)
     for seqs_of_one in by_release.values():
         assert sorted(seqs_of_one) == list(range(min(seqs_of_one), min(seqs_of_one) + 5))
+
+
+# Live rows changed around the services (issue 13, defect 10): a plain UPDATE or INSERT with
+# the app's own role needs no trigger bypass, writes no history, and must still be reported.
+
+
+def _raw(sql: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _latest_entry(model: str, object_id) -> AuditRecord:
+    return AuditRecord.objects.filter(model=model, object_id=str(object_id)).latest("seq")
+
+
+def test_live_row_updated_without_history_is_a_live_mismatch(chain):
+    entry = services.propose_allowlist_entry(
+        chain, actor=chain.owner, partner=factories.PartnerFactory()
+    )
+    _raw("UPDATE compliance_allowlistentry SET status = 'approved' WHERE id = %s", [entry.pk])
+    assert AllowlistEntry.objects.get(pk=entry.pk).status == "approved"
+    assert list(
+        AuditRecord.objects.filter(model="allowlistentry", object_id=str(entry.pk)).values_list(
+            "action", flat=True
+        )
+    ) == ["created"]
+    last = _latest_entry("allowlistentry", entry.pk)
+    result = verify_chain()
+    assert result["ok"] is False
+    assert result["checked"] == AuditRecord.objects.count()
+    assert result["broken"] == {
+        "kind": "live",
+        "problem": "live_mismatch",
+        "model": "allowlistentry",
+        "object_id": str(entry.pk),
+        "fields": ["status"],
+        "seq": last.seq,
+        "history_table": "compliance_historicalallowlistentry",
+        "history_id": last.history_id,
+        "detail": f"allowlistentry {entry.pk} differs from its latest history record in status",
+    }
+
+
+def test_live_row_inserted_without_history_is_history_missing(chain):
+    _raw(
+        "INSERT INTO compliance_agency (code, name, contact_email, active) "
+        "VALUES ('NSA', 'Forged', '', true)"
+    )
+    agency = Agency.objects.get(code="NSA")
+    assert verify_chain()["broken"] == {
+        "kind": "live",
+        "problem": "history_missing",
+        "model": "agency",
+        "object_id": str(agency.pk),
+        "fields": [],
+        "seq": None,
+        "history_table": "compliance_historicalagency",
+        "history_id": None,
+        "detail": f"agency {agency.pk} has no history record",
+    }
+
+
+def test_m2m_change_without_history_is_a_live_mismatch(chain, agencies, staff):
+    other = factories.make_release(staff, slug="other", agencies=agencies[:1])
+    request = GovernmentRequest.objects.get(reference="D-1")
+    _raw(
+        "INSERT INTO compliance_governmentrequest_releases (governmentrequest_id, release_id) "
+        "VALUES (%s, %s)",
+        [request.pk, other.pk],
+    )
+    broken = verify_chain()["broken"]
+    assert (broken["kind"], broken["problem"], broken["model"], broken["object_id"]) == (
+        "live",
+        "live_mismatch",
+        "governmentrequest",
+        str(request.pk),
+    )
+    assert broken["fields"] == ["releases"]
+    assert broken["seq"] == _latest_entry("governmentrequest", request.pk).seq
+
+
+def test_live_row_deleted_without_history_is_live_missing(chain):
+    signoff = chain.signoffs.order_by("pk").first()
+    _raw("DELETE FROM compliance_signoff WHERE id = %s", [signoff.pk])
+    last = _latest_entry("signoff", signoff.pk)
+    assert verify_chain()["broken"] == {
+        "kind": "live",
+        "problem": "live_missing",
+        "model": "signoff",
+        "object_id": str(signoff.pk),
+        "fields": [],
+        "seq": last.seq,
+        "history_table": "compliance_historicalsignoff",
+        "history_id": last.history_id,
+        "detail": f"signoff {signoff.pk} is gone but its history says it exists",
+    }
+
+
+def test_verify_audit_command_reports_a_live_mismatch(chain, capsys):
+    _raw("UPDATE compliance_release SET status = 'general' WHERE id = %s", [chain.pk])
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    broken = json.loads(capsys.readouterr().out)["broken"]
+    assert (broken["problem"], broken["model"], broken["fields"]) == (
+        "live_mismatch",
+        "release",
+        ["status"],
+    )

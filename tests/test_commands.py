@@ -22,6 +22,7 @@ from compliance.models import (
     SignOff,
 )
 from compliance.selectors import release_gate
+from tests.audit_helpers import entries_since, head
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db
@@ -75,6 +76,19 @@ def test_add_user_admin_gets_django_admin_access_and_role_change_replaces_group(
     assert role_names(user) == ["auditor"]
     assert not user.is_staff
     assert user.check_password("long-enough-pw")  # no --password: kept
+
+
+def test_add_user_role_change_is_one_history_row_from_the_old_role_to_the_new():
+    run("add_user", "ada", "--role", "admin")
+    start = head()
+    run("add_user", "ada", "--role", "auditor")
+    why = ("user", "ada", "changed", "system:add_user", "add_user --role auditor")
+    # The Django admin flag goes with the admin role; then the role in one row (no role-less
+    # state between a removal and an addition).
+    assert entries_since(start) == [
+        (*why, [{"field": "is_staff", "old": True, "new": False}]),
+        (*why, [{"field": "groups", "old": ["admin"], "new": ["auditor"]}]),
+    ]
 
 
 def test_add_user_twice_with_same_arguments_changes_nothing():

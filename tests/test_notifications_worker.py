@@ -1,5 +1,5 @@
 """End to end on real services: a Celery worker on Redis, an SMTP server (aiosmtpd), two
-sweeps at once on PostgreSQL, and a broker that is down."""
+sweeps at once on PostgreSQL, a broker that is down and one that never answers."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from compliance.models import (
     RequestKind,
     SignOff,
 )
-from compliance.notifications import sweep
+from compliance.notifications import outbox, sweep
 from compliance.notifications.sweep import run_sweep
 from config.celery import app as celery_app
 from tests.conftest import TEST_REDIS_URL
@@ -45,8 +45,15 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], email.message.EmailMessage, tuple]] = []
         self._changed = threading.Condition()
+        # Called with each incoming message's recipients before it is accepted; a reply
+        # string it returns refuses the message instead.
+        self.before_accept = None
 
     async def handle_DATA(self, server, session, envelope):
+        if self.before_accept is not None:
+            refusal = self.before_accept(list(envelope.rcpt_tos))
+            if refusal:
+                return refusal
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self._changed:
             self.messages.append((list(envelope.rcpt_tos), message, session.peer))
@@ -105,6 +112,14 @@ def _reset_broker_pools() -> None:
         amqp._producer_pool = None
 
 
+# As config/settings.py sets them for Redis.
+REDIS_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+    "visibility_timeout": 3600,
+}
+
+
 @contextmanager
 def broker(url: str):
     """Run the project's Celery app against ``url`` for real (no eager mode)."""
@@ -113,15 +128,64 @@ def broker(url: str):
     saved = {k: conf[k] for k in keys}
     conf.update(
         broker_url=url,
-        broker_transport_options={"socket_connect_timeout": 2, "visibility_timeout": 3600},
+        broker_transport_options=dict(REDIS_TRANSPORT_OPTIONS),
         task_always_eager=False,
     )
     _reset_broker_pools()
     try:
         yield celery_app
     finally:
+        # The publisher thread hands off to this broker, not to the one restored below.
+        assert outbox.wait_for_handoffs(30), "a broker hand-off did not finish"
         conf.update(saved)
         _reset_broker_pools()
+
+
+class SilentBroker:
+    """A TCP server that accepts connections and never answers (a hung broker, a black-holing
+    proxy). ``close()`` drops the connections, as a broker restart would."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _addr = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.accepted.append(conn)
+
+    def wait_connected(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.accepted and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return bool(self.accepted)
+
+    def close(self) -> None:
+        # shutdown() first: close() alone does not wake the accept() blocked in the thread,
+        # and the socket would go on accepting.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+        self.listener.close()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def silent_broker():
+    server = SilentBroker()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture
@@ -155,7 +219,9 @@ def test_real_worker_delivers_the_approval_mail_and_the_sweep_digest(
     limited = SignOff.objects.get(release=release, stage="limited")
 
     services.decide_signoff(limited, actor=admin_user, decision="approved", evidence="letter 7")
-    # Committed (no atomic block around a transaction=True test): the task is on Redis.
+    # Committed (no atomic block around a transaction=True test): the publisher thread puts
+    # the task on Redis.
+    assert outbox.wait_for_handoffs(10)
     assert _queued() == 1
     assert Notification.objects.get().state == OutboxState.PENDING
 
@@ -240,13 +306,17 @@ def _pairs() -> list[tuple[str, str]]:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_send_one_digest_per_recipient(due_work, smtp):
+    """Claims are taken per digest, so two overlapping sweeps may share the recipients
+    between them; each recipient still gets one whole digest, each item once."""
     results = _sweep_in_threads()
     messages = smtp.wait_for(4)
     time.sleep(0.5)  # nothing else may arrive
     assert sorted(to[0] for to, _m, _p in smtp.messages) == sorted(due_work)
-    assert len({peer for _t, _m, peer in smtp.messages}) == 1  # one SMTP connection
-    assert sorted(r.digests for r in results) == [0, 4]
-    assert sorted(r.skipped for r in results) == [0, 5]
+    assert len({peer for _t, _m, peer in smtp.messages}) <= 2  # one SMTP connection a sweep
+    assert sum(r.digests for r in results) == 4
+    assert sum(r.reminded for r in results) == 5 and sum(r.skipped for r in results) == 5
+    for reminder in Reminder.objects.select_related("recipient"):  # whole digests, no halves
+        assert len(reminder.items) == due_work[reminder.recipient.email]
     pairs = _pairs()
     assert len(pairs) == len(set(pairs)) == sum(due_work.values())
     assert ReminderClaim.objects.filter(state="sent").count() == 5
@@ -266,11 +336,100 @@ def test_without_the_claim_lock_the_unique_constraint_still_reminds_each_item_on
     results = _sweep_in_threads()
     pairs = _pairs()
     assert len(pairs) == len(set(pairs)) == sum(due_work.values())
-    assert sorted(r.reminded for r in results) == [0, 5]
+    assert sum(r.reminded for r in results) == 5
     per_recipient = {}
     for m in mail.outbox:
         per_recipient[m.to[0]] = per_recipient.get(m.to[0], 0) + 1
     assert per_recipient == dict.fromkeys(due_work, 1)
+
+
+def _subprocess_env(settings, **extra) -> dict:
+    """The environment of a ``manage.py``/``celery`` child on this test's database."""
+    import os
+
+    db = settings.DATABASES["default"]
+    return {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "EMAIL_HOST", "CI")} | {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@"
+        f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        **extra,
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_killed_mid_digest_strands_only_that_digest(due_work, smtp, settings, tmp_path):
+    """Issue 13 defect 9, with a real process: ``send_reminders`` is SIGKILLed while the SMTP
+    server holds its second digest (not accepted). The recipients after it were never
+    claimed, so the next sweep reminds them at once; the interrupted digest goes out once,
+    after the claim timeout."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    victim: dict = {}
+
+    def kill_on_the_second(rcpt_tos):
+        if len(smtp.messages) == 1:  # the second digest: its sender dies before the reply
+            victim["to"] = rcpt_tos[0]  # before the kill: the test thread wakes up on it
+            os.kill(victim["proc"].pid, signal.SIGKILL)
+            victim["proc"].wait(10)
+            return "451 sender is gone"
+        return None
+
+    smtp.before_accept = kill_on_the_second
+    env = _subprocess_env(
+        settings,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(settings.EMAIL_PORT),
+        CELERY_BROKER_FOLDER=str(tmp_path / "broker"),
+    )
+    log = tmp_path / "send_reminders.log"
+    with open(log, "w") as out:
+        victim["proc"] = subprocess.Popen(
+            [sys.executable, "manage.py", "send_reminders"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        try:
+            assert victim["proc"].wait(60) == -signal.SIGKILL, log.read_text()
+        finally:
+            if victim["proc"].poll() is None:
+                victim["proc"].kill()
+    killed_at = timezone.now()  # after every claim the dead sweep made
+    smtp.before_accept = None
+    [(first, _m, _p)] = smtp.messages
+    interrupted = victim["to"]
+    assert first[0] != interrupted
+    stranded = ReminderClaim.objects.filter(recipient__email=interrupted)
+    assert set(stranded.values_list("state", flat=True)) == {"claimed"}
+    # Those after it were never claimed.
+    assert not ReminderClaim.objects.exclude(recipient__email__in=[first[0], interrupted]).exists()
+
+    # The next sweep, right away: every recipient but the interrupted one has a digest.
+    retry = run_sweep()
+    assert retry.digests == len(due_work) - 2
+    delivered = [to[0] for to, _m, _p in smtp.wait_for(len(due_work) - 1)]
+    assert sorted(delivered) == sorted(set(due_work) - {interrupted})
+
+    # After the claim timeout the interrupted digest goes out, once.
+    assert run_sweep(now=killed_at + settings.REMINDER_CLAIM_TIMEOUT / 2).digests == 0
+    late = run_sweep(now=killed_at + settings.REMINDER_CLAIM_TIMEOUT)
+    assert late.digests == 1
+    delivered = [to[0] for to, _m, _p in smtp.wait_for(len(due_work))]
+    assert sorted(delivered) == sorted(due_work)
+    assert run_sweep().digests == 0
+    time.sleep(0.3)
+    assert len(smtp.messages) == len(due_work)
+    pairs = _pairs()
+    assert len(pairs) == len(set(pairs)) == sum(due_work.values())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -298,27 +457,59 @@ def test_broker_down_the_approval_succeeds_and_the_next_sweep_delivers(doc, staf
     assert run_sweep().notifications == 0 and len(mail.outbox) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_never_answers_does_not_hold_up_the_action(
+    doc, staff, admin_user, silent_broker
+):
+    """Issue 13 defect 8: a broker that accepts the connection and then says nothing cost
+    every notifying action its 10 s socket timeout. The action returns at once; the outbox
+    row is the commitment and a sweep delivers it, once."""
+    release = make_release(staff, slug="frontier-1", agencies=[doc])
+    release = services.submit_release(release, actor=staff)
+    limited = SignOff.objects.get(release=release, stage="limited")
+    mail.outbox.clear()
+    with broker(silent_broker.url):
+        started = time.monotonic()
+        services.decide_signoff(limited, actor=admin_user, decision="approved", evidence="ok")
+        took = time.monotonic() - started
+        assert took < 2, f"the approval waited {took:.1f}s for a silent broker (timeout 10 s)"
+        limited.refresh_from_db()
+        assert limited.status == "approved"
+        notification = Notification.objects.get()
+        assert notification.state == OutboxState.PENDING and mail.outbox == []
+        # The hand-off did reach the broker, and is stuck there, off the request path.
+        assert silent_broker.wait_connected(5)
+        assert not outbox.wait_for_handoffs(0.5)
+
+        assert run_sweep().notifications == 1
+        assert [(m.to, m.subject) for m in mail.outbox] == [
+            (["sam@lab.example"], "[Clearance] frontier-1: DOC approved limited")
+        ]
+        silent_broker.close()  # the stuck hand-off fails now; it must not send again
+        assert outbox.wait_for_handoffs(10)
+    notification.refresh_from_db()
+    assert notification.state == OutboxState.SENT
+    assert run_sweep().notifications == 0
+    assert outbox.deliver_notification(notification.pk) is False  # a late task: no-op
+    assert len(mail.outbox) == 1 and Reminder.objects.count() == 1
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_embedded_broker_worker_with_beat_sweeps_to_the_console(doc, staff, tmp_path, settings):
     """`make run` without Redis: `celery -A config worker -B` on the filesystem broker starts,
     sweeps once, and the digest shows in its console output."""
-    import os
     import subprocess
     import sys
     from pathlib import Path
 
     release = make_release(staff, slug="frontier-1", agencies=[doc], review_days=1)
     services.submit_release(release, actor=staff)
-    db = settings.DATABASES["default"]
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "EMAIL_HOST", "CI")} | {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "1",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@"
-        f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
-        "REMINDER_SWEEP_ON_START": "1",
-    }
+    env = _subprocess_env(
+        settings,
+        CELERY_BROKER_FOLDER=str(tmp_path / "broker"),
+        REMINDER_SWEEP_ON_START="1",
+    )
     celery = Path(sys.executable).with_name("celery")
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115
     worker = subprocess.Popen(

@@ -163,7 +163,7 @@ def test_directive_recorded_while_ga_runs_never_leaves_ga_under_it(agencies, sta
 
 
 def test_two_edits_of_one_request_do_not_deadlock(agencies, staff, staff2):
-    """Every service locks releases before the request naming them (lock order, STYLE)."""
+    """update_request locks the request, then the releases it names (LOCK_ORDER)."""
     release = factories.make_release(staff, agencies=agencies)
     other = factories.make_release(staff, slug="sibling", agencies=agencies)
     req = services.record_request(

@@ -15,6 +15,7 @@ from django.utils import timezone
 from compliance import services
 from compliance.audit.log import audit_records
 from compliance.models import (
+    Agency,
     AllowlistEntry,
     AuditRecord,
     GovernmentRequest,
@@ -649,6 +650,20 @@ def test_verify_chain_now_reports_the_first_broken_record(client, world, auditor
     assert f"{target.seq} records checked" in html
 
 
+@pytest.mark.postgres
+def test_verify_chain_now_reports_a_live_row_changed_without_history(client, world, auditor):
+    agency = Agency.objects.order_by("pk").first()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE compliance_agency SET active = false WHERE id = %s", [agency.pk])
+    client.force_login(auditor)
+    html = client.post(reverse("web:audit_verify"), follow=True).content.decode()
+    assert (f"<strong>Live data not explained by its history</strong>: agency {agency.pk}") in html
+    assert (
+        f"live mismatch — agency {agency.pk} differs from its latest history record in active"
+        in html
+    )
+
+
 def test_verify_needs_csrf(world, auditor):
     from django.test import Client
 
@@ -745,3 +760,104 @@ def test_dashboard_does_not_count_down_an_answered_request(client, world, staff,
     html = client.get(reverse("web:dashboard")).content.decode()
     assert "overdue by 3 days" not in html
     assert f"answered; was due {timezone.localtime(req.due_at):%-d %b %Y}" in html
+
+
+# --- Issue 13: hostile input in forms --------------------------------------------------
+
+NEW_REQUEST = {
+    "agency": "DOC",
+    "reference": "DOC-T-1",
+    "kind": "vet_users",
+    "lab_position": "agree",
+}
+
+
+def test_request_form_refuses_an_offset_postgresql_cannot_take(client, world, staff):
+    """Issue 13 defect 4 on the page: "+16:05" reached PostgreSQL ("time zone displacement
+    out of range", a 500); now a 400 on the field, the API's message."""
+    from compliance.validators import OFFSET_MESSAGE
+
+    client.force_login(staff)
+    before = history_count()
+    resp = client.post(
+        reverse("web:request_new"), {**NEW_REQUEST, "received_at": "2026-01-05T10:00+16:05"}
+    )
+    assert resp.status_code == 400
+    assert resp.context["form"].errors == {"received_at": [OFFSET_MESSAGE]}
+    assert not GovernmentRequest.objects.filter(reference="DOC-T-1").exists()
+    assert history_count() == before
+
+
+@pytest.mark.parametrize(
+    "times,field",
+    [
+        ({"received_at": -2, "due_at": -3}, "due_at"),
+        ({"received_at": 49}, "received_at"),
+    ],
+)
+def test_request_form_refuses_due_before_received_and_received_ahead(
+    client, world, staff, times, field
+):
+    """Issue 13 defect 12 on the page: the same rule and words as the API (the service)."""
+    from compliance.services.requests import DUE_BEFORE_RECEIVED, RECEIVED_IN_FUTURE
+
+    now = timezone.now()
+    data = {
+        **NEW_REQUEST,
+        **{k: (now + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for k, h in times.items()},
+    }
+    client.force_login(staff)
+    before = history_count()
+    resp = client.post(reverse("web:request_new"), data)
+    assert resp.status_code == 400
+    message = DUE_BEFORE_RECEIVED if field == "due_at" else RECEIVED_IN_FUTURE
+    assert resp.context["form"].errors == {field: [message]}
+    assert 'value="DOC-T-1"' in resp.content.decode()
+    assert history_count() == before
+
+
+def test_page_text_limits_are_the_apis(client, world, staff):
+    """Issue 13 defect 12: the request page took a 100,000-character summary the API
+    refuses. Every free-text field of a page form has its API field's bound."""
+    from compliance.api import serializers as api
+    from compliance.web import forms as web
+
+    client.force_login(staff)
+    resp = client.post(reverse("web:request_new"), {**NEW_REQUEST, "summary": "x" * 100_000})
+    assert resp.status_code == 400
+    assert list(resp.context["form"].errors) == ["summary"]
+    assert not GovernmentRequest.objects.filter(reference="DOC-T-1").exists()
+    pairs = [
+        (web.RecordRequestForm, "summary", api.GovernmentRequestSerializer, "summary"),
+        (web.RecordRequestForm, "reference", api.GovernmentRequestSerializer, "reference"),
+        (web.SubmitForm, "reason", api.SubmitSerializer, "reason"),
+        (web.TransitionForm, "reason", api.TransitionSerializer, "reason"),
+        (web.DecideSignOffForm, "evidence", api.SignOffDecisionSerializer, "evidence"),
+        (web.DecideSignOffForm, "conditions", api.SignOffDecisionSerializer, "conditions"),
+        (web.DecideSignOffForm, "reason", api.SignOffDecisionSerializer, "reason"),
+        (web.WithdrawSignOffForm, "reason", api.ReasonSerializer, "reason"),
+        (web.ProposeEntryForm, "note", api.AllowlistProposeSerializer, "note"),
+        (web.DecideEntryForm, "reason", api.AllowlistDecisionSerializer, "reason"),
+        (web.RevokeEntryForm, "reason", api.ReasonSerializer, "reason"),
+        (web.RequestStatusForm, "note", api.RequestStatusSerializer, "note"),
+    ]
+    for form, name, serializer, field in pairs:
+        page_max = form.base_fields[name].max_length
+        assert page_max is not None and page_max == serializer().fields[field].max_length, (
+            form.__name__,
+            name,
+        )
+
+
+def test_page_403_logs_one_line_without_traceback(client, world, auditor, caplog):
+    """Issue 13 defect 12: every page 403 logged a full traceback (an answer, not a fault)."""
+    import logging
+
+    client.force_login(auditor)
+    url = reverse("web:release_submit", args=[world["release"].slug])
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.post(url).status_code == 403
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [r.getMessage() for r in records] == [f"Forbidden (Permission denied): {url}"]
+    assert records[0].exc_info is None
+    assert "Traceback" not in caplog.text

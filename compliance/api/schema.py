@@ -2,6 +2,7 @@
 request bodies (``additionalProperties: false``). Knox tokens are described by
 drf-spectacular's own contrib extension."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
@@ -59,3 +60,30 @@ class ClearanceAutoSchema(AutoSchema):
         if direction == "request" and getattr(serializer, "strict", False):
             schema["additionalProperties"] = False
         return schema
+
+
+# A filter's form-field bounds → the query parameter's schema keywords.
+FILTER_BOUNDS = {"min_value": "minimum", "max_value": "maximum", "max_length": "maxLength"}
+
+
+class BoundedFilterExtension(DjangoFilterExtension):
+    """drf-spectacular's django-filter parameters, plus the bounds each filter enforces
+    (``?round=`` above its maximum is a 400: the schema says so, so a client or a fuzzer
+    knows which values are valid)."""
+
+    priority = 1  # replaces drf-spectacular's own extension for DjangoFilterBackend
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        bounds = {
+            keyword: filter_field.extra[name]
+            for name, keyword in FILTER_BOUNDS.items()
+            if filter_field.extra.get(name) is not None
+        }
+        for parameter in parameters:
+            schema = parameter["schema"]
+            schema = schema.get("items", schema) if schema.get("type") == "array" else schema
+            schema.update(bounds)
+        return parameters

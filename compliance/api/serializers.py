@@ -14,6 +14,7 @@ from django.db import models
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
+from compliance import validators
 from compliance.errors import BLOCKER_KINDS, DEPLOY_BLOCKER_KINDS
 from compliance.models import (
     Agency,
@@ -31,9 +32,10 @@ from compliance.models import (
 
 User = get_user_model()
 
-# Generous bounds on free text, so a huge body is a 400 and never reaches the database.
-REASON_MAX = 2000
-TEXT_MAX = 20000
+# Generous bounds on free text, so a huge body is a 400 and never reaches the database (the
+# pages' forms take the same bounds from compliance.validators).
+REASON_MAX = validators.REASON_MAX
+TEXT_MAX = validators.TEXT_MAX
 UNKNOWN_FIELD = "Unknown or read-only field."
 ACCESS_REASONS = (
     "general",
@@ -48,7 +50,13 @@ ALERT_KINDS = ("live_without_signoffs", "live_under_directive", "foreign_partner
 
 
 class OffsetDateTimeField(serializers.DateTimeField):
-    # ISO 8601 with an explicit offset (+00:00), never DRF's bare Z.
+    # ISO 8601 with an explicit offset (+00:00), never DRF's bare Z. Every time field of a
+    # body (and as_of) is one of these: an offset PostgreSQL refuses (+16:00 or more) is a 400
+    # on the field, as on the pages.
+
+    def enforce_timezone(self, value):
+        validators.validate_utc_offset(value)
+        return super().enforce_timezone(value)
 
     def to_representation(self, value):
         if not value:
@@ -119,7 +127,18 @@ def optional_reason_field() -> serializers.CharField:
     )
 
 
-class UsernameField(serializers.SlugRelatedField):
+class LookupField(serializers.SlugRelatedField):
+    """A related object named by its code, slug or username: every writable one in a body
+    is one of these. A NUL character is refused before the lookup (PostgreSQL cannot compare
+    it), with the same message as the pages' fields (Django's own check)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            validators.prohibit_nul(data)
+        return super().to_internal_value(data)
+
+
+class UsernameField(LookupField):
     def __init__(self, **kwargs):
         kwargs.setdefault("slug_field", "username")
         if not kwargs.get("read_only"):
@@ -127,8 +146,12 @@ class UsernameField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
 
-def agency_codes(**kwargs) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all(), **kwargs)
+def agency_codes(**kwargs) -> LookupField:
+    return LookupField(slug_field="code", queryset=Agency.objects.all(), **kwargs)
+
+
+def release_slugs(**kwargs) -> LookupField:
+    return LookupField(slug_field="slug", queryset=Release.objects.all(), **kwargs)
 
 
 TEXT_KWARGS = {"max_length": TEXT_MAX}
@@ -283,7 +306,7 @@ class EnforcementSerializer(serializers.Serializer):
 
 
 class GateQuerySerializer(serializers.Serializer):
-    as_of = serializers.DateTimeField(
+    as_of = OffsetDateTimeField(
         required=False, help_text="ISO 8601 time: the gate and allowlist as they stood then."
     )
 
@@ -402,13 +425,7 @@ class ReasonSerializer(StrictSerializer):
 
 class GovernmentRequestSerializer(StrictModelSerializer):
     agency = agency_codes(help_text="Agency code.")
-    releases = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=Release.objects.all(),
-        many=True,
-        required=False,
-        help_text="Release slugs.",
-    )
+    releases = release_slugs(many=True, required=False, help_text="Release slugs.")
     assignee = UsernameField(required=False, allow_null=True)
     in_force = serializers.BooleanField(read_only=True, help_text="Not closed (R12).")
     reason = optional_reason_field()

@@ -3,27 +3,20 @@
 simple-history's bulk helpers (``bulk_create_with_history``, ``bulk_history_create``) send no
 ``post_create_historical_record``, so their rows get no ledger entry from
 ``compliance.audit.signals``. ``chain_unchained()`` appends the entries ``ledger.append``
-would have written (same snapshot, changes, digest and hash), many at a time: used by
+would have written (both build them with ``ledger.build_entry``), many at a time: used by
 ``seed_scale`` after its bulk inserts. Table by table, object by object in history-id order
 (as ``append`` finds an object's previous record), one transaction per batch under the chain
 lock, so concurrent writers queue behind it and the chain stays gap-free."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef
 
-from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash
-from compliance.audit.ledger import (
-    ACTIONS,
-    _label_field,
-    changes_between,
-    entry_of,
-    lock_chain_head,
-)
+from compliance.audit.chain import GENESIS_HASH
+from compliance.audit.ledger import _label_field, build_entry, lock_chain_head
 from compliance.audit.registry import Tracked, snapshots, snapshots_of, tracked_models
 from compliance.models.audit import AuditRecord
 
@@ -98,27 +91,18 @@ def chain_unchained(*, batch: int = BATCH, out: Callable[[str], None] | None = N
                         previous = None
                     else:  # its earlier records were chained one by one: read the last one
                         previous = _previous_snapshot(tracked, object_pk, hid)
-                    action = ACTIONS[fields["history_type"]]
                     seq += 1
-                    record = AuditRecord(
+                    record = build_entry(
+                        tracked,
+                        snap,
+                        previous,
                         seq=seq,
-                        model=tracked.name,
-                        history_table=table,
-                        history_id=hid,
-                        object_id=str(object_pk),
-                        object_repr=_object_repr(tracked, fields),
-                        action=action,
-                        actor=fields["history_actor"] or "system",
-                        user_id=fields["history_user_id"],
-                        at=dt.datetime.fromisoformat(fields["history_date"]),
-                        reason=fields["history_change_reason"] or "",
-                        changes=changes_between(
-                            tracked, previous, snap, action, using="default", labels=labels
-                        ),
-                        content_digest=content_digest(snap),
                         prev_hash=prev_hash,
+                        object_repr=_object_repr(tracked, fields),
+                        using="default",
+                        labels=labels,
                     )
-                    record.hash = prev_hash = entry_hash(entry_of(record))
+                    prev_hash = record.hash
                     records.append(record)
                     last_object, last_snap = object_pk, snap
                 AuditRecord.objects.bulk_create(records)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from compliance.audit.log import EXPORT_FIELDS, export_row
+from compliance.audit.paging import keyset_chunks
 from compliance.models.audit import AuditRecord
 
 CHUNK = 1000
@@ -41,23 +42,9 @@ CSV_COLUMNS = (
 )
 
 
-def seq_chunks(queryset: QuerySet, size: int = CHUNK) -> Iterator[list]:
-    """The rows of ``queryset`` (ledger entries, as instances or ``values()`` dicts) in seq
-    order, ``size`` per query: a keyset walk, so the millionth chunk costs what the first
-    does and only one chunk is ever in memory."""
-    queryset = queryset.order_by("seq")
-    last = 0
-    while True:
-        rows = list(queryset.filter(seq__gt=last)[:size])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1]["seq"] if isinstance(rows[-1], dict) else rows[-1].seq
-
-
 def iter_rows(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterator[dict]:
     """The export's ledger columns (EXPORT_FIELDS) as plain rows: no model instance per entry."""
-    for rows in seq_chunks(queryset.values(*EXPORT_FIELDS), chunk):
+    for rows in keyset_chunks(queryset.values(*EXPORT_FIELDS), "seq", chunk):
         yield from rows
 
 

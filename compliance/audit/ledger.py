@@ -5,9 +5,16 @@ its m2m history rows; the receiver in ``compliance.audit.signals`` calls ``appen
 chain is extended under one lock (a transaction-level advisory lock on PostgreSQL, the
 write lock of an IMMEDIATE transaction on SQLite), so concurrent writers queue instead of
 forking the chain, and a rolled-back transaction takes its history rows and its ledger
-entries with it: sequence numbers stay gap-free."""
+entries with it: sequence numbers stay gap-free.
+
+``build_entry`` is the one builder of an entry from a history snapshot (``append`` here,
+``backfill.chain_unchained`` for bulk-written history); ``snapshot_columns`` is the one
+mapping of history fields to ledger columns, which ``verify`` checks every entry against."""
 
 from __future__ import annotations
+
+import datetime as dt
+import threading
 
 from django.db import connections, models, transaction
 
@@ -20,10 +27,18 @@ from compliance.models.audit import AuditAction, AuditRecord
 CHAIN_LOCK_KEY = 0x434C5241
 ACTIONS = {"+": AuditAction.CREATED, "~": AuditAction.CHANGED, "-": AuditAction.DELETED}
 LABEL_FIELDS = ("username", "code", "slug", "name")
+_taken = threading.local()  # per thread, like Django's database connections
+
+
+def chain_locks_taken(using: str = "default") -> int:
+    """How often this thread took the chain lock on ``using``: the services' lock helpers
+    (services.common) refuse a row lock once it grew during the service."""
+    return getattr(_taken, using, 0)
 
 
 def lock_chain_head(using: str) -> tuple[int, str] | None:
     """Take the chain lock (held until commit) and read the head (seq, hash), or None."""
+    setattr(_taken, using, chain_locks_taken(using) + 1)
     connection = connections[using]
     if connection.vendor == "postgresql":
         # Lock and read in one round trip: see migration audit_append_only.
@@ -50,31 +65,74 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         **{tracked.pk_attname: object_pk, "history_id__lte": hid}
     )
     snaps = snapshots_of(tracked, rows.order_by("-history_id")[:2])
-    snap = snaps[hid]
     previous = next((s for h, s in snaps.items() if h != hid), None)
-    fields = snap["fields"]
-    action = ACTIONS[fields["history_type"]]
-
     head = lock_chain_head(using)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    record = build_entry(
+        tracked,
+        snaps[hid],
+        previous,
+        seq=seq,
+        prev_hash=prev_hash,
+        object_repr=str(instance),
+        using=using,
+        instance=instance,
+    )
+    record.save(using=using, force_insert=True)
+    return record
+
+
+def snapshot_columns(tracked: Tracked, snap: dict) -> dict:
+    """The ledger columns that one history snapshot determines by itself: which record,
+    what happened, who, when and why, and the digest of its content. The one mapping from
+    history fields to an entry: ``append`` and ``backfill`` write it, ``verify`` checks it."""
+    fields = snap["fields"]
+    return {
+        "model": tracked.name,
+        "history_table": tracked.table,
+        "history_id": fields["history_id"],
+        "object_id": str(fields[tracked.pk_attname]),
+        "action": ACTIONS.get(fields["history_type"]),
+        "actor": fields["history_actor"] or "system",
+        "user_id": fields["history_user_id"],
+        "at": dt.datetime.fromisoformat(fields["history_date"]),
+        "reason": fields["history_change_reason"] or "",
+        "content_digest": content_digest(snap),
+    }
+
+
+def build_entry(
+    tracked: Tracked,
+    snap: dict,
+    previous: dict | None,
+    *,
+    seq: int,
+    prev_hash: str,
+    object_repr: str,
+    using: str,
+    instance=None,
+    labels: dict | None = None,
+) -> AuditRecord:
+    """The (unsaved) ledger entry of history snapshot ``snap``, ``previous`` being the
+    snapshot before it of the same object (None for its first): its columns, its changes and
+    its hash. ``instance`` and ``labels`` only spare queries (see ``changes_between``)."""
+    columns = snapshot_columns(tracked, snap)
     record = AuditRecord(
         seq=seq,
-        model=tracked.name,
-        history_table=tracked.table,
-        history_id=hid,
-        object_id=str(object_pk),
-        object_repr=str(instance)[:200],
-        action=action,
-        actor=fields["history_actor"] or "system",
-        user_id=fields["history_user_id"],
-        at=history_instance.history_date,
-        reason=fields["history_change_reason"] or "",
-        changes=changes_between(tracked, previous, snap, action, using=using, instance=instance),
-        content_digest=content_digest(snap),
         prev_hash=prev_hash,
+        object_repr=object_repr[:200],
+        changes=changes_between(
+            tracked,
+            previous,
+            snap,
+            columns["action"],
+            using=using,
+            instance=instance,
+            labels=labels,
+        ),
+        **columns,
     )
     record.hash = entry_hash(entry_of(record))
-    record.save(using=using, force_insert=True)
     return record
 
 
@@ -125,13 +183,7 @@ def changes_between(
         changes.append({"field": field.name, "old": old, "new": new})
         if field.is_relation:
             relations[field.name] = field.related_model
-            # The object being saved usually holds the related object already: no query.
-            if instance is not None and field.is_cached(instance):
-                related = field.get_cached_value(instance)
-                if related is not None and related.pk == new:
-                    label = _label_field(field.related_model)
-                    if label is not None:
-                        known[(field.related_model, new)] = getattr(related, label)
+            _remember_label(field, instance, new, known)
     for m in tracked.m2m:
         old = sorted(r[m.target_attname] for r in previous["m2m"][m.name]) if previous else []
         new = sorted(r[m.target_attname] for r in current["m2m"][m.name])
@@ -143,6 +195,18 @@ def changes_between(
         if model is not None:
             _label(change, model, using, known)
     return sorted(changes, key=lambda c: c["field"])
+
+
+def _remember_label(field: models.Field, instance, pk, known: dict) -> None:
+    """The object being saved usually holds the related object already: no query."""
+    if instance is None or not field.is_cached(instance):
+        return
+    related = field.get_cached_value(instance)
+    if related is None or related.pk != pk:
+        return
+    label = _label_field(field.related_model)
+    if label is not None:
+        known[(field.related_model, pk)] = getattr(related, label)
 
 
 def _label_field(model: type[models.Model]) -> str | None:

@@ -1,5 +1,7 @@
-"""Keyset paging of the audit log, newest first: one implementation for the API
+"""Keyset walks. ``keyset_page``: the audit log newest first, one implementation for the API
 (``/api/v1/audit/``, a release's history) and the audit page (``/audit/``).
+``keyset_chunks``: a whole table in key order, chunk by chunk, for the export (the ledger by
+seq) and ``verify_audit`` (the ledger by seq, then every live table by primary key).
 
 A page costs an index range scan however deep it is, where OFFSET would read and discard
 every earlier row. ``count`` is exact: for the unfiltered log it is the head's sequence
@@ -9,6 +11,7 @@ rows (see docs/audit.md). Cursors: ``b<seq>`` = older than seq, ``a<seq>`` = new
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -89,3 +92,18 @@ def keyset_page(
         older=f"b{rows[-1].seq}" if more_older else None,
         newer=f"a{rows[0].seq}" if more_newer and rows else None,
     )
+
+
+def keyset_chunks(queryset: QuerySet, key: str, size: int) -> Iterator[list]:
+    """The rows of ``queryset`` (instances or ``values()`` dicts) in ``key`` order, ``size``
+    per query: a keyset walk (``key > last ORDER BY key LIMIT size``), so the millionth
+    chunk costs what the first does and only one chunk is ever in memory."""
+    queryset = queryset.order_by(key)
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(**{f"{key}__gt": last})
+        rows = list(page[:size])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][key] if isinstance(rows[-1], dict) else getattr(rows[-1], key)

@@ -10,7 +10,7 @@ from functools import cache
 
 from django.apps import apps
 from django.db import models
-from simple_history.utils import get_m2m_reverse_field_name
+from simple_history.utils import get_m2m_field_name, get_m2m_reverse_field_name
 
 from compliance.audit.chain import jsonable
 
@@ -31,6 +31,8 @@ class TrackedM2M:
     attnames: tuple[str, ...]
     target_attname: str  # the column naming the other side, e.g. agency_id
     target_model: type[models.Model]
+    through: type[models.Model]  # the live m2m table, e.g. Release.required_agencies.through
+    source_attname: str  # its column naming the tracked object, e.g. release_id
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,16 @@ class Tracked:
 def _tracked(model) -> Tracked:
     history_model = getattr(model, model._meta.simple_history_manager_attribute).model
     m2m = []
-    for field in history_model._history_m2m_fields:
-        m2m_model = history_model.__dict__[field.name].model
-        target = get_m2m_reverse_field_name(field)
-        target_field = m2m_model._meta.get_field(target)
+    for field in model._meta.many_to_many:
+        # simple-history gives the history model one attribute per m2m field it tracks
+        # (``m2m_fields=[...]``): a manager of that field's history rows, as in
+        # ``record.required_agencies.all()``. Untracked m2m fields have none.
+        tracked_rows = getattr(history_model, field.name, None)
+        if tracked_rows is None:
+            continue
+        m2m_model = tracked_rows.model
+        target_field = m2m_model._meta.get_field(get_m2m_reverse_field_name(field))
+        through = field.remote_field.through
         m2m.append(
             TrackedM2M(
                 name=field.name,
@@ -65,6 +73,8 @@ def _tracked(model) -> Tracked:
                 attnames=tuple(f.attname for f in m2m_model._meta.concrete_fields),
                 target_attname=target_field.attname,
                 target_model=target_field.related_model,
+                through=through,
+                source_attname=through._meta.get_field(get_m2m_field_name(field)).attname,
             )
         )
     m2m_names = {m.name for m in m2m}
@@ -97,6 +107,18 @@ def tracked_models() -> dict[str, Tracked]:
 
 def by_history_model(history_model) -> Tracked | None:
     return tracked_models().get(history_model._meta.db_table)
+
+
+def tracked(model: type[models.Model]) -> Tracked:
+    """The history of ``model`` (KeyError when it has none)."""
+    return tracked_models()[
+        getattr(model, model._meta.simple_history_manager_attribute).model._meta.db_table
+    ]
+
+
+def tracked_m2m(model: type[models.Model], name: str) -> TrackedM2M:
+    """The history of ``model``'s m2m field ``name``, e.g. a request's ``releases``."""
+    return next(m for m in tracked(model).m2m if m.name == name)
 
 
 def model_names() -> list[str]:

@@ -42,43 +42,44 @@ user_logged_in.disconnect(dispatch_uid="update_last_login")
 user_logged_in.connect(update_last_login_without_history, dispatch_uid="update_last_login")
 
 
-def _user_groups_history():
-    """simple-history records ``user.groups.add(group)`` but fails on the reverse side
-    (``group.user_set.add(user)``: it looks for history on the Group). Role changes are
-    R21 history whichever side they are made from: one handler serves both."""
-    user_model = get_user_model()
-    through = user_model.groups.through
-    for receiver_ in m2m_changed._live_receivers(through)[0]:
-        func = getattr(receiver_, "func", None)
-        if getattr(func, "__name__", "") == "m2m_changed" and receiver_.keywords == {
-            "attr": "groups"
-        }:
-            records = func.__self__
-            m2m_changed.disconnect(receiver_, sender=through)
-            break
-    else:  # pragma: no cover - simple-history changed: keep its handler
-        return
+User = get_user_model()
 
-    def groups_changed(sender, instance, action, reverse, pk_set, **kwargs):
-        if not reverse:
-            records.m2m_changed(instance, action, "groups", pk_set, reverse)
-            return
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="user_groups_from_group_side")
+def role_change_from_group_side(sender, instance, action, reverse, pk_set, using, **_kwargs):
+    """R21 for ``group.user_set.add(user)`` (and remove, clear): a role change whichever side
+    it is made from. simple-history records ``user.groups.add(group)`` itself, but on the
+    group side it would look for history on the Group (it has none) and fail. So the group
+    is marked with simple-history's documented per-instance switch
+    (``skip_history_when_saving``) before the change, and after it the change is announced
+    again from each user's side, where simple-history's own receiver records it: one user
+    history row per user, with the actor and reason stamped on the group."""
+    if not reverse:
+        return  # the user side: simple-history's receiver records it
+    if action.startswith("pre_"):
+        instance.skip_history_when_saving = True
         if action == "pre_clear":
             instance._clearance_cleared = list(instance.user_set.values_list("pk", flat=True))
-            return
-        if action in ("post_add", "post_remove"):
-            ids = pk_set or ()
-        elif action == "post_clear":
-            ids = instance.__dict__.pop("_clearance_cleared", [])
-        else:
-            return
-        for user in user_model.objects.filter(pk__in=ids).order_by("pk"):
-            if hasattr(instance, "_history_user"):  # the actor, stamped on the group
-                user._history_user = instance._history_user
-                user._change_reason = getattr(instance, "_change_reason", "")
-            records.create_historical_record(user, "~")
-
-    m2m_changed.connect(groups_changed, sender=through, weak=False, dispatch_uid="user_groups")
-
-
-_user_groups_history()
+        return
+    ids = pk_set or ()
+    if action == "post_clear":
+        ids = getattr(instance, "_clearance_cleared", [])
+        del instance._clearance_cleared
+    # simple-history's receiver was connected first (when User was registered), so it has
+    # seen the switch by now (were it not, it would fail loudly on the Group, not record
+    # anything wrong): the group is an ordinary object again.
+    del instance.skip_history_when_saving
+    as_user_side = "post_add" if action == "post_add" else "post_remove"
+    for user in User.objects.using(using).filter(pk__in=ids).order_by("pk"):
+        if hasattr(instance, "_history_user"):  # the actor, stamped on the group
+            user._history_user = instance._history_user
+            user._change_reason = getattr(instance, "_change_reason", "")
+        m2m_changed.send(
+            sender=sender,
+            instance=user,
+            action=as_user_side,
+            reverse=False,
+            model=type(instance),
+            pk_set={instance.pk},
+            using=using,
+        )

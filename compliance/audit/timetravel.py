@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from compliance.audit.chain import jsonable
+from compliance.audit.registry import tracked_m2m
 from compliance.models import (
     Agency,
     AllowlistEntry,
@@ -55,8 +56,9 @@ def release_gate_as_of(release: Release, as_of: datetime) -> dict:
     entries = _latest_of_each(AllowlistEntry, as_of, release_id=release.pk)
 
     # The m2m history rows say which requests named the release, and when.
-    link_model = GovernmentRequest.history.model.__dict__["releases"].model
-    ever_named = link_model.objects.filter(release_id=release.pk)
+    ever_named = tracked_m2m(GovernmentRequest, "releases").history_model.objects.filter(
+        release_id=release.pk
+    )
     request_ids = set(ever_named.values_list("history__id", flat=True))
     requests = _latest_of_each(GovernmentRequest, as_of, id__in=request_ids)
     naming = set(

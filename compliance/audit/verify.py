@@ -9,27 +9,36 @@ Reported as broken (the first one found, in sequence order):
 - ``hash_mismatch``: the entry's own columns differ from what its hash covers;
 - ``ledger_missing`` (after the walk): a history row that no entry chains.
 
-Memory stays flat: the ledger is read in keyset chunks of ``CHUNK`` entries."""
+Then (``"kind": "live"``) every live row of every tracked model is compared with the latest
+history record of its object, so a row written around the services (a raw UPDATE with the
+app's own database role needs no trigger bypass) is caught:
+- ``live_mismatch``: a tracked field or m2m set differs from the latest history record;
+- ``history_missing``: a live row without history (or whose latest record is a deletion);
+- ``live_missing``: no live row, but the latest history record says the object exists.
+
+Memory stays flat: the ledger and each live table are read in keyset chunks of ``CHUNK``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 
-from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
-from compliance.audit.export import seq_chunks
-from compliance.audit.ledger import ACTIONS, entry_of
-from compliance.audit.registry import snapshots, tracked_models
+from compliance.audit.chain import GENESIS_HASH, entry_hash, jsonable
+from compliance.audit.ledger import entry_of, snapshot_columns
+from compliance.audit.paging import keyset_chunks
+from compliance.audit.registry import Tracked, snapshots, tracked_models
 from compliance.models.audit import AuditRecord
 
 CHUNK = 2000
 
 
 def verify_chain() -> dict:
-    """``{"ok", "checked", "broken"}``; ``broken`` is None or the first broken record:
-    ``{"seq", "model", "history_table", "history_id", "problem", "detail"}``."""
+    """``{"ok", "checked", "broken"}``; ``checked`` counts ledger entries; ``broken`` is None
+    or the first problem: ``{"kind", "problem", "seq", "model", "history_table",
+    "history_id", "detail"}``, plus ``"object_id"`` and ``"fields"`` when ``kind`` is
+    ``"live"`` (a live row that its history does not explain)."""
     outer = connection.in_atomic_block  # inside a caller's transaction: use its snapshot
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
@@ -39,6 +48,8 @@ def verify_chain() -> dict:
         checked, broken = _walk_chain()
         if broken is None:
             broken = _unchained_history_row()
+        if broken is None:
+            broken = _unexplained_live_row()
     return {"ok": broken is None, "checked": checked, "broken": broken}
 
 
@@ -50,13 +61,13 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
             "history_table": record.history_table,
             "history_id": record.history_id,
         }
-    return {**where, "problem": problem, "detail": detail}
+    return {"kind": "chain", **where, "problem": problem, "detail": detail}
 
 
 def _walk_chain() -> tuple[int, dict | None]:
     tables = tracked_models()
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    for chunk in seq_chunks(AuditRecord.objects.all(), CHUNK):
+    for chunk in keyset_chunks(AuditRecord.objects.all(), "seq", CHUNK):
         wanted: dict[str, list[int]] = defaultdict(list)
         for record in chunk:
             wanted[record.history_table].append(record.history_id)
@@ -65,14 +76,14 @@ def _walk_chain() -> tuple[int, dict | None]:
         }
         for record in chunk:
             checked += 1
-            problem = _check(record, expected_seq, prev_hash, snaps)
+            problem = _check(record, expected_seq, prev_hash, tables, snaps)
             if problem is not None:
                 return checked, _broken(record, *problem)
             expected_seq, prev_hash = record.seq + 1, record.hash
     return checked, None
 
 
-def _check(record, expected_seq, prev_hash, snaps) -> tuple[str, str] | None:
+def _check(record, expected_seq, prev_hash, tables, snaps) -> tuple[str, str] | None:
     if record.seq != expected_seq:
         return "sequence_gap", f"expected seq {expected_seq}, found {record.seq}"
     if record.prev_hash != prev_hash:
@@ -80,24 +91,10 @@ def _check(record, expected_seq, prev_hash, snaps) -> tuple[str, str] | None:
     snap = snaps.get(record.history_table, {}).get(record.history_id)
     if snap is None:
         return "history_missing", f"{record.history_table} row {record.history_id} is gone"
-    if content_digest(snap) != record.content_digest:
+    expected = snapshot_columns(tables[record.history_table], snap)
+    if expected.pop("content_digest") != record.content_digest:
         return "content_mismatch", f"{record.history_table} row {record.history_id} was altered"
-    fields = snap["fields"]
-    expected = {
-        "actor": fields["history_actor"] or "system",
-        "at": fields["history_date"],
-        "reason": fields["history_change_reason"] or "",
-        "action": ACTIONS.get(fields["history_type"]),
-        "user_id": fields["history_user_id"],
-    }
-    actual = {
-        "actor": record.actor,
-        "at": jsonable(record.at),
-        "reason": record.reason,
-        "action": record.action,
-        "user_id": record.user_id,
-    }
-    differing = sorted(k for k in expected if expected[k] != actual[k])
+    differing = sorted(k for k, v in expected.items() if getattr(record, k) != v)
     if differing:
         return "ledger_mismatch", "ledger differs from history in " + ", ".join(differing)
     if entry_hash(entry_of(record)) != record.hash:
@@ -130,3 +127,107 @@ def _unchained_history_row() -> dict | None:
         history_table=table,
         history_id=history_id,
     )
+
+
+def _unexplained_live_row() -> dict | None:
+    """The first live row (table by table, in primary-key order) that its latest history
+    record does not explain, else the first object whose history says it exists but whose
+    row is gone."""
+    for table in sorted(tables := tracked_models()):
+        tracked = tables[table]
+        live = tracked.model._default_manager.order_by().values(*_compared(tracked))
+        for rows in keyset_chunks(live, tracked.pk_attname, CHUNK):
+            problem = _first_unexplained(tracked, rows)
+            if problem is not None:
+                return problem
+        problem = _vanished_row(tracked)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _compared(tracked: Tracked) -> list[str]:
+    """The columns a history row copies from its live row (untracked ones, e.g. a user's
+    password and last_login, are not in history and not compared)."""
+    m2m = {m.name for m in tracked.m2m}
+    return [f.attname for f in tracked.history_model.tracked_fields if f.name not in m2m]
+
+
+def _first_unexplained(tracked: Tracked, rows: list[dict]) -> dict | None:
+    """One chunk of live rows against their objects' latest history records: four queries,
+    plus two per m2m field."""
+    pk = tracked.pk_attname
+    ids = [row[pk] for row in rows]
+    latest = dict(
+        tracked.history_model.objects.filter(**{f"{pk}__in": ids})
+        .order_by()
+        .values_list(pk)
+        .annotate(latest=Max("history_id"))
+    )
+    snaps = snapshots(tracked, latest.values())
+    live_m2m = {m.name: defaultdict(list) for m in tracked.m2m}
+    for m in tracked.m2m:
+        pairs = m.through.objects.filter(**{f"{m.source_attname}__in": ids}).values_list(
+            m.source_attname, m.target_attname
+        )
+        for source, target in pairs:
+            live_m2m[m.name][source].append(target)
+    for row in rows:
+        snap = snaps.get(latest.get(row[pk]))
+        if snap is None or snap["fields"]["history_type"] == "-":
+            what = "has no history record" if snap is None else "was deleted, says its history"
+            return _live(tracked, "history_missing", row[pk], [], snap, what)
+        fields = snap["fields"]
+        differing = [name for name, value in jsonable(row).items() if fields[name] != value]
+        differing = [tracked.model._meta.get_field(n).name for n in differing] + [
+            m.name
+            for m in tracked.m2m
+            if sorted(r[m.target_attname] for r in snap["m2m"][m.name])
+            != sorted(live_m2m[m.name][row[pk]])
+        ]
+        if differing:
+            what = "differs from its latest history record in " + ", ".join(sorted(differing))
+            return _live(tracked, "live_mismatch", row[pk], sorted(differing), snap, what)
+    return None
+
+
+def _vanished_row(tracked: Tracked) -> dict | None:
+    """The earliest object whose latest history record is not a deletion but has no row."""
+    pk = tracked.pk_attname
+    history = tracked.history_model.objects
+    later = history.filter(**{pk: OuterRef(pk), "history_id__gt": OuterRef("history_id")})
+    live = tracked.model._default_manager.filter(pk=OuterRef(pk))
+    row = (
+        history.exclude(history_type="-")
+        .filter(~Exists(later), ~Exists(live))
+        .order_by("history_id")
+        .values(pk, "history_id")
+        .first()
+    )
+    if row is None:
+        return None
+    snap = snapshots(tracked, [row["history_id"]])[row["history_id"]]
+    what = "is gone but its history says it exists"
+    return _live(tracked, "live_missing", row[pk], [], snap, what)
+
+
+def _live(tracked: Tracked, problem: str, object_id, fields: list[str], snap, what) -> dict:
+    history_id = snap["fields"]["history_id"] if snap is not None else None
+    seq = None
+    if history_id is not None:
+        seq = (
+            AuditRecord.objects.filter(history_table=tracked.table, history_id=history_id)
+            .values_list("seq", flat=True)
+            .first()
+        )
+    return {
+        "kind": "live",
+        "problem": problem,
+        "model": tracked.name,
+        "object_id": str(object_id),
+        "fields": fields,
+        "seq": seq,
+        "history_table": tracked.table,
+        "history_id": history_id,
+        "detail": f"{tracked.name} {object_id} {what}",
+    }

@@ -1,10 +1,10 @@
 from django.core.validators import RegexValidator
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
-class AgencyQuerySet(models.QuerySet):
+class AgencyQuerySet(TrackedQuerySet):
     def active(self):
         return self.filter(active=True)
 

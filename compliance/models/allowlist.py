@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class AllowlistStatus(models.TextChoices):
@@ -48,6 +48,7 @@ class AllowlistEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = audited_history()
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["release_id", "id"]

@@ -2,12 +2,13 @@
 
 The history tables written by simple-history are the source of truth; ``AuditRecord`` is
 the canonical, denormalised view of each history record (who, when, why, what changed)
-plus its place in the hash chain. Both are append-only in PostgreSQL (migration
-``audit_append_only``)."""
+plus its place in the hash chain. Both are append-only in PostgreSQL (the ``APPEND_ONLY``
+triggers of ``compliance.models.base``)."""
 
 from django.db import models
 
 from compliance.audit.chain import GENESIS_HASH  # noqa: E402,F401  (one definition)
+from compliance.models.base import APPEND_ONLY
 
 
 class AuditAction(models.TextChoices):
@@ -41,6 +42,7 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["-seq"]
+        triggers = [*APPEND_ONLY]
         constraints = [
             models.UniqueConstraint(
                 fields=["history_table", "history_id"], name="audit_one_entry_per_history_row"

@@ -1,5 +1,11 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import pgtrigger
 from django.db import models
-from simple_history.models import HistoricalRecords
+from django.db.models.signals import class_prepared
+from simple_history.models import HistoricalChanges, HistoricalRecords
 
 from compliance.audit.context import history_user_getter
 
@@ -16,3 +22,88 @@ class AuditedHistory(models.Model):
 def audited_history(**kwargs) -> HistoricalRecords:
     """HistoricalRecords as every Clearance model uses it (actor label, reason, user hook)."""
     return HistoricalRecords(bases=[AuditedHistory], get_user=history_user_getter, **kwargs)
+
+
+class UntrackedWriteError(RuntimeError):
+    """A write that would leave no history row (R21): a programming error, never a 409."""
+
+
+_writes_without_history = ContextVar("clearance_writes_without_history", default=False)
+
+
+@contextmanager
+def writes_without_history() -> Iterator[None]:
+    """Allow ``update()``/``bulk_create()``/``bulk_update()`` on tracked models inside: only
+    for a caller that writes the history rows itself (simple-history's
+    ``bulk_*_with_history``, the scale seeder) or a test arranging data."""
+    token = _writes_without_history.set(True)
+    try:
+        yield
+    finally:
+        _writes_without_history.reset(token)
+
+
+class TrackedQuerySet(models.QuerySet):
+    """The default queryset of every tracked model. ``update()``, ``bulk_create()`` and
+    ``bulk_update()`` write rows without history (R21), so they are refused unless the
+    caller says it writes the history itself (``writes_without_history()``). ``save()``
+    and deletes go through the base manager and signals: unaffected."""
+
+    def _refuse_untracked(self, method: str) -> None:
+        if not _writes_without_history.get():
+            raise UntrackedWriteError(
+                f"QuerySet.{method}() on {self.model.__name__} leaves no history (R21): "
+                "save through a service instead"
+            )
+
+    def update(self, **kwargs):
+        self._refuse_untracked("update")
+        return super().update(**kwargs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        self._refuse_untracked("bulk_create")
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        self._refuse_untracked("bulk_update")
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+class AppendOnly(pgtrigger.Protect):
+    """R22: PostgreSQL refuses the operation, naming it and the table."""
+
+    def get_func(self, model):
+        return (
+            "RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', "
+            "TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';"
+        )
+
+
+# Row triggers refuse UPDATE and DELETE; TRUNCATE fires statement triggers only.
+APPEND_ONLY = (
+    AppendOnly(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+    AppendOnly(
+        name="append_only_truncate", operation=pgtrigger.Truncate, level=pgtrigger.Statement
+    ),
+)
+
+
+def protect_history_model(sender, **_kwargs) -> None:
+    """Every model simple-history generates (history and m2m history tables alike) derives
+    from ``HistoricalChanges``: it gets the append-only triggers when its class is created,
+    so a tracked model added later is protected without being listed anywhere."""
+    if issubclass(sender, HistoricalChanges) and not sender._meta.abstract:
+        pgtrigger.register(*APPEND_ONLY)(sender)
+
+
+# Connected before any tracked model exists: every model module imports this one first.
+class_prepared.connect(protect_history_model, dispatch_uid="clearance_append_only")
+
+
+def append_only_uris() -> list[str]:
+    """The pgtrigger URIs (``app.Model:name``) of every append-only trigger."""
+    return sorted(
+        trigger.get_uri(model)
+        for model, trigger in pgtrigger.registered()
+        if trigger in APPEND_ONLY
+    )

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class Gateway(models.Model):
@@ -23,6 +23,7 @@ class Gateway(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = audited_history(excluded_fields=["last_seen_at"])
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

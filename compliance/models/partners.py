@@ -1,7 +1,7 @@
 from django.db import models
 from django_countries.fields import CountryField
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class Partner(models.Model):
@@ -13,6 +13,7 @@ class Partner(models.Model):
     notes = models.TextField(blank=True)
 
     history = audited_history()
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]

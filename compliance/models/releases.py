@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class ReleaseStatus(models.TextChoices):
@@ -50,6 +50,7 @@ class Release(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = audited_history(m2m_fields=[required_agencies])
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]

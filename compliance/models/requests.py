@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class RequestKind(models.TextChoices):
@@ -28,7 +28,7 @@ class LabPosition(models.TextChoices):
     UNDECIDED = "undecided"
 
 
-class GovernmentRequestQuerySet(models.QuerySet):
+class GovernmentRequestQuerySet(TrackedQuerySet):
     def in_force(self):
         """R12: a request is in force until it is closed."""
         return self.exclude(status=RequestStatus.CLOSED)

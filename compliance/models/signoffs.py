@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from compliance.models.base import audited_history
+from compliance.models.base import TrackedQuerySet, audited_history
 
 
 class Stage(models.TextChoices):
@@ -47,6 +47,7 @@ class SignOff(models.Model):
     reason = models.TextField(blank=True, help_text="Why it was rejected or withdrawn.")
 
     history = audited_history()
+    objects = TrackedQuerySet.as_manager()
 
     class Meta:
         ordering = ["release_id", "round", "stage", "agency_id"]

@@ -1,22 +1,36 @@
 """Immediate notifications (R20) through a transactional outbox.
 
 ``notify_release_owner`` runs inside the service's transaction and writes a ``Notification``
-row there, so the notification exists exactly when the change does. After commit it asks the
-broker to deliver it; if the broker is down the user's action still succeeds, the row stays
+row there, so the notification exists exactly when the change does: the row is the
+commitment. After commit the delivery task is handed to the broker **off the request path**,
+by one publisher thread per process, so a broker that is down, slow or silent never makes the
+user's action wait. Whatever was not handed off (broker down, process exited first) stays
 ``pending`` and the next reminder sweep delivers it. Delivery locks the row and checks its
 state, so the task and the sweep never both send it."""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
+from collections import deque
 
 from django.db import transaction
 from django.utils import timezone
 
 from compliance.models import Notification, OutboxState, Reminder, ReminderKind
 from compliance.notifications.rendering import render_notification
+from config.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
+
+# Sent by name: importing compliance.tasks here would make an import cycle (tasks → outbox).
+DELIVER_TASK = "compliance.tasks.deliver_notification"
+# Hand-offs waiting for the publisher thread; beyond this they are left to the sweep.
+HANDOFF_BACKLOG = 10_000
+# How long a process that exits waits for its last hand-offs (a command, a gunicorn worker).
+EXIT_WAIT_SECONDS = 2.0
 
 
 def notify_release_owner(*, release, actor, event: str, subject=None, reason: str = "") -> None:
@@ -51,22 +65,92 @@ def notify_release_owner(*, release, actor, event: str, subject=None, reason: st
     transaction.on_commit(lambda: enqueue_delivery(notification.pk))
 
 
-def enqueue_delivery(notification_id: int) -> bool:
-    """Hand the delivery to the broker. Never raises: a broker outage must not turn a
-    committed action into an error page; the row stays pending for the sweep."""
-    from compliance.tasks import deliver_notification
+def enqueue_delivery(notification_id: int) -> None:
+    """After commit: hand the delivery to the broker without making the caller wait on it.
+    Never raises, never blocks: a committed action is never turned into an error page or a
+    stalled request by the broker; the row stays pending for the sweep if the hand-off fails."""
+    if celery_app.conf.task_always_eager:
+        # No broker at all (tests, eager development): run the task here, now.
+        celery_app.tasks[DELIVER_TASK].apply(args=[notification_id])
+        return
+    _publisher.put(notification_id)
 
+
+def wait_for_handoffs(timeout: float) -> bool:
+    """Wait until this process has handed every queued delivery to the broker (or given up on
+    it); False if that took longer than ``timeout`` seconds."""
+    return _publisher.wait_idle(timeout)
+
+
+class _Publisher:
+    """One daemon thread per process that publishes the delivery tasks, one at a time, in the
+    order they were committed. A publish that hangs (a broker that accepts connections and
+    never answers) holds up only this thread, bounded by the broker's socket timeout and the
+    publish retry policy; the sweep delivers whatever it never managed to hand off."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting: deque[int] = deque()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def put(self, notification_id: int) -> None:
+        with self._changed:
+            if len(self._waiting) >= HANDOFF_BACKLOG:
+                logger.warning(
+                    "broker hand-off backlog full: notification %s stays pending for the next "
+                    "sweep",
+                    notification_id,
+                )
+                return
+            self._waiting.append(notification_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="clearance-outbox-handoff", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._waiting)
+                notification_id = self._waiting.popleft()
+                self._busy = True
+            try:
+                _publish(notification_id)
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not self._waiting and not self._busy, timeout=timeout
+            )
+
+
+def _publish(notification_id: int) -> None:
     try:
         # Publish retries give up fast (settings.CELERY_TASK_PUBLISH_RETRY_POLICY).
-        deliver_notification.delay(notification_id)
+        celery_app.send_task(DELIVER_TASK, args=[notification_id])
     except Exception:
         logger.warning(
             "broker unavailable: notification %s stays pending for the next sweep",
             notification_id,
             exc_info=True,
         )
-        return False
-    return True
+
+
+_publisher = _Publisher()
+# A forked child (gunicorn, Celery prefork) starts with no thread and an empty queue: the
+# parent's hand-offs are the parent's.
+os.register_at_fork(after_in_child=_publisher._reset)
+atexit.register(wait_for_handoffs, EXIT_WAIT_SECONDS)
 
 
 def deliver_notification(notification_id: int, *, connection=None, wait: bool = True) -> bool:
@@ -76,7 +160,9 @@ def deliver_notification(notification_id: int, *, connection=None, wait: bool = 
     sees ``sent`` (``wait=False``: skip a row another delivery is sending now)."""
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update(skip_locked=not wait)
+            # Only the notification: the release and recipient rows it joins stay unlocked
+            # while the e-mail goes out.
+            Notification.objects.select_for_update(skip_locked=not wait, of=("self",))
             .select_related("release", "recipient")
             .filter(pk=notification_id, state=OutboxState.PENDING)
             .first()

@@ -1,15 +1,17 @@
 """The reminder sweep (R17–R19).
 
 One sweep: collect what is due (pending current-round sign-offs and open/acknowledged
-requests due within the lead time or overdue, and the computed compliance alerts), choose the
-recipients (R18), **claim** every (item, recipient) for its interval window in one committed
-transaction, then send one digest per recipient over one SMTP connection, marking each
-digest's claims ``sent`` and logging it as soon as it went out. Finally deliver any
+requests due within the lead time or overdue, and the computed compliance alerts) and choose
+the recipients (R18). Then, recipient by recipient over one SMTP connection: **claim** that
+recipient's (item, recipient) pairs for their interval window in one short committed
+transaction, send the digest, mark its claims ``sent`` and log it. Finally deliver any
 notification the broker could not take (R20 outbox).
 
-Why claim first: the unique constraint on (recipient, item, window start) lets exactly one of
-two overlapping sweeps, two workers or a retried task have a given reminder. A claim whose
-digest never went out (the worker died) is taken over by a later sweep once it is older than
+Why claim each digest just before sending it: the unique constraint on (recipient, item,
+window start) lets exactly one of two overlapping sweeps, two workers or a retried task have
+a given reminder, and a worker that dies mid-sweep strands at most the one digest it was
+sending; the recipients after it hold no claim, so the next sweep reminds them at once. The
+stranded claim is taken over by a later sweep once it is older than
 ``REMINDER_CLAIM_TIMEOUT``, which is longer than the sweep task's hard time limit, so a send
 that may still be in flight is never duplicated and a lost one is never lost for good.
 
@@ -264,67 +266,64 @@ def _window_for(latest: ReminderClaim | None, now: datetime) -> datetime | None:
 
 
 def _serialise_claims() -> None:
-    # Two sweeps starting together would otherwise each claim part of a recipient's items and
-    # both send a (partial) digest; on PostgreSQL they take turns for this short step.
+    # Two sweeps claiming the same recipient at once would otherwise each claim part of their
+    # items and both send a (partial) digest; on PostgreSQL they take turns for this short
+    # step (one recipient's claims, no e-mail), so one of them gets all of that recipient's.
     # SQLite already runs one writing transaction at a time (IMMEDIATE transactions).
     if db_connection.vendor == "postgresql":
         with db_connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_KEY])
 
 
-def claim(
-    wanted: dict[int, tuple[object, list[ReminderItem]]], *, sweep_id: uuid.UUID, now: datetime
-) -> tuple[dict[int, list[tuple[ReminderItem, int]]], int]:
-    """Claim each wanted (item, recipient) for its current window; commit before any e-mail
-    goes out. Returns ``{user_id: [(item, claim_pk)]}`` and how many were skipped."""
+def claim_digest(
+    user_id: int, items: list[ReminderItem], *, sweep_id: uuid.UUID, now: datetime
+) -> tuple[list[tuple[ReminderItem, int]], int]:
+    """Claim one recipient's wanted items for their current windows, committed before the
+    digest goes out. Returns ``[(item, claim_pk)]`` (what this sweep may send) and how many
+    were skipped (already reminded in this window, or in flight elsewhere)."""
     timeout = settings.REMINDER_CLAIM_TIMEOUT
-    ours: dict[int, list[tuple[ReminderItem, int]]] = defaultdict(list)
+    ours: list[tuple[ReminderItem, int]] = []
     skipped = 0
-    if not wanted:
-        return ours, skipped
-    keys = {i.key for _u, items in wanted.values() for i in items}
     with transaction.atomic():
         _serialise_claims()
-        latest: dict[tuple[int, str], ReminderClaim] = {}
+        latest: dict[str, ReminderClaim] = {}
         rows = ReminderClaim.objects.filter(
-            recipient_id__in=list(wanted), item_key__in=keys
-        ).order_by("recipient_id", "item_key", "-window_start")
+            recipient_id=user_id, item_key__in=[i.key for i in items]
+        ).order_by("item_key", "-window_start")
         if db_connection.vendor == "postgresql":
-            rows = rows.distinct("recipient_id", "item_key")  # only the latest per pair
+            rows = rows.distinct("item_key")  # only the latest per item
         for c in rows:
-            latest.setdefault((c.recipient_id, c.item_key), c)
+            latest.setdefault(c.item_key, c)
         fresh: list[tuple[ReminderItem, ReminderClaim]] = []
-        for user_id, (_user, items) in wanted.items():
-            for item in items:
-                last = latest.get((user_id, item.key))
-                if last is not None and last.state == ClaimState.CLAIMED:
-                    # Unfinished: in flight elsewhere, or its sweep died. Take it over only
-                    # once it is older than any sweep can run (compare-and-swap on its owner).
-                    taken = last.claimed_at <= now - timeout and _take_over(
-                        last, sweep_id=sweep_id, now=now
-                    )
-                    if taken:
-                        logger.warning("reminders: reclaimed stale claim %s", last)
-                        ours[user_id].append((item, last.pk))
-                    else:
-                        skipped += 1
-                    continue
-                window = _window_for(last, now)
-                if window is None:
-                    skipped += 1
-                    continue
-                row = ReminderClaim(
-                    recipient_id=user_id,
-                    item_key=item.key,
-                    window_start=window,
-                    sweep_id=sweep_id,
-                    claimed_at=now,
+        for item in items:
+            last = latest.get(item.key)
+            if last is not None and last.state == ClaimState.CLAIMED:
+                # Unfinished: in flight elsewhere, or its sweep died. Take it over only once
+                # it is older than any sweep can run (compare-and-swap on its owner).
+                taken = last.claimed_at <= now - timeout and _take_over(
+                    last, sweep_id=sweep_id, now=now
                 )
-                fresh.append((item, row))
+                if taken:
+                    logger.warning("reminders: reclaimed stale claim %s", last)
+                    ours.append((item, last.pk))
+                else:
+                    skipped += 1
+                continue
+            window = _window_for(last, now)
+            if window is None:
+                skipped += 1
+                continue
+            row = ReminderClaim(
+                recipient_id=user_id,
+                item_key=item.key,
+                window_start=window,
+                sweep_id=sweep_id,
+                claimed_at=now,
+            )
+            fresh.append((item, row))
         inserted = _insert_claims(fresh)
         skipped += len(fresh) - len(inserted)  # windows another sweep holds
-        for item, row in inserted:
-            ours[row.recipient_id].append((item, row.pk))
+        ours.extend((item, row.pk) for item, row in inserted)
     return ours, skipped
 
 
@@ -371,8 +370,8 @@ def _insert_claims(
 
 
 def release_claims(claim_ids: list[int], *, sweep_id: uuid.UUID) -> None:
-    """Give back claims whose digest did not go out (the send failed and we are still alive),
-    so the task's retry can claim and send them at once instead of after the timeout."""
+    """Give back the claims of a digest that did not go out (the send failed and we are still
+    alive), so the task's retry can claim and send it at once instead of after the timeout."""
     if claim_ids:
         ReminderClaim.objects.filter(
             pk__in=claim_ids, sweep_id=sweep_id, state=ClaimState.CLAIMED
@@ -407,45 +406,57 @@ def run_sweep(*, now: datetime | None = None) -> SweepResult:
     result = SweepResult(sweep_id=uuid.uuid4())
     wanted = collect(now)
     result.items = len({i.key for _u, items in wanted.values() for i in items})
-    ours, result.skipped = claim(wanted, sweep_id=result.sweep_id, now=now)
     pending = outbox.pending_notification_ids()
-    if not ours and not pending:
+    if not wanted and not pending:
         return result
 
-    queue = [(wanted[uid][0], pairs) for uid, pairs in sorted(ours.items())]
-    mail = get_connection()  # one SMTP connection for the whole sweep
+    mail = get_connection()  # one SMTP connection for the whole sweep, opened when needed
+    opened = False
     try:
-        with mail:
-            while queue:
-                user, pairs = queue[0]
-                message = render_digest(user, [i for i, _pk in pairs], now=now)
-                message.connection = mail
-                try:
-                    message.send()
-                except smtplib.SMTPRecipientsRefused:
-                    # This address is refused; the others must not wait behind it. Its
-                    # claims go back, so a later sweep tries again.
-                    logger.error("reminders: %s refused for %s", user.email, user, exc_info=True)
-                    release_claims([pk for _i, pk in pairs], sweep_id=result.sweep_id)
-                    queue.pop(0)
-                    result.refused.append(user.get_username())
-                    continue
-                # Sent: from here on a failure must not hand its claims back for a resend.
-                queue.pop(0)
-                _record_sent(user, message, pairs, sweep_id=result.sweep_id)
-                result.digests += 1
-                result.reminded += len(pairs)
-                result.recipients.append(user.get_username())
-            for notification_id in pending:
-                try:
-                    sent = outbox.deliver_notification(notification_id, connection=mail, wait=False)
-                except smtplib.SMTPRecipientsRefused:
-                    logger.error("reminders: notification %s refused", notification_id)
-                    continue  # stays pending
-                result.notifications += sent
-    except Exception:
-        release_claims([pk for _u, pairs in queue for _i, pk in pairs], sweep_id=result.sweep_id)
-        raise
+        for user_id in sorted(wanted):
+            user, items = wanted[user_id]
+            pairs, skipped = claim_digest(user_id, items, sweep_id=result.sweep_id, now=now)
+            result.skipped += skipped
+            if not pairs:
+                continue
+            claim_ids = [pk for _i, pk in pairs]
+            message = render_digest(user, [i for i, _pk in pairs], now=now)
+            message.connection = mail
+            try:
+                if not opened:
+                    opened = True
+                    mail.open()
+                message.send()
+            except smtplib.SMTPRecipientsRefused:
+                # This address is refused; the others must not wait behind it. Its claims go
+                # back, so a later sweep tries again.
+                logger.error("reminders: %s refused for %s", user.email, user, exc_info=True)
+                release_claims(claim_ids, sweep_id=result.sweep_id)
+                result.refused.append(user.get_username())
+                continue
+            except Exception:
+                # Not sent, and we are alive to say so: hand the claims back for the retry.
+                # (A process that dies here leaves them claimed: see claim_digest.)
+                release_claims(claim_ids, sweep_id=result.sweep_id)
+                raise
+            # Sent: from here on a failure must not hand its claims back for a resend.
+            _record_sent(user, message, pairs, sweep_id=result.sweep_id)
+            result.digests += 1
+            result.reminded += len(pairs)
+            result.recipients.append(user.get_username())
+        for notification_id in pending:
+            if not opened:
+                opened = True
+                mail.open()
+            try:
+                sent = outbox.deliver_notification(notification_id, connection=mail, wait=False)
+            except smtplib.SMTPRecipientsRefused:
+                logger.error("reminders: notification %s refused", notification_id)
+                continue  # stays pending
+            result.notifications += sent
+    finally:
+        if opened:
+            mail.close()
     prune_claims(now)
     logger.info("reminder sweep %s: %s", result.sweep_id, result.as_dict())
     return result

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from compliance.models import Agency
-from compliance.services.common import apply_changes, lock, require_admin, save
+from compliance.services.common import (
+    apply_changes,
+    lock,
+    require_admin,
+    save,
+    service_transaction,
+)
 
 AGENCY_FIELDS = ("name", "contact_email", "active")
 
 
-@transaction.atomic
+@service_transaction
 def create_agency(
     *, actor, code: str, name: str, contact_email: str = "", active: bool = True, reason: str = ""
 ) -> Agency:
@@ -19,7 +23,7 @@ def create_agency(
     return save(agency, actor=actor, reason=reason or "agency created")
 
 
-@transaction.atomic
+@service_transaction
 def update_agency(agency: Agency, *, actor, reason: str = "", **changes) -> Agency:
     require_admin(actor)
     agency = lock(agency)

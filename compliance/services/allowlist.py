@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from compliance import clock, errors
 from compliance.errors import Blocker, blocker
@@ -16,11 +15,14 @@ from compliance.models import (
 )
 from compliance.selectors import DOMESTIC_COUNTRY
 from compliance.services.common import (
+    lock,
+    lock_all,
     reason_blockers,
     refuse_if,
     require_admin,
     require_writer,
     save,
+    service_transaction,
 )
 
 DECISIONS = (AllowlistStatus.APPROVED, AllowlistStatus.REJECTED)
@@ -28,19 +30,18 @@ DECISIONS = (AllowlistStatus.APPROVED, AllowlistStatus.REJECTED)
 
 def _lock_entry(entry: AllowlistEntry) -> tuple[Release, AllowlistEntry]:
     # Lock the release first: the cap is counted under it, so concurrent approvals queue.
-    release = Release.objects.select_for_update().get(pk=entry.release_id)
-    entry = AllowlistEntry.objects.select_for_update().select_related("partner").get(pk=entry.pk)
+    # The partner is read, not locked.
+    [release] = lock_all(Release.objects.filter(pk=entry.release_id))
+    [entry] = lock_all(AllowlistEntry.objects.filter(pk=entry.pk).select_related("partner"))
     return release, entry
 
 
-@transaction.atomic
+@service_transaction
 def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "") -> AllowlistEntry:
     """Propose ``partner`` for ``release``. A rejected or revoked partner may be proposed again."""
     require_writer(actor)
-    release = Release.objects.select_for_update().get(pk=release.pk)
-    entry = (
-        AllowlistEntry.objects.select_for_update().filter(release=release, partner=partner).first()
-    )
+    release = lock(release)
+    [entry] = lock_all(AllowlistEntry.objects.filter(release=release, partner=partner)) or [None]
     if entry is None:
         entry = AllowlistEntry(release=release, partner=partner)
     elif entry.status in (AllowlistStatus.PROPOSED, AllowlistStatus.APPROVED):
@@ -65,7 +66,7 @@ def _vetting_requests(release: Release):
     )
 
 
-@transaction.atomic
+@service_transaction
 def decide_allowlist_entry(
     entry: AllowlistEntry, *, actor, decision: str, vetted_by=None, reason: str = ""
 ) -> AllowlistEntry:
@@ -107,7 +108,7 @@ def decide_allowlist_entry(
     return save(entry, actor=actor, reason=reason or f"partner {decision}")
 
 
-@transaction.atomic
+@service_transaction
 def revoke_allowlist_entry(entry: AllowlistEntry, *, actor, reason: str) -> AllowlistEntry:
     """R14: an admin revokes an approved entry, with a reason."""
     require_admin(actor)

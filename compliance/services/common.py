@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TypeVar
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
-from django.db import models
+from django.db import models, transaction
 
 from compliance import clock, errors
+from compliance.audit.ledger import chain_locks_taken
 from compliance.errors import Blocker, PermissionDenied, RuleViolation, blocker
 from compliance.models.roles import can_write, is_admin
 
 M = TypeVar("M", bound=models.Model)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def require_writer(actor) -> None:
@@ -25,14 +31,92 @@ def require_admin(actor) -> None:
         raise PermissionDenied("Only admins may do this.")
 
 
-def lock(instance: M) -> M:
-    """Re-read ``instance`` with a row lock (FOR UPDATE) inside the current transaction."""
-    return type(instance).objects.select_for_update().get(pk=instance.pk)
+# The one lock order of the app (Saleor's lock_objects, STYLE): every service takes its row
+# locks in this table order (parent before children), rows of one table in pk order and in
+# one call, and all of them before its first history write, because that write takes the
+# audit chain's lock (compliance.audit.ledger) until commit. A service that locked a row
+# after holding the chain lock could wait on a transaction that waits for the chain: a
+# deadlock. ``lock`` and ``lock_all`` refuse (LockOrderError) rather than let that happen.
+LOCK_ORDER = (
+    "auth.User",
+    "compliance.Agency",
+    "compliance.Partner",
+    "compliance.GovernmentRequest",
+    "compliance.Release",
+    "compliance.SignOff",
+    "compliance.AllowlistEntry",
+)
 
 
-def lock_all(queryset: models.QuerySet) -> list:
-    """Lock rows in primary-key order so two services never wait on each other in a cycle."""
-    return list(queryset.select_for_update().order_by("pk"))
+class LockOrderError(RuntimeError):
+    """A row lock out of the app's lock order: a programming error in a service."""
+
+
+@dataclass
+class _LockPhase:
+    chain_locks: int  # the ledger's count for this thread when the service began
+    rank: int = -1  # LOCK_ORDER index of the last table locked
+
+
+_service = threading.local()  # per thread, like Django's database connections
+
+
+def service_transaction(func: Callable[P, R]) -> Callable[P, R]:
+    """``transaction.atomic`` for a service, and the scope ``lock``/``lock_all`` check the lock
+    order in. A service called by a service joins its caller's scope: one order for both."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with transaction.atomic():
+            if getattr(_service, "phase", None) is not None:
+                return func(*args, **kwargs)
+            _service.phase = _LockPhase(chain_locks=chain_locks_taken())
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _service.phase = None
+
+    return wrapper
+
+
+def _check_lock_order(model: type[models.Model], using: str) -> None:
+    label = model._meta.label
+    phase = getattr(_service, "phase", None)
+    if phase is None:
+        raise LockOrderError(f"{label} locked outside a @service_transaction service")
+    if chain_locks_taken(using) != phase.chain_locks:
+        raise LockOrderError(
+            f"{label} locked after this service's first history write (which holds the "
+            "audit chain's lock until commit): take every row lock before writing"
+        )
+    if label not in LOCK_ORDER:
+        raise LockOrderError(f"{label} has no place in services.common.LOCK_ORDER")
+    rank = LOCK_ORDER.index(label)
+    if rank < phase.rank:
+        raise LockOrderError(f"{label} locked after {LOCK_ORDER[phase.rank]}: see LOCK_ORDER")
+    phase.rank = rank
+
+
+def lock(instance: M, *, no_key: bool = True) -> M:
+    """Re-read ``instance`` with a row lock inside the service's transaction (see lock_all)."""
+    return _locking(type(instance).objects.all(), no_key=no_key).get(pk=instance.pk)
+
+
+def lock_all(queryset: models.QuerySet, *, no_key: bool = True) -> list:
+    """Lock the rows of ``queryset`` in primary-key order, in LOCK_ORDER, before any write.
+
+    Only the rows themselves (``of=self``), never rows a ``select_related`` joins: a
+    decision must not lock its agency or partner. FOR NO KEY UPDATE (``no_key``) serialises
+    every service that locks the row, yet lets another transaction insert rows referencing
+    it (their FOR KEY SHARE), as a submission holding the chain lock does with the agencies
+    of its new sign-offs. ``no_key=False`` (FOR UPDATE) only to delete a row or change a
+    key column."""
+    return list(_locking(queryset, no_key=no_key).order_by("pk"))
+
+
+def _locking(queryset: models.QuerySet, *, no_key: bool) -> models.QuerySet:
+    _check_lock_order(queryset.model, queryset.db)
+    return queryset.select_for_update(of=("self",), no_key=no_key)
 
 
 def stamp(instance: models.Model, actor, reason: str = "") -> None:

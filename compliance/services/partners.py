@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from compliance.models import Partner
-from compliance.services.common import apply_changes, lock, require_admin, save
+from compliance.services.common import (
+    apply_changes,
+    lock,
+    require_admin,
+    save,
+    service_transaction,
+)
 
 PARTNER_FIELDS = ("name", "country", "contact_email", "notes")
 
 
-@transaction.atomic
+@service_transaction
 def create_partner(
     *, actor, name: str, country: str, contact_email: str = "", notes: str = "", reason: str = ""
 ) -> Partner:
@@ -19,7 +23,7 @@ def create_partner(
     return save(partner, actor=actor, reason=reason or "partner created")
 
 
-@transaction.atomic
+@service_transaction
 def update_partner(partner: Partner, *, actor, reason: str = "", **changes) -> Partner:
     require_admin(actor)
     partner = lock(partner)

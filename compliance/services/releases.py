@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from compliance import clock, errors
 from compliance.errors import Blocker, blocker
@@ -30,6 +29,7 @@ from compliance.services.common import (
     require_editable,
     require_writer,
     save,
+    service_transaction,
     set_many,
 )
 
@@ -56,7 +56,7 @@ def _agencies_or_error(agencies) -> list[Agency]:
     return agencies
 
 
-@transaction.atomic
+@service_transaction
 def create_release(
     *,
     actor,
@@ -95,7 +95,7 @@ def create_release(
     return release
 
 
-@transaction.atomic
+@service_transaction
 def update_release(release: Release, *, actor, reason: str = "", **changes) -> Release:
     """Edit a release. R11: a new artifact digest restarts review (refused while live);
     R13: the foreign-access flag cannot be lifted under an in-force restriction;
@@ -175,7 +175,7 @@ def _start_round(release: Release, *, actor, reason: str) -> None:
             save(signoff, actor=actor, reason=f"review round {release.review_round} opened")
 
 
-@transaction.atomic
+@service_transaction
 def submit_release(release: Release, *, actor, reason: str = "") -> Release:
     """R1: draft or suspended → in_review, opening review round N+1."""
     require_writer(actor)
@@ -191,7 +191,7 @@ def submit_release(release: Release, *, actor, reason: str = "") -> Release:
     return release
 
 
-@transaction.atomic
+@service_transaction
 def transition_release(release: Release, *, to: str, actor, reason: str = "") -> Release:
     """R2–R6: move a release to ``to`` if every rule allows it; otherwise refuse with every
     blocker. ``to="in_review"`` is a submission (R1)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
 
 from compliance import clock, errors
 from compliance.errors import blocker
@@ -14,6 +16,7 @@ from compliance.services.common import (
     require_editable,
     require_writer,
     save,
+    service_transaction,
     set_many,
     stamp,
 )
@@ -45,6 +48,24 @@ EDITABLE_FIELDS = (
 )
 
 
+# A letter may carry a time zone ahead of ours, never a date days away.
+RECEIVED_AHEAD_MAX = timedelta(days=1)
+DUE_BEFORE_RECEIVED = "The due time cannot be before the time the request was received."
+RECEIVED_IN_FUTURE = "The time received cannot be more than a day in the future."
+
+
+def _check_times(received_at, due_at, *, received_changed: bool) -> None:
+    """Bad input on the field, for the API and the pages alike: ``due_at`` before
+    ``received_at``, or (when it is being set) a ``received_at`` more than a day ahead."""
+    errors = {}
+    if received_changed and received_at > clock.now() + RECEIVED_AHEAD_MAX:
+        errors["received_at"] = [RECEIVED_IN_FUTURE]
+    if due_at is not None and due_at < received_at:
+        errors["due_at"] = [DUE_BEFORE_RECEIVED]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _lock_releases(releases) -> list[Release]:
     return _lock_releases_by_id({r.pk for r in releases})
 
@@ -73,7 +94,7 @@ def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, a
             )
 
 
-@transaction.atomic
+@service_transaction
 def record_request(
     *,
     actor,
@@ -93,13 +114,16 @@ def record_request(
     """Record a request received from an agency. Locks the releases it names first, so a
     directive and a state change of the same release never interleave."""
     require_writer(actor)
+    given = received_at is not None
+    received_at = received_at if given else clock.now()
+    _check_times(received_at, due_at, received_changed=given)
     locked = _lock_releases(releases)
     request = GovernmentRequest(
         agency=agency,
         reference=reference,
         kind=kind,
         binding=binding,
-        received_at=received_at or clock.now(),
+        received_at=received_at,
         due_at=due_at,
         summary=summary,
         assignee=assignee,
@@ -114,26 +138,26 @@ def record_request(
     return request
 
 
-@transaction.atomic
+@service_transaction
 def update_request(
     request: GovernmentRequest, *, actor, reason: str = "", **changes
 ) -> GovernmentRequest:
     require_writer(actor)
     require_editable(changes, EDITABLE_FIELDS)
     releases = changes.pop("releases", None)
-    # Every row lock before the first write (a write takes the audit chain's lock until
-    # commit), and releases before the request, like every other service, or two edits
-    # deadlock: the releases it names now and the ones it will name.
-    new_ids = None if releases is None else {r.pk for r in releases}
-    old_ids = set(request.releases.values_list("pk", flat=True))
-    locked = {r.pk: r for r in _lock_releases_by_id(old_ids | (new_ids or set()))}
+    # The request, then the releases it names now and the ones it will name (LOCK_ORDER),
+    # all before the first write: under the request's lock its releases stay as read.
     request = lock(request)
-    current_ids = (
-        new_ids if new_ids is not None else set(request.releases.values_list("pk", flat=True))
-    )
-    # Another edit may have changed the releases before we held the request: lock those too.
-    missing = current_ids - set(locked)
-    locked.update({r.pk: r for r in _lock_releases_by_id(missing)})
+    if "received_at" in changes or "due_at" in changes:
+        _check_times(
+            changes.get("received_at", request.received_at),
+            changes.get("due_at", request.due_at),
+            received_changed="received_at" in changes,
+        )
+    old_ids = set(request.releases.values_list("pk", flat=True))
+    new_ids = None if releases is None else {r.pk for r in releases}
+    current_ids = old_ids if new_ids is None else new_ids
+    locked = {r.pk: r for r in _lock_releases_by_id(old_ids | current_ids)}
     for name, value in changes.items():
         setattr(request, name, value)
     if new_ids is not None:
@@ -143,7 +167,7 @@ def update_request(
     return request
 
 
-@transaction.atomic
+@service_transaction
 def set_request_status(
     request: GovernmentRequest, *, actor, status: str, note: str = ""
 ) -> GovernmentRequest:

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from compliance import clock, errors
 from compliance.errors import Blocker, blocker
 from compliance.models import Release, SignOff, SignOffStatus
 from compliance.notifications.outbox import notify_release_owner
-from compliance.services.common import reason_blockers, refuse_if, require_writer, save
+from compliance.services.common import (
+    lock_all,
+    reason_blockers,
+    refuse_if,
+    require_writer,
+    save,
+    service_transaction,
+)
 
 DECISIONS = (SignOffStatus.APPROVED, SignOffStatus.REJECTED)
 
 
 def _lock_signoff(signoff: SignOff) -> tuple[Release, SignOff]:
-    # Release first, then the sign-off: the same order as every release-level rule.
-    release = Release.objects.select_for_update().get(pk=signoff.release_id)
-    return release, SignOff.objects.select_for_update().select_related("agency").get(pk=signoff.pk)
+    # Release first, then the sign-off (LOCK_ORDER); the agency is read, not locked.
+    [release] = lock_all(Release.objects.filter(pk=signoff.release_id))
+    [signoff] = lock_all(SignOff.objects.filter(pk=signoff.pk).select_related("agency"))
+    return release, signoff
 
 
 def _round_blockers(release: Release, signoff: SignOff) -> list[Blocker]:
@@ -26,7 +33,7 @@ def _round_blockers(release: Release, signoff: SignOff) -> list[Blocker]:
     return []
 
 
-@transaction.atomic
+@service_transaction
 def decide_signoff(
     signoff: SignOff,
     *,
@@ -64,7 +71,7 @@ def decide_signoff(
     return signoff
 
 
-@transaction.atomic
+@service_transaction
 def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
     """R10: the agency took its approval back. Blocks its stage until a new round."""
     require_writer(actor)

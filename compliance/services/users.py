@@ -7,11 +7,10 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 
 from compliance import clock
 from compliance.models.roles import Role
-from compliance.services.common import require_admin, set_many, stamp
+from compliance.services.common import lock_all, require_admin, service_transaction, set_many, stamp
 
 User = get_user_model()
 
@@ -19,7 +18,7 @@ User = get_user_model()
 KEEP = object()
 
 
-@transaction.atomic
+@service_transaction
 def ensure_user(
     username: str,
     *,
@@ -43,7 +42,7 @@ def ensure_user(
     if email:
         validate_email(email)
 
-    user = User.objects.select_for_update().filter(username=username).first()
+    [user] = lock_all(User.objects.filter(username=username)) or [None]
     created = user is None
     if created:
         user = User(username=username, date_joined=clock.now())

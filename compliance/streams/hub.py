@@ -20,7 +20,7 @@ from compliance.selectors import access_revision
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "clearance_revision"  # migration 0010_revision_notify
+CHANNEL = "clearance_revision"  # migration 0011_revision_notify
 QUEUE_SIZE = 1000  # batches a slow subscriber may fall behind before it is dropped
 # With LISTEN, a look at the revision this often anyway (a notification lost to a broken
 # listener connection is caught up within this).

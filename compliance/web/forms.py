@@ -1,10 +1,12 @@
-"""Forms for the pages. They only parse input: every rule is checked by the service called."""
+"""Forms for the pages. They only parse input: every rule is checked by the service called.
+Text bounds and time checks come from ``compliance.validators``, the API's own."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
 
+from compliance import validators
 from compliance.models import (
     Agency,
     AllowlistStatus,
@@ -19,6 +21,14 @@ from compliance.models import (
 )
 
 REASON_WIDGET = forms.Textarea(attrs={"rows": 2})
+REASON = {"max_length": validators.REASON_MAX}
+TEXT = {"max_length": validators.TEXT_MAX}
+
+
+class OffsetDateTimeField(forms.DateTimeField):
+    """A time the database can store: an offset of +16:00 or more is a field error."""
+
+    default_validators = [validators.validate_utc_offset]
 
 
 def _signoff_label(signoff: SignOff) -> str:
@@ -31,7 +41,9 @@ class SignOffChoiceField(forms.ModelChoiceField):
 
 
 class SubmitForm(forms.Form):
-    reason = forms.CharField(required=False, widget=REASON_WIDGET, label="Note (optional)")
+    reason = forms.CharField(
+        required=False, widget=REASON_WIDGET, label="Note (optional)", **REASON
+    )
 
 
 class TransitionForm(forms.Form):
@@ -51,6 +63,7 @@ class TransitionForm(forms.Form):
         required=False,
         widget=REASON_WIDGET,
         help_text="Required to suspend or retire.",
+        **REASON,
     )
 
 
@@ -67,10 +80,11 @@ class DecideSignOffForm(forms.Form):
         required=False,
         widget=REASON_WIDGET,
         help_text="Required for an approval: letter reference, e-mail, meeting minutes.",
+        **TEXT,
     )
-    conditions = forms.CharField(required=False, widget=REASON_WIDGET)
+    conditions = forms.CharField(required=False, widget=REASON_WIDGET, **TEXT)
     reason = forms.CharField(
-        required=False, widget=REASON_WIDGET, help_text="Required for a rejection."
+        required=False, widget=REASON_WIDGET, help_text="Required for a rejection.", **REASON
     )
 
     def __init__(self, *args, release: Release, **kwargs):
@@ -84,7 +98,7 @@ class WithdrawSignOffForm(forms.Form):
     signoff = SignOffChoiceField(
         queryset=SignOff.objects.none(), label="Approval", empty_label="Choose an approval…"
     )
-    reason = forms.CharField(required=False, widget=REASON_WIDGET)
+    reason = forms.CharField(required=False, widget=REASON_WIDGET, **REASON)
 
     def __init__(self, *args, release: Release, **kwargs):
         super().__init__(*args, **kwargs)
@@ -100,7 +114,7 @@ class ProposeEntryForm(forms.Form):
     partner = forms.ModelChoiceField(
         queryset=Partner.objects.all(), empty_label="Choose a partner…"
     )
-    note = forms.CharField(required=False, widget=REASON_WIDGET)
+    note = forms.CharField(required=False, widget=REASON_WIDGET, **REASON)
 
 
 class DecideEntryForm(forms.Form):
@@ -114,11 +128,11 @@ class DecideEntryForm(forms.Form):
         label="Vetted by",
         empty_label="— not vetted —",
     )
-    reason = forms.CharField(required=False, label="Reason")
+    reason = forms.CharField(required=False, label="Reason", **REASON)
 
 
 class RevokeEntryForm(forms.Form):
-    reason = forms.CharField(required=False, label="Reason")
+    reason = forms.CharField(required=False, label="Reason", **REASON)
 
 
 class AccessCheckForm(forms.Form):
@@ -157,18 +171,18 @@ class RecordRequestForm(forms.Form):
     reference = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=RequestKind.choices)
     binding = forms.BooleanField(required=False, help_text="A mandatory directive.")
-    received_at = forms.DateTimeField(
+    received_at = OffsetDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Leave empty for now.",
     )
-    due_at = forms.DateTimeField(
+    due_at = OffsetDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     releases = forms.ModelMultipleChoiceField(
         queryset=Release.objects.all(), to_field_name="slug", required=False
     )
-    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), **TEXT)
     assignee = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         to_field_name="username",
@@ -182,4 +196,4 @@ class RecordRequestForm(forms.Form):
 
 class RequestStatusForm(forms.Form):
     status = forms.ChoiceField(choices=RequestStatus.choices)
-    note = forms.CharField(required=False, widget=REASON_WIDGET)
+    note = forms.CharField(required=False, widget=REASON_WIDGET, **REASON)

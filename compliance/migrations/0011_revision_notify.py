@@ -38,5 +38,5 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("compliance", "0009_gateway_role")]
+    dependencies = [("compliance", "0010_gateway_role")]
     operations = [migrations.RunPython(install, uninstall)]
