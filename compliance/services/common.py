@@ -45,6 +45,7 @@ LOCK_ORDER = (
     "compliance.Release",
     "compliance.SignOff",
     "compliance.AllowlistEntry",
+    "compliance.Gateway",  # receipts lock only their gateway
 )
 
 

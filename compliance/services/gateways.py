@@ -6,19 +6,18 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from compliance import clock
 from compliance.errors import PermissionDenied
 from compliance.models import Gateway
 from compliance.models.roles import Role, role_of
-from compliance.services.common import lock, require_admin, save
+from compliance.services.common import lock, require_admin, save, service_transaction
 from compliance.services.users import ensure_user
 
 User = get_user_model()
 
 
-@transaction.atomic
+@service_transaction
 def create_gateway(*, actor, name: str) -> tuple[Gateway, str]:
     """Register a gateway (admins): its user in the role ``gateway``, its record, and a new
     API token, returned in clear text this once (only its digest is stored)."""
@@ -35,7 +34,7 @@ def create_gateway(*, actor, name: str) -> tuple[Gateway, str]:
     return gateway, issue_token(user)
 
 
-@transaction.atomic
+@service_transaction
 def ensure_gateway(user, *, actor=None) -> Gateway:
     """The ``Gateway`` record of a user in the role ``gateway`` (created once; running it
     again changes nothing). ``actor`` None: a command under ``system_actor``."""
@@ -48,7 +47,7 @@ def ensure_gateway(user, *, actor=None) -> Gateway:
     return save(gateway, actor=actor, reason="gateway registered")
 
 
-@transaction.atomic
+@service_transaction
 def set_gateway_active(gateway: Gateway, *, actor, active: bool, reason: str = "") -> Gateway:
     """Admins take a gateway out of (or back into) enforcement: an inactive gateway is not
     waited for (R29) and raises no alert (R30)."""
@@ -65,7 +64,7 @@ def set_gateway_active(gateway: Gateway, *, actor, active: bool, reason: str = "
     )
 
 
-@transaction.atomic
+@service_transaction
 def record_receipt(gateway: Gateway, *, actor, revision: int) -> Gateway:
     """R28: "I enforce everything up to ``revision``", from that gateway only.
 
