@@ -20,7 +20,7 @@ from compliance.api.permissions import (
     GatewayRegistry,
     ReadAnyRoleWriteStaff,
 )
-from compliance.api.serializers import OffsetDateTimeField, StrictSerializer
+from compliance.api.serializers import DetailSerializer, OffsetDateTimeField, StrictSerializer
 from compliance.api.views import ApiViewMixin, refuse_nul, valid
 from compliance.models import Gateway
 
@@ -171,7 +171,12 @@ class StreamUnderAsgi(APIView):
     permission_classes = [IsAuthenticated, AccessReader]
     error_responses = ("401", "403")
 
-    @extend_schema(responses={200: OpenApiResponse(description="text/event-stream")})
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description="text/event-stream, under the ASGI server."),
+            503: OpenApiResponse(DetailSerializer, description="Under a WSGI server."),
+        }
+    )
     def get(self, request):
         return Response(
             {"detail": "The stream is served by the ASGI server: uvicorn config.asgi:application."},

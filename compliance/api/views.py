@@ -217,7 +217,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         as_of = valid(s.GateQuerySerializer, request.query_params).get("as_of")
         if as_of is None:
             gate = selectors.release_gate(release)
-            return Response({**gate, "enforcement": release_enforcement(release)})
+            enforcement = release_enforcement(release)
+            if enforcement is not None:  # times with an explicit offset, like the rest
+                enforcement = s.EnforcementSerializer(enforcement).data
+            return Response({**gate, "enforcement": enforcement})
         try:
             return Response(release_gate_as_of(release, as_of))
         except Release.DoesNotExist as exc:
