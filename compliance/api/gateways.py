@@ -158,7 +158,7 @@ class AlertList(generics.GenericAPIView):
     permission_classes = [IsAuthenticated, ReadAnyRoleWriteStaff]
     serializer_class = GatewayAlertSerializer
     queryset = Gateway.objects.none()  # alerts are computed, never stored (R16)
-    error_responses = ("401", "403")
+    error_responses = ("401", "403", "404")  # 404: a page beyond the last
 
     @extend_schema(responses={200: GatewayAlertSerializer(many=True)})
     def get(self, request):
@@ -169,18 +169,18 @@ class StreamUnderAsgi(APIView):
     """R27 stream: Server-Sent Events, served by ``uvicorn config.asgi:application``."""
 
     permission_classes = [IsAuthenticated, AccessReader]
-    error_responses = ("401", "403")
+    error_responses = ("401", "403", "404")
 
     @extend_schema(
         responses={
             200: OpenApiResponse(description="text/event-stream, under the ASGI server."),
-            503: OpenApiResponse(DetailSerializer, description="Under a WSGI server."),
+            404: OpenApiResponse(DetailSerializer, description="Under a WSGI server."),
         }
     )
     def get(self, request):
         return Response(
             {"detail": "The stream is served by the ASGI server: uvicorn config.asgi:application."},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            status=status.HTTP_404_NOT_FOUND,
         )
 
 
