@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# SQLite + an embedded Celery broker (kombu filesystem transport): no service needed.
+# SQLite + an embedded Celery broker (kombu filesystem transport): no service needed. The ASGI
+# server (uvicorn) serves every endpoint, the entitlement stream included.
 run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py createcachetable
@@ -26,7 +27,7 @@ run: venv
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the server and the Celery worker)"
 	DEBUG=1 $(VENV)/bin/celery -A config worker -B --pool=solo --loglevel=INFO & \
 	  celery_pid=$$!; trap 'kill $$celery_pid 2>/dev/null' EXIT INT TERM; \
-	  DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	  DEBUG=1 $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port 8000
 
 # ruff, and no function in compliance/ above radon complexity C (STYLE: split such functions).
 lint: venv

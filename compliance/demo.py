@@ -23,6 +23,7 @@ from compliance.models import (
     Agency,
     AllowlistEntry,
     AllowlistStatus,
+    Gateway,
     GovernmentRequest,
     Partner,
     Release,
@@ -33,6 +34,7 @@ from compliance.models import (
     Stage,
 )
 from compliance.models.roles import Role
+from compliance.selectors import access_revision
 from compliance.services.users import KEEP, User, ensure_user
 
 EASTERN = ZoneInfo("America/New_York")
@@ -210,7 +212,39 @@ def build_timeline(now: datetime | None = None) -> _Timeline:
 
     _atlas_story(t, friday, letter_day)
     _frontier_story(t, today, now)
+    _gateway_story(t, friday, now)
     return t
+
+
+DEMO_GATEWAYS = ("gw-us-east", "gw-eu-west")
+
+
+def _gateway_story(t: _Timeline, friday: date, now: datetime) -> None:
+    """Two model-serving gateways (R25–R30) whose receipts show the Friday directive
+    enforced seconds after each suspension. Their tokens are not kept: ``add_user gw-us-east
+    --role gateway --token`` prints a new one for ``clients/gateway.py``."""
+
+    def register():
+        for name in DEMO_GATEWAYS:
+            services.create_gateway(actor=_user("admin"), name=name)
+
+    t.at(eastern(friday - timedelta(days=65), 9), "gateways registered", register)
+
+    def receipt(name):
+        def run():
+            gateway = Gateway.objects.get(name=name)
+            services.record_receipt(gateway, actor=gateway.user, revision=access_revision())
+
+        return run
+
+    # After each access change of the evening, each gateway reports within seconds.
+    for hh, mm in ((18, 40), (18, 42), (19, 5)):
+        for delay, name in zip((2, 4), DEMO_GATEWAYS, strict=True):
+            moment = eastern(friday, hh, mm) + timedelta(seconds=delay)
+            t.at(moment, f"{name} enforces the {hh}:{mm:02d} change", receipt(name))
+    # And both are up to date now (they go silent until a gateway process runs).
+    for name in DEMO_GATEWAYS:
+        t.at(now, f"{name} up to date", receipt(name))
 
 
 def _email(name: str) -> str:

@@ -329,3 +329,13 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 # How often beat delivers what is due (retries, and events the broker never got).
 WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=30)
+
+# --- Gateways (R27, R30) ----------------------------------------------------------------
+# An active gateway that has not reported an access change older than this is lagging.
+GATEWAY_LAG_SECONDS = env.float("GATEWAY_LAG_SECONDS", default=60)
+# A gateway not seen (no receipt) for this long is silent.
+GATEWAY_SILENT_SECONDS = env.float("GATEWAY_SILENT_SECONDS", default=300)
+# The entitlement stream sends a comment line at least this often (SSE keep-alive).
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15)
+# Without PostgreSQL LISTEN/NOTIFY (SQLite), each server process polls the revision this often.
+STREAM_POLL_SECONDS = env.float("STREAM_POLL_SECONDS", default=0.5)

@@ -8,6 +8,7 @@ handler400 = "compliance.api.exceptions.bad_request"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("compliance.api.urls")),
+    path("", include("compliance.api.authzen")),
     path("", include("compliance.web.urls")),
 ]
 

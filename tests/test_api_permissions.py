@@ -9,12 +9,14 @@ from django.db import transaction
 from django.test import override_settings
 
 from compliance import services
-from compliance.models import AllowlistEntry, Release, SignOff
+from compliance.models import AllowlistEntry, Gateway, Release, SignOff
 from tests import factories
 from tests.api_support import API, approve, client_for
 from tests.factories import make_release
 
-ROLES = ("anonymous", "norole", "auditor", "staff", "admin")
+ROLES = ("anonymous", "norole", "auditor", "staff", "admin", "gateway")
+# AuthZEN lives at the site root, not under /api/v1/ (R26).
+ROOT_PATHS = ("/access/", "/.well-known/")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,10 @@ def _build_world():
     token_id = AuthToken.objects.get(user=admin2).digest
 
     hook, _secret = services.create_webhook(actor=admin_user, url="http://127.0.0.1:9/hook")
+
+    gateway, _token = services.create_gateway(actor=admin_user, name="gw-1")
     users = {
+        "gateway": gateway.user,
         "anonymous": None,
         "norole": factories.UserFactory(username="nora"),
         "auditor": auditor,
@@ -96,6 +101,13 @@ R, W, A = "read", "write", "admin"  # who may: every role / staff+admin / admin 
 # Any signed-in user, with a role or without (their own tokens); admins only, and to anyone
 # else the object does not exist (someone else's token: 404, not 403).
 SELF, HIDDEN = "self", "hidden"
+
+X, AUD, GW = "access", "audit", "gateway"  # every role and gateways / auditors+admins / gateway
+EVALUATION = {
+    "subject": {"type": "partner", "id": "1"},
+    "resource": {"type": "release", "id": "rev-1"},
+    "action": {"name": "use"},
+}
 # (method, path, body, who may, status when allowed)
 ENDPOINTS = [
     ("get", "/agencies/", None, R, 200),
@@ -113,7 +125,7 @@ ENDPOINTS = [
     ("post", "/releases/draft-1/submit/", {"reason": "ready"}, W, 200),
     ("post", "/releases/rev-1/transition/", {"to": "suspended", "reason": "hold"}, W, 200),
     ("get", "/releases/rev-1/gate/", None, R, 200),
-    ("get", "/releases/rev-1/access/?partner={w.partner.pk}", None, R, 200),
+    ("get", "/releases/rev-1/access/?partner={w.partner.pk}", None, X, 200),
     ("get", "/signoffs/", None, R, 200),
     ("get", "/signoffs/{w.pending.pk}/", None, R, 200),
     ("post", "/signoffs/{w.pending.pk}/decide/", {"decision": "approved", "evidence": "x"}, W, 200),
@@ -138,6 +150,15 @@ ENDPOINTS = [
     ("post", "/webhooks/{w.hook.pk}/rotate-secret/", {}, A, 200),
     ("post", "/webhooks/{w.hook.pk}/test/", {}, A, 202),
     ("get", "/webhooks/{w.hook.pk}/deliveries/", None, A, 200),
+    ("get", "/gateways/", None, AUD, 200),
+    ("post", "/gateways/", {"name": "gw-new"}, A, 201),
+    ("post", "/gateways/gw-1/receipts/", {"revision": 1}, GW, 200),
+    ("get", "/entitlements/", None, X, 200),
+    ("get", "/entitlements/changes/?since=1", None, X, 200),
+    ("get", "/alerts/", None, R, 200),
+    ("post", "/access/v1/evaluation", EVALUATION, X, 200),
+    ("post", "/access/v1/evaluations", {"evaluations": [EVALUATION]}, X, 200),
+    ("get", "/.well-known/authzen-configuration", None, X, 200),
     ("get", "/schema/", None, R, 200),
     ("get", "/docs/", None, R, 200),
 ]
@@ -147,6 +168,9 @@ ALLOWED = {
     A: {"admin"},
     SELF: {"norole", "auditor", "staff", "admin"},
     HIDDEN: {"admin"},
+    X: {"auditor", "staff", "admin", "gateway"},
+    AUD: {"auditor", "admin"},
+    GW: {"gateway"},
 }
 
 
@@ -171,7 +195,8 @@ def test_permission_matrix(db, world, role, method, path, body, who, ok):
     client = client_for(world.users[role])
     before = _snapshot()
     kwargs = {"format": "json"} if body is not None else {}
-    response = getattr(client, method)(f"{API}{path}", body, **kwargs)
+    url = path if path.startswith(ROOT_PATHS) else f"{API}{path}"
+    response = getattr(client, method)(url, body, **kwargs)
 
     expected = expected_status(role, who, ok)
     assert response.status_code == expected, response.content[:300]
@@ -192,7 +217,8 @@ def _snapshot():
         list(Release.objects.order_by("pk").values_list("slug", "status", "description")),
         list(SignOff.objects.order_by("pk").values_list("pk", "status")),
         list(AllowlistEntry.objects.order_by("pk").values_list("pk", "status")),
-        sum(m.history.count() for m in (Release, SignOff, AllowlistEntry)),
+        list(Gateway.objects.order_by("pk").values_list("name", "applied_revision")),
+        sum(m.history.count() for m in (Release, SignOff, AllowlistEntry, Gateway)),
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from compliance import services
-from compliance.models import Release
+from compliance.models import AuditRecord, Release
 from tests.api_support import API, approve, client_for, limited_release, results, signoffs
 from tests.factories import AgencyFactory, PartnerFactory, make_release
 
@@ -100,6 +100,7 @@ def test_submit_opens_round_and_gate_shape(agencies, staff):
     assert (response.json()["status"], response.json()["review_round"]) == ("in_review", 1)
 
     gate = client_for(staff).get(f"{API}/releases/m-1/gate/").json()
+    submitted = AuditRecord.objects.filter(model="release").order_by("-seq").first()
     codes = ["CAISI", "DOC", "ONCD", "OSTP"]
     assert gate == {
         "status": "in_review",
@@ -128,6 +129,13 @@ def test_submit_opens_round_and_gate_shape(agencies, staff):
             },
         },
         "alerts": [],
+        # R29: its latest access change (the submission) and who enforces it (no gateway).
+        "enforcement": {
+            "revision": submitted.seq,
+            "at": submitted.at.isoformat(),
+            "enforced_at": None,
+            "pending": [],
+        },
     }
 
 

@@ -56,7 +56,15 @@ def test_enums_and_gate_shape(schema):
         "foreign_restricted",
     ]
     gate = body_schema(schema, "/releases/{slug}/gate/", "get", "200")
-    assert set(gate["properties"]) == {"status", "round", "stages", "alerts", "as_of", "allowlist"}
+    assert set(gate["properties"]) == {
+        "status",
+        "round",
+        "stages",
+        "alerts",
+        "as_of",
+        "allowlist",
+        "enforcement",
+    }
     # as_of and allowlist come only with ?as_of=: the four SPEC keys are always there.
     assert set(gate["required"]) == {"status", "round", "stages", "alerts"}
     listing = body_schema(schema, "/signoffs/", "get", "200")

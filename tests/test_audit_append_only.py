@@ -35,6 +35,7 @@ def some_history(agencies, staff, admin_user, settings):
     services.record_request(
         actor=staff, agency=agencies[0], reference="R-1", kind="vet_users", releases=[release]
     )
+    services.create_gateway(actor=factories.UserFactory(role="admin"), name="gw-1")
     return services.submit_release(release, actor=staff)
 
 

@@ -216,6 +216,23 @@ def test_alerts_go_to_every_admin(doc, staff, admin_user, admin2):
     ]
 
 
+def test_gateway_alerts_go_to_every_admin(doc, staff, admin_user, admin2):
+    """R30: a gateway silent past GATEWAY_SILENT_SECONDS (and lagging behind an access
+    change older than GATEWAY_LAG_SECONDS) is an alert for the admins."""
+    with at(T0):
+        services.create_gateway(actor=admin_user, name="gw-us-east")
+        make_release(staff, slug="new-1", agencies=[doc])
+    sweep_at(T0 + timedelta(hours=1))
+    mails = by_recipient()
+    assert sorted(mails) == ["ada@lab.example", "alan@lab.example"]
+    assert f"{SITE}/gateways/" in mails["ada@lab.example"][0].body
+    assert "gateway gw-us-east has not been seen since never" in mails["ada@lab.example"][0].body
+    assert [i["key"] for i in Reminder.objects.get(recipient=admin_user).items] == [
+        "alert:gateway_lagging:gw-us-east",
+        "alert:gateway_silent:gw-us-east",
+    ]
+
+
 # --- digests (R18) ----------------------------------------------------------------------
 
 

@@ -299,6 +299,17 @@ class GateSerializer(serializers.Serializer):
     alerts = AlertSerializer(many=True)
 
 
+class EnforcementSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(help_text="The access change's revision.")
+    at = OffsetDateTimeField(help_text="When it was committed.")
+    enforced_at = OffsetDateTimeField(
+        allow_null=True, help_text="When the last active gateway reported it (R29)."
+    )
+    pending = serializers.ListField(
+        child=serializers.CharField(), help_text="Active gateways that have not reported it."
+    )
+
+
 class GateQuerySerializer(serializers.Serializer):
     as_of = OffsetDateTimeField(
         required=False, help_text="ISO 8601 time: the gate and allowlist as they stood then."
@@ -320,6 +331,11 @@ class GateAsOfSerializer(GateSerializer):
 
     as_of = serializers.DateTimeField(required=False)
     allowlist = AllowlistAsOfSerializer(many=True, required=False)
+    enforcement = EnforcementSerializer(
+        required=False,
+        allow_null=True,
+        help_text="R29 for the release's latest access change (now only, not with as_of).",
+    )
 
 
 class AccessQuerySerializer(serializers.Serializer):
@@ -447,6 +463,27 @@ class GovernmentRequestSerializer(StrictModelSerializer):
             "summary": TEXT_KWARGS,
             "response": TEXT_KWARGS,
         }
+
+
+class RequestEnforcementSerializer(serializers.Serializer):
+    release = serializers.CharField(help_text="Release slug.")
+    change = serializers.CharField(help_text='In words, e.g. "status: limited → suspended".')
+    revision = serializers.IntegerField()
+    at = OffsetDateTimeField()
+    enforced_at = OffsetDateTimeField(allow_null=True)
+    pending = serializers.ListField(child=serializers.CharField())
+
+
+class GovernmentRequestDetailSerializer(GovernmentRequestSerializer):
+    """One request, with how its access changes were enforced (R29)."""
+
+    enforcement = RequestEnforcementSerializer(many=True, read_only=True)
+    time_to_enforce = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Seconds from received_at to enforced."
+    )
+
+    class Meta(GovernmentRequestSerializer.Meta):
+        fields = [*GovernmentRequestSerializer.Meta.fields, "enforcement", "time_to_enforce"]
 
 
 class GovernmentRequestUpdateSerializer(GovernmentRequestSerializer):

@@ -20,8 +20,14 @@ from rest_framework.views import APIView
 
 from compliance import filters, selectors, services
 from compliance.api import serializers as s
-from compliance.api.permissions import AuditReader, ReadAnyRoleWriteAdmin, ReadAnyRoleWriteStaff
+from compliance.api.permissions import (
+    AccessReader,
+    AuditReader,
+    ReadAnyRoleWriteAdmin,
+    ReadAnyRoleWriteStaff,
+)
 from compliance.audit.timetravel import release_gate_as_of
+from compliance.enforcement import release_enforcement, request_enforcement
 from compliance.models import (
     Agency,
     AllowlistEntry,
@@ -276,7 +282,11 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         release = self.get_object()
         as_of = valid(s.GateQuerySerializer, request.query_params).get("as_of")
         if as_of is None:
-            return Response(selectors.release_gate(release))
+            gate = selectors.release_gate(release)
+            enforcement = release_enforcement(release)
+            if enforcement is not None:  # times with an explicit offset, like the rest
+                enforcement = s.EnforcementSerializer(enforcement).data
+            return Response({**gate, "enforcement": enforcement})
         try:
             return Response(release_gate_as_of(release, as_of))
         except Release.DoesNotExist as exc:
@@ -287,7 +297,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         parameters=[s.AccessQuerySerializer],
         responses={200: s.AccessSerializer},
     )
-    @action(detail=True, methods=["get"])
+    # A gateway token may call this one (R25): every role reads access decisions.
+    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, AccessReader])
     def access(self, request, slug=None):
         """R15: may this partner use the release now, and why."""
         refuse_nul(slug)
@@ -394,6 +405,20 @@ class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     http_method_names = READ_WRITE
     create_service = staticmethod(services.record_request)
     update_service = staticmethod(services.update_request)
+
+    @extend_schema(responses={200: s.GovernmentRequestDetailSerializer})
+    def retrieve(self, request, *args, **kwargs):
+        """The request, with R29's enforcement of the access changes on its releases while it
+        was in force and ``time_to_enforce`` (seconds; null while any is pending)."""
+        obj = self.get_object()
+        rows, seconds = request_enforcement(obj)
+        return Response(
+            {
+                **self.get_serializer(obj).data,
+                "enforcement": s.RequestEnforcementSerializer(rows, many=True).data,
+                "time_to_enforce": seconds,
+            }
+        )
 
     @extend_schema(
         request=s.RequestStatusSerializer, responses={200: s.GovernmentRequestSerializer}

@@ -7,6 +7,13 @@ class Role(models.TextChoices):
     STAFF = "staff"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    # A machine (the lab's model-serving gateway), not a person: reads access decisions and
+    # the entitlement feed and reports receipts (R25–R30), nothing else.
+    GATEWAY = "gateway"
+
+
+# The roles of people: they read the records (pages and API). A gateway does not.
+PERSON_ROLES = (Role.ADMIN, Role.STAFF, Role.AUDITOR)
 
 
 def role_of(user) -> str | None:
@@ -16,7 +23,7 @@ def role_of(user) -> str | None:
     if user.is_superuser:
         return Role.ADMIN
     names = _group_names(user)
-    for role in (Role.ADMIN, Role.STAFF, Role.AUDITOR):
+    for role in (*PERSON_ROLES, Role.GATEWAY):
         if role in names:
             return role
     return None
@@ -40,7 +47,18 @@ def can_write(user) -> bool:
 
 
 def can_read(user) -> bool:
+    """The records, pages and API: every role of a person (a gateway reads only its own
+    endpoints, ``can_read_access``)."""
+    return role_of(user) in PERSON_ROLES
+
+
+def can_read_access(user) -> bool:
+    """Access decisions, the entitlement feed and its stream (R26, R27): every role."""
     return role_of(user) is not None
+
+
+def is_gateway(user) -> bool:
+    return role_of(user) == Role.GATEWAY
 
 
 def can_read_audit(user) -> bool:

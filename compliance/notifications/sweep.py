@@ -36,6 +36,7 @@ from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from compliance.enforcement import gateway_alerts
 from compliance.models import (
     ClaimState,
     GovernmentRequest,
@@ -226,6 +227,18 @@ def collect(now: datetime) -> dict[int, tuple[object, list[ReminderItem]]]:
             title=f"{alert['release']}: {alert['kind'].replace('_', ' ')}",
             detail=alert["detail"],
             url=site_url(f"/releases/{alert['release']}/"),
+        )
+        for admin in admin_users:
+            give(admin, item)
+
+    for alert in gateway_alerts(now):  # R30: a gateway lagging or silent
+        item = ReminderItem(
+            key=f"alert:{alert['kind']}:{alert['gateway']}",
+            kind="alert",
+            urgency=ALERT,
+            title=f"gateway {alert['gateway']}: {alert['kind'].replace('_', ' ')}",
+            detail=alert["detail"],
+            url=site_url("/gateways/"),
         )
         for admin in admin_users:
             give(admin, item)

@@ -6,6 +6,12 @@ from compliance.services.allowlist import (
     propose_allowlist_entry,
     revoke_allowlist_entry,
 )
+from compliance.services.gateways import (
+    create_gateway,
+    ensure_gateway,
+    record_receipt,
+    set_gateway_active,
+)
 from compliance.services.partners import create_partner, update_partner
 from compliance.services.releases import (
     create_release,
@@ -28,16 +34,20 @@ from compliance.services.webhooks import (
 
 __all__ = [
     "create_agency",
+    "create_gateway",
     "create_partner",
     "create_release",
     "create_webhook",
     "decide_allowlist_entry",
     "decide_signoff",
+    "ensure_gateway",
     "propose_allowlist_entry",
+    "record_receipt",
     "record_request",
     "revoke_allowlist_entry",
     "rotate_webhook_secret",
     "send_test_ping",
+    "set_gateway_active",
     "set_request_status",
     "submit_release",
     "transition_release",

@@ -46,6 +46,7 @@ LOCK_ORDER = (
     "compliance.SignOff",
     "compliance.AllowlistEntry",
     "compliance.WebhookEndpoint",
+    "compliance.Gateway",  # receipts lock only their gateway
 )
 
 

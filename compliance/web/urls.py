@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from compliance.web import views, webhooks
+from compliance.web import gateways, views, webhooks
 
 app_name = "web"
 urlpatterns = [
@@ -31,4 +31,6 @@ urlpatterns = [
     path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook"),
     path("webhooks/<int:pk>/rotate-secret/", webhooks.webhook_rotate, name="webhook_rotate"),
     path("webhooks/<int:pk>/test/", webhooks.webhook_ping, name="webhook_ping"),
+    path("gateways/", gateways.gateway_list, name="gateways"),
+    path("gateways/register/", gateways.gateway_register, name="gateway_register"),
 ]

@@ -24,6 +24,7 @@ from compliance.audit.export import FORMATS
 from compliance.audit.log import audit_item
 from compliance.audit.paging import keyset_page
 from compliance.audit.verify import verify_chain
+from compliance.enforcement import gateway_alerts
 from compliance.errors import RuleViolation
 from compliance.models import (
     AllowlistEntry,
@@ -48,6 +49,10 @@ from compliance.selectors import (
 )
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms
+from compliance.web.gateway_context import (
+    release_gateways_context,
+    request_enforcement_context,
+)
 from compliance.web.timeline import release_events, timeline_rows
 
 ACCESS_REASONS = {
@@ -174,7 +179,7 @@ def dashboard(request):
             "rows": rows,
             "due_signoffs": due_signoffs,
             "in_force": in_force,
-            "alerts": [alert for f in facts.values() for alert in alerts_for(f)],
+            "alerts": [alert for f in facts.values() for alert in alerts_for(f)] + gateway_alerts(),
             "nav": "dashboard",
         },
     )
@@ -275,6 +280,7 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "refusal": refusal,
         "refusal_title": _refusal_title(release, bound),
         "nav": "releases",
+        **release_gateways_context(release),
         "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
         "submit_form": bound.get("submit") or forms.SubmitForm(),
         "transition_form": bound.get("transition") or forms.TransitionForm(),
@@ -566,6 +572,7 @@ def _request_page(request, req, *, form=None, refusal=None, status=200):
             "refusal": refusal,
             "history": req.history.order_by("-history_date", "-history_id")[:50],
             "nav": "requests",
+            **request_enforcement_context(req),
         },
         status=status,
     )

@@ -1,4 +1,6 @@
-"""``add_user NAME --role staff|auditor|admin [--password P] [--email E] [--token]``."""
+"""``add_user NAME --role staff|auditor|admin|gateway [--password P] [--email E] [--token]``.
+
+A ``gateway`` user also gets its ``Gateway`` record (R25–R28)."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -17,7 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", required=True, help="staff, auditor or admin")
+        parser.add_argument("--role", required=True, help="staff, auditor, admin or gateway")
         parser.add_argument("--password", default=None, help="set this password")
         parser.add_argument("--email", default=None)
         parser.add_argument(
@@ -40,6 +42,10 @@ class Command(BaseCommand):
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
+            if role == Role.GATEWAY:
+                from compliance.services.gateways import ensure_gateway
+
+                ensure_gateway(user)
             key = None
             if token:
                 key = issue_token(user)

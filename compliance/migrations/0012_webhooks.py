@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0008_audit_append_only_declared'),
+        ('compliance', '0011_revision_notify'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,242 @@
+"""OpenID AuthZEN Authorization API 1.0 at the site root (R26), where AuthZEN clients look:
+``POST /access/v1/evaluation``, ``POST /access/v1/evaluations`` and
+``GET /.well-known/authzen-configuration``. Every logged-in role, gateways included.
+
+Bodies are parsed by hand (not by nested serializers): a batch of 1,000 evaluations must
+cost about what one does (docs/benchmarks.md). The serializers below only document them."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from compliance.api.permissions import AccessReader
+from compliance.api.serializers import StrictSerializer
+from compliance.entitlements import AccessQuery, evaluate_access
+
+MAX_EVALUATIONS = 1000
+SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
+ENTITY_KEYS = {"type", "id", "properties"}
+ACTION_KEYS = {"name", "properties"}
+EVALUATION_KEYS = {"subject", "resource", "action", "context"}
+BATCH_KEYS = EVALUATION_KEYS | {"evaluations", "options"}
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _entity(value, name: str, kind: str) -> str | None:
+    """The id of a ``{"type", "id"}`` object; None when it is not of ``kind``."""
+    if not isinstance(value, dict):
+        raise Malformed(f"{name} must be an object with type and id.")
+    unknown = set(value) - ENTITY_KEYS
+    if unknown:
+        raise Malformed(f"{name} has unknown keys: {', '.join(sorted(unknown))}.")
+    kind_given, ident = value.get("type"), value.get("id")
+    if not isinstance(kind_given, str) or not kind_given:
+        raise Malformed(f"{name}.type must be a non-empty string.")
+    if isinstance(ident, bool) or not isinstance(ident, str | int) or ident == "":
+        raise Malformed(f"{name}.id must be a non-empty string.")
+    if len(str(ident)) > 200:
+        raise Malformed(f"{name}.id is too long.")
+    return str(ident) if kind_given == kind else None
+
+
+def _action(value) -> str:
+    if not isinstance(value, dict) or set(value) - ACTION_KEYS:
+        raise Malformed("action must be an object with a name.")
+    name = value.get("name")
+    if not isinstance(name, str) or not name:
+        raise Malformed("action.name must be a non-empty string.")
+    return name
+
+
+def _query(item: dict, defaults: dict, where: str = "") -> AccessQuery:
+    merged = {**defaults, **{k: v for k, v in item.items() if k != "context"}}
+    for key in ("subject", "resource", "action"):
+        if key not in merged:
+            raise Malformed(f"{where}{key} is required.")
+    return AccessQuery(
+        partner=_entity(merged["subject"], f"{where}subject", "partner"),
+        release=_entity(merged["resource"], f"{where}resource", "release"),
+        action=_action(merged["action"]),
+    )
+
+
+def _body(request, allowed: set[str]) -> dict:
+    body = request.data
+    if not isinstance(body, dict):
+        raise Malformed("The body must be a JSON object.")
+    unknown = set(body) - allowed
+    if unknown:
+        raise Malformed(f"Unknown keys: {', '.join(sorted(unknown))}.")
+    return body
+
+
+def parse_evaluation(request) -> AccessQuery:
+    return _query(_body(request, EVALUATION_KEYS), {})
+
+
+def parse_evaluations(request) -> tuple[list[AccessQuery], str]:
+    body = _body(request, BATCH_KEYS)
+    items = body.get("evaluations")
+    if not isinstance(items, list) or not items:
+        raise Malformed("evaluations must be a non-empty list.")
+    if len(items) > MAX_EVALUATIONS:
+        raise Malformed(f"At most {MAX_EVALUATIONS} evaluations per request.")
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        raise Malformed("options must be an object.")
+    semantic = options.get("evaluations_semantic", "execute_all")
+    if semantic not in SEMANTICS:
+        raise Malformed(f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}.")
+    defaults = {k: body[k] for k in ("subject", "resource", "action") if k in body}
+    queries = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - EVALUATION_KEYS:
+            raise Malformed(f"evaluations[{i}] must be an object of subject, resource, action.")
+        queries.append(_query(item, defaults, f"evaluations[{i}]."))
+    return queries, semantic
+
+
+def short_circuit(decisions: list[dict], semantic: str) -> list[dict]:
+    """Up to and including the deciding evaluation, for the two short-circuit semantics."""
+    stop_on = {"deny_on_first_deny": False, "permit_on_first_permit": True}.get(semantic)
+    if stop_on is None:
+        return decisions
+    for i, d in enumerate(decisions):
+        if d["decision"] is stop_on:
+            return decisions[: i + 1]
+    return decisions
+
+
+# --- Documentation only ------------------------------------------------------------------
+
+
+class EntityDoc(StrictSerializer):
+    type = serializers.CharField(help_text='"partner" (subject) or "release" (resource).')
+    id = serializers.CharField(help_text="Partner id, or release slug.")
+    properties = serializers.DictField(required=False)
+
+
+class ActionDoc(StrictSerializer):
+    name = serializers.CharField(help_text='"use".')
+    properties = serializers.DictField(required=False)
+
+
+class EvaluationDoc(StrictSerializer):
+    subject = EntityDoc()
+    resource = EntityDoc()
+    action = ActionDoc()
+    context = serializers.DictField(required=False)
+
+
+class BatchItemDoc(StrictSerializer):
+    subject = EntityDoc(required=False)
+    resource = EntityDoc(required=False)
+    action = ActionDoc(required=False)
+    context = serializers.DictField(required=False)
+
+
+class OptionsDoc(StrictSerializer):
+    evaluations_semantic = serializers.ChoiceField(choices=SEMANTICS, required=False)
+
+
+class EvaluationsDoc(BatchItemDoc):
+    evaluations = BatchItemDoc(many=True, max_length=MAX_EVALUATIONS)
+    options = OptionsDoc(required=False)
+
+
+class DecisionContextDoc(serializers.Serializer):
+    reason = serializers.CharField(
+        help_text="An R15 reason, or unknown_partner, unknown_release, unsupported_action."
+    )
+    revision = serializers.IntegerField(help_text="The access revision it was computed at.")
+
+
+class DecisionDoc(serializers.Serializer):
+    decision = serializers.BooleanField()
+    context = DecisionContextDoc()
+
+
+class DecisionsDoc(serializers.Serializer):
+    evaluations = DecisionDoc(many=True)
+
+
+class ConfigurationDoc(serializers.Serializer):
+    policy_decision_point = serializers.CharField()
+    access_evaluation_endpoint = serializers.CharField()
+    access_evaluations_endpoint = serializers.CharField()
+
+
+# --- Views -------------------------------------------------------------------------------
+
+
+class AuthzenView(APIView):
+    permission_classes = [IsAuthenticated, AccessReader]
+    parser_classes = [JSONParser]
+    error_responses = ("400", "401", "403")
+
+
+class EvaluationView(AuthzenView):
+    """R26: may this partner use this release? ``{"decision", "context": {"reason",
+    "revision"}}``; unknown partners and releases are refusals, not errors."""
+
+    @extend_schema(request=EvaluationDoc, responses={200: DecisionDoc})
+    def post(self, request):
+        try:
+            query = parse_evaluation(request)
+        except Malformed as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        _revision, [decision] = evaluate_access([query])
+        return Response(decision)
+
+
+class EvaluationsView(AuthzenView):
+    """R26 batch: top-level subject/resource/action are defaults for each entry; every
+    answer from one snapshot (one revision); at most 1,000 entries."""
+
+    @extend_schema(request=EvaluationsDoc, responses={200: DecisionsDoc})
+    def post(self, request):
+        try:
+            queries, semantic = parse_evaluations(request)
+        except Malformed as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        _revision, decisions = evaluate_access(queries)
+        return Response({"evaluations": short_circuit(decisions, semantic)})
+
+
+class ConfigurationView(APIView):
+    """AuthZEN PDP metadata: where the evaluation endpoints are."""
+
+    permission_classes = [IsAuthenticated, AccessReader]
+    error_responses = ("401", "403")
+
+    @extend_schema(responses={200: ConfigurationDoc})
+    def get(self, request):
+        root = request.build_absolute_uri("/").rstrip("/")
+        return Response(
+            {
+                "policy_decision_point": root,
+                "access_evaluation_endpoint": f"{root}/access/v1/evaluation",
+                "access_evaluations_endpoint": f"{root}/access/v1/evaluations",
+            }
+        )
+
+
+urlpatterns = [
+    path("access/v1/evaluation", EvaluationView.as_view(), name="authzen-evaluation"),
+    path("access/v1/evaluations", EvaluationsView.as_view(), name="authzen-evaluations"),
+    path(
+        ".well-known/authzen-configuration",
+        ConfigurationView.as_view(),
+        name="authzen-configuration",
+    ),
+]

@@ -1,0 +1,34 @@
+"""What the request and release pages show of enforcement (R29): in words a compliance
+officer reads."""
+
+from __future__ import annotations
+
+from compliance import enforcement
+from compliance.models import Gateway, GovernmentRequest, Release
+
+
+def _verb(change: str) -> str:
+    """ "status: limited → suspended" → "suspended"; other changes in words."""
+    if change.startswith("status: "):
+        return change.rsplit("→ ", 1)[-1]
+    if change.startswith("foreign_access_restricted"):
+        return "restricted to the US" if change.endswith("True") else "restriction lifted"
+    if change.startswith("allowlist entry"):
+        return "partner " + change.rsplit("→ ", 1)[-1]
+    return "partner country changed"
+
+
+def request_enforcement_context(req: GovernmentRequest) -> dict:
+    """For the request page: "received 17:21 · suspended 17:40 · enforced by 3/3 gateways
+    17:40:02", one line per access change on its releases while it was in force."""
+    rows, seconds = enforcement.request_enforcement(req)
+    total = Gateway.objects.filter(active=True).count()
+    lines = [
+        {**r, "verb": _verb(r["change"]), "enforced_by": total - len(r["pending"]), "total": total}
+        for r in rows
+    ]
+    return {"enforcement": lines, "time_to_enforce": seconds}
+
+
+def release_gateways_context(release: Release) -> dict:
+    return {"gateway_states": enforcement.gateway_states(release)}

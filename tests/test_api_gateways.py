@@ -1,0 +1,277 @@
+"""The gateway endpoints over HTTP (R25–R30): shapes, status codes and bad input."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from compliance import services
+from compliance.models import Gateway, Partner, Release
+from compliance.selectors import access_revision
+from tests import factories
+from tests.api_support import API, client_for, results
+from tests.gateway_support import every_pair, seeded_world
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), transaction.atomic():
+        staff = factories.UserFactory(username="sam", role="staff")
+        admin = factories.UserFactory(username="ada", role="admin")
+        agencies = [factories.AgencyFactory(code=c) for c in ("CAISI", "DOC", "ONCD", "OSTP")]
+        world = seeded_world(staff, admin, agencies)
+        world.staff, world.admin = staff, admin
+        world.gateway, world.token = services.create_gateway(actor=admin, name="gw-us-east")
+        yield world
+        transaction.set_rollback(True)
+
+
+def gateway_client(token):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def ev(partner, release, action="use"):
+    return {
+        "subject": {"type": "partner", "id": str(partner)},
+        "resource": {"type": "release", "id": release},
+        "action": {"name": action},
+    }
+
+
+# --- Registry and receipts (R25, R28) ----------------------------------------------------
+
+
+def test_register_shows_the_token_once_and_the_list_shows_lag(db, world):
+    admin = client_for(world.admin)
+    response = admin.post(f"{API}/gateways/", {"name": "gw-eu-west"})
+    assert response.status_code == 201
+    body = response.json()
+    token = body.pop("token")
+    assert body == {
+        "name": "gw-eu-west",
+        "active": True,
+        "applied_revision": 0,
+        "applied_at": None,
+        "last_seen_at": None,
+        "lag_seconds": body["lag_seconds"],
+    }
+    assert body["lag_seconds"] >= 0
+    assert gateway_client(token).get(f"{API}/entitlements/").status_code == 200
+    assert gateway_client(token).get(f"{API}/releases/").status_code == 403
+    rows = results(client_for(world.admin).get(f"{API}/gateways/"))
+    assert [r["name"] for r in rows] == ["gw-eu-west", "gw-us-east"]
+    assert all("token" not in r for r in rows)
+    again = admin.post(f"{API}/gateways/", {"name": "gw-eu-west"})
+    assert again.status_code == 400 and set(again.json()) == {"name"}
+    assert admin.post(f"{API}/gateways/", {"name": "gw x", "extra": 1}).status_code == 400
+
+
+def test_receipts_bad_input_and_other_gateways(db, world, admin_user):
+    gw = gateway_client(world.token)
+    url = f"{API}/gateways/gw-us-east/receipts/"
+    now = access_revision()
+    response = gw.post(url, {"revision": now + 1})
+    assert response.status_code == 400
+    assert response.json() == {"revision": ["Above the current access revision."]}
+    for body in ({}, {"revision": -1}, {"revision": "x"}, {"revision": 1, "more": 2}):
+        assert gw.post(url, body).status_code == 400, body
+    other, _ = services.create_gateway(actor=world.admin, name="gw-eu-west")
+    assert gw.post(f"{API}/gateways/gw-eu-west/receipts/", {"revision": 1}).status_code == 403
+    assert gw.post(f"{API}/gateways/nobody/receipts/", {"revision": 1}).status_code == 404
+    assert client_for(world.admin).post(url, {"revision": 1}).status_code == 403
+    response = gw.post(url, {"revision": now})
+    assert response.status_code == 200
+    assert (response.json()["applied_revision"], response.json()["lag_seconds"]) == (now, 0)
+    assert Gateway.objects.get(name="gw-eu-west").applied_revision == 0
+
+
+# --- Feed (R27) --------------------------------------------------------------------------
+
+
+def test_feed_etag_304_and_changes(db, world):
+    gw = gateway_client(world.token)
+    response = gw.get(f"{API}/entitlements/")
+    revision = access_revision()
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'"{revision}"'
+    assert response.json()["revision"] == revision
+    for partner, release, answer in every_pair():
+        entry = next(e for e in response.json()["releases"] if e["release"] == release.slug)
+        assert (partner.pk in entry["allowed_partners"]) is answer["allowed"]
+    unchanged = gw.get(f"{API}/entitlements/", HTTP_IF_NONE_MATCH=f'"{revision}"')
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    services.transition_release(world.limited, to="suspended", actor=world.staff, reason="d")
+    assert gw.get(f"{API}/entitlements/", HTTP_IF_NONE_MATCH=f'"{revision}"').status_code == 200
+    changes = gw.get(f"{API}/entitlements/changes/?since={revision}").json()
+    assert changes["revision"] == access_revision()
+    assert [e["release"] for e in changes["releases"]] == ["r-limited"]
+    for bad in ("", "?since=x", "?since=-1", "?since=" + "9" * 30):
+        assert gw.get(f"{API}/entitlements/changes/{bad}").status_code == 400, bad
+
+
+# --- AuthZEN (R26) -----------------------------------------------------------------------
+
+
+def test_evaluation_and_batch_agree_with_r15(db, world):
+    gw = gateway_client(world.token)
+    pairs = every_pair()
+    revision = access_revision()
+    for partner, release, answer in pairs[:12]:
+        response = gw.post("/access/v1/evaluation", ev(partner.pk, release.slug))
+        assert response.status_code == 200
+        assert response.json() == {
+            "decision": answer["allowed"],
+            "context": {"reason": answer["reason"], "revision": revision},
+        }
+    body = {"evaluations": [ev(p.pk, r.slug) for p, r, _ in pairs]}
+    response = gw.post("/access/v1/evaluations", body)
+    assert response.status_code == 200
+    assert response.json()["evaluations"] == [
+        {"decision": a["allowed"], "context": {"reason": a["reason"], "revision": revision}}
+        for _, _, a in pairs
+    ]
+
+
+def test_batch_defaults_semantics_and_constant_queries(db, world, django_assert_max_num_queries):
+    gw = gateway_client(world.token)
+    partner = world.us[0].pk
+    body = {
+        "subject": {"type": "partner", "id": str(partner)},
+        "action": {"name": "use"},
+        "evaluations": [
+            {"resource": {"type": "release", "id": "r-general"}},
+            {"resource": {"type": "release", "id": "r-draft"}},
+            {"resource": {"type": "release", "id": "r-limited"}},
+        ],
+    }
+
+    def decisions(b):
+        return [e["decision"] for e in gw.post("/access/v1/evaluations", b).json()["evaluations"]]
+
+    assert decisions(body) == [True, False, True]
+    assert decisions({**body, "options": {"evaluations_semantic": "deny_on_first_deny"}}) == [
+        True,
+        False,
+    ]
+    assert decisions({**body, "options": {"evaluations_semantic": "permit_on_first_permit"}}) == [
+        True
+    ]
+    pks = list(Partner.objects.values_list("pk", flat=True))
+    slugs = list(Release.objects.values_list("slug", flat=True))
+    one = {"evaluations": [ev(pks[0], slugs[0])]}
+    many = {"evaluations": [ev(p, s) for p in pks for s in slugs] * 10}
+    assert len(many["evaluations"]) <= 1000
+    for batch in (one, many):
+        with django_assert_max_num_queries(8):  # auth (token, user, roles) + the snapshot
+            assert gw.post("/access/v1/evaluations", batch).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {},
+        {"subject": {"type": "partner", "id": "1"}, "resource": {"type": "release", "id": "x"}},
+        {**ev(1, "x"), "subject": "partner:1"},
+        {**ev(1, "x"), "resource": {"type": "release"}},
+        {**ev(1, "x"), "resource": {"type": "release", "id": True}},
+        {**ev(1, "x"), "action": {"name": ""}},
+        {**ev(1, "x"), "action": {"name": "use", "extra": 1}},
+        {**ev(1, "x"), "surprise": 1},
+    ],
+)
+def test_malformed_evaluations_are_400(db, world, body):
+    response = gateway_client(world.token).post("/access/v1/evaluation", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"non_field_errors"}
+
+
+def test_batch_bad_input(db, world):
+    gw = gateway_client(world.token)
+    item = ev(world.us[0].pk, "r-general")
+    too_many = gw.post("/access/v1/evaluations", {"evaluations": [item] * 1001})
+    assert too_many.status_code == 400
+    assert too_many.json() == {"non_field_errors": ["At most 1000 evaluations per request."]}
+    assert gw.post("/access/v1/evaluations", {"evaluations": [item] * 1000}).status_code == 200
+    for body in (
+        {"evaluations": []},
+        {"evaluations": {}},
+        {"evaluations": [{}]},
+        {"evaluations": [item], "options": {"evaluations_semantic": "vote"}},
+        {"evaluations": [item], "options": []},
+    ):
+        assert gw.post("/access/v1/evaluations", body).status_code == 400, body
+
+
+def test_unknowns_are_decisions_and_the_configuration_names_the_endpoints(db, world):
+    gw = gateway_client(world.token)
+    cases = [
+        (ev(world.us[0].pk, "no-such"), "unknown_release"),
+        (ev(10**12, "r-general"), "unknown_partner"),
+        ({**ev(1, "r-general"), "subject": {"type": "user", "id": "1"}}, "unknown_partner"),
+        (ev(world.us[0].pk, "r-general", "train"), "unsupported_action"),
+    ]
+    for body, reason in cases:
+        response = gw.post("/access/v1/evaluation", body)
+        assert response.status_code == 200
+        assert response.json()["decision"] is False
+        assert response.json()["context"]["reason"] == reason
+    config = gw.get("/.well-known/authzen-configuration").json()
+    assert config == {
+        "policy_decision_point": "http://testserver",
+        "access_evaluation_endpoint": "http://testserver/access/v1/evaluation",
+        "access_evaluations_endpoint": "http://testserver/access/v1/evaluations",
+    }
+
+
+# --- Enforcement on the gate and on requests (R29), alerts (R30) -------------------------
+
+
+def test_gate_and_request_carry_enforcement(db, world):
+    staff = client_for(world.staff)
+    req = services.record_request(
+        actor=world.staff,
+        agency=factories.AgencyFactory(code="DOC"),
+        reference="BIS-1",
+        kind="suspend_access",
+        binding=True,
+        releases=[world.general],
+    )
+    detail = staff.get(f"{API}/requests/{req.pk}/").json()
+    assert (detail["enforcement"], detail["time_to_enforce"]) == ([], None)
+    services.transition_release(world.general, to="suspended", actor=world.staff, reason="BIS")
+    revision = access_revision()
+    gate = staff.get(f"{API}/releases/r-general/gate/").json()
+    assert gate["enforcement"]["revision"] == revision
+    assert (gate["enforcement"]["enforced_at"], gate["enforcement"]["pending"]) == (
+        None,
+        ["gw-us-east"],
+    )
+    gateway_client(world.token).post(f"{API}/gateways/gw-us-east/receipts/", {"revision": revision})
+    gate = staff.get(f"{API}/releases/r-general/gate/").json()
+    assert gate["enforcement"]["pending"] == [] and gate["enforcement"]["enforced_at"]
+    detail = staff.get(f"{API}/requests/{req.pk}/").json()
+    [row] = detail["enforcement"]
+    assert (row["release"], row["change"], row["revision"], row["pending"]) == (
+        "r-general",
+        "status: general → suspended",
+        revision,
+        [],
+    )
+    assert isinstance(detail["time_to_enforce"], int) and detail["time_to_enforce"] >= 0
+
+
+def test_alerts_list_gateway_alerts(db, world, settings):
+    settings.GATEWAY_SILENT_SECONDS = 0
+    rows = results(client_for(world.staff).get(f"{API}/alerts/"))
+    silent = [r for r in rows if r["kind"] == "gateway_silent"]
+    assert [(r["gateway"], sorted(r)) for r in silent] == [
+        ("gw-us-east", ["detail", "gateway", "kind"])
+    ]
+    settings.GATEWAY_LAG_SECONDS = 0
+    rows = results(client_for(world.staff).get(f"{API}/alerts/"))
+    assert {r["kind"] for r in rows if "gateway" in r} == {"gateway_silent", "gateway_lagging"}

@@ -1,0 +1,136 @@
+"""clients/gateway.py as a separate process against a live ASGI server (uvicorn) on
+PostgreSQL: a suspension reaches it and it denies within a second, its receipt arrives and
+makes the change enforced; a cut stream is resumed by Last-Event-ID without missing a
+change; without word from Clearance it fails closed after --max-stale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.contrib.auth.models import Group
+
+from compliance import services
+from compliance.audit.verify import verify_chain
+from compliance.enforcement import release_enforcement
+from compliance.models import Gateway
+from compliance.selectors import access_revision
+from tests import factories
+from tests.api_support import limited_release
+from tests.asgi_support import ROOT, LiveASGI, free_port, wait_for_port
+from tests.helpers import general
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+MAX_STALE = 3
+
+
+def wait_until(predicate, timeout: float, step: float = 0.05) -> float:
+    """Seconds until ``predicate()`` held; fails after ``timeout``."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+class GatewayProcess:
+    def __init__(self, url: str, token: str, name: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "clients" / "gateway.py"),
+                "--url",
+                url,
+                "--token",
+                token,
+                "--name",
+                name,
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--max-stale",
+                str(MAX_STALE),
+                "--report-every",
+                "1",
+            ],
+        )
+        wait_for_port(self.port, 30)
+
+    def answer(self, partner: int, release: str) -> dict:
+        url = f"http://127.0.0.1:{self.port}/allowed?partner={partner}&release={release}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+
+    def allowed(self, partner: int, release: str) -> bool:
+        return self.answer(partner, release)["allowed"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def world():
+    for role in ("staff", "admin", "gateway"):
+        Group.objects.get_or_create(name=role)
+    staff = factories.UserFactory(username="sam", role="staff")
+    admin = factories.UserFactory(username="ada", role="admin")
+    admin2 = factories.UserFactory(username="alan", role="admin")
+    agencies = [factories.AgencyFactory(code=c) for c in ("DOC", "ONCD")]
+    partner = factories.PartnerFactory(country="US")
+    atlas = limited_release(staff, admin2, agencies, slug="atlas-1", partner=partner)
+    wide = []
+    for slug in ("g-1", "g-2"):
+        release = services.submit_release(
+            factories.make_release(staff, slug=slug, agencies=agencies), actor=staff
+        )
+        wide.append(general(release, staff))
+    gateway, token = services.create_gateway(actor=admin, name="gw-us-east")
+    return staff, partner.pk, atlas, wide, token
+
+
+def test_reference_gateway_enforces_resumes_and_fails_closed(world):
+    staff, partner, atlas, (g1, g2), token = world
+    server = LiveASGI(STREAM_HEARTBEAT_SECONDS="0.5").start()
+    gateway = GatewayProcess(server.url, token, "gw-us-east")
+    try:
+        wait_until(lambda: gateway.allowed(partner, "atlas-1"), 30)
+        assert gateway.allowed(partner, "g-2") and not gateway.allowed(partner + 1, "atlas-1")
+
+        # A suspension: denied within a second, receipt reported, the change enforced.
+        services.transition_release(atlas, to="suspended", actor=staff, reason="BIS directive")
+        revision = access_revision()
+        assert wait_until(lambda: not gateway.allowed(partner, "atlas-1"), 1.0) < 1.0
+        wait_until(lambda: Gateway.objects.get().applied_revision >= revision, 5)
+        enforcement = release_enforcement(atlas)
+        assert enforcement["revision"] == revision and enforcement["pending"] == []
+        assert enforcement["enforced_at"] is not None
+        assert verify_chain()["ok"] is True
+
+        # The stream is cut; a change is committed meanwhile; the gateway resumes from
+        # its Last-Event-ID and misses nothing.
+        server.stop()
+        services.transition_release(g2, to="suspended", actor=staff, reason="while down")
+        missed = access_revision()
+        server.start()  # meanwhile it failed closed (stale); fresh again once resumed
+        wait_until(lambda: gateway.allowed(partner, "g-1"), 30)
+        answer = gateway.answer(partner, "g-2")
+        assert answer["allowed"] is False and answer["stale"] is False
+        assert answer["revision"] >= missed
+
+        # Clearance goes away: after --max-stale the gateway denies everything.
+        server.stop()
+        wait_until(lambda: gateway.answer(partner, "g-1")["stale"], MAX_STALE + 3)
+        assert gateway.answer(partner, "g-1") == {
+            "allowed": False,
+            "revision": gateway.answer(partner, "g-1")["revision"],
+            "stale": True,
+        }
+    finally:
+        gateway.stop()
+        server.stop()
