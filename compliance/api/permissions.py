@@ -60,3 +60,11 @@ class GatewayOnly(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_gateway(request.user)
+
+
+class NotGateway(BasePermission):
+    """A person's own account endpoints (logout, tokens): anyone signed in but a gateway,
+    whose token may call only the gateway endpoints (SPEC R25–R30)."""
+
+    def has_permission(self, request, view) -> bool:
+        return not is_gateway(request.user)

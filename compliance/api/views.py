@@ -23,6 +23,7 @@ from compliance.api import serializers as s
 from compliance.api.permissions import (
     AccessReader,
     AuditReader,
+    NotGateway,
     ReadAnyRoleWriteAdmin,
     ReadAnyRoleWriteStaff,
 )
@@ -157,9 +158,9 @@ class TokenView(APIView):
 class LogoutView(APIView):
     """POST /auth/logout/: revoke the token this request came with (a session: sign out)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, NotGateway]
     parser_classes = [JSONParser]
-    error_responses = ("401",)
+    error_responses = ("401", "403")
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke this token")
     def post(self, request):
@@ -176,7 +177,7 @@ class ApiTokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewS
     digest, and the token itself is never shown again."""
 
     serializer_class = s.ApiTokenSerializer
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, NotGateway]
     lookup_field = "digest"
     lookup_url_kwarg = "id"
     http_method_names = ["get", "delete", "head", "options"]
