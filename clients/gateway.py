@@ -134,9 +134,9 @@ class Gateway:
             if not raw:
                 raise OSError("stream ended")
             line = raw.decode("utf-8").rstrip("\r\n")
-            with self.lock:
-                self.last_word = time.monotonic()  # events and heartbeats alike
             if line.startswith(":"):
+                if not pending:  # a heartbeat between batches: Clearance is there
+                    self._heard()
                 continue
             if line == "":
                 if event == "release" and data:
@@ -144,6 +144,10 @@ class Gateway:
                 elif event == "revision" and data:
                     self._apply(pending, json.loads("\n".join(data))["revision"])
                     pending = []
+                    # Fresh only once a whole batch is applied: after a reconnect the
+                    # replayed changes come first, and until they are in, the old entries
+                    # must not be answered as current (that would fail open).
+                    self._heard()
                 event, data = "message", []
                 continue
             field, _, value = line.partition(":")
@@ -152,6 +156,10 @@ class Gateway:
                 event = value
             elif field == "data":
                 data.append(value)
+
+    def _heard(self) -> None:
+        with self.lock:
+            self.last_word = time.monotonic()
 
     def _apply(self, entries: list[dict], revision: int) -> None:
         """A whole batch, then the receipt: only what is applied is reported. A revision
