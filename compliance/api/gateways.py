@@ -144,7 +144,14 @@ class EntitlementChangesView(APIView):
     permission_classes = [IsAuthenticated, AccessReader]
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", int, required=True, description="A revision.")],
+        parameters=[
+            OpenApiParameter(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": entitlements.MAX_ID},
+                required=True,
+                description="A revision.",
+            )
+        ],
         responses={200: FeedSerializer},
     )
     def get(self, request):

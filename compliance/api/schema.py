@@ -2,9 +2,23 @@
 request bodies (``additionalProperties: false``). Knox tokens are described by
 drf-spectacular's own contrib extension."""
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework.serializers import ListSerializer
+
+# Text the API accepts never holds a NUL character (PostgreSQL cannot store or compare one;
+# DRF's text fields, the lookups and the filters refuse it with a 400): the schema says so,
+# or a schema-valid "\u0000" would be a 400 the schema did not announce.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def refuse_nul_in_schema(schema: dict) -> None:
+    """A plain string (no pattern, format or enum of its own) gets the no-NUL pattern."""
+    if schema.get("type") == "string" and not {"pattern", "format", "enum"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+
 
 FIELD_ERRORS = {
     "type": "object",
@@ -49,11 +63,27 @@ class ClearanceAutoSchema(AutoSchema):
 
     def _insert_field_validators(self, field, schema):
         super()._insert_field_validators(field, schema)
+        refuses_nul = getattr(field, "refuses_nul", False) or any(
+            isinstance(v, ProhibitNullCharactersValidator) for v in field.validators
+        )
+        if refuses_nul:
+            refuse_nul_in_schema(schema)
         # A blank-allowed field with a pattern becomes oneOf[pattern, maxLength 0]; "" matches
         # both, which oneOf forbids (valid responses would fail validation). anyOf is meant.
         alternatives = schema.get("oneOf", [])
         if any(alt.get("maxLength") == 0 for alt in alternatives):
             schema["anyOf"] = schema.pop("oneOf")
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A nested ``many=True`` serializer's bounds (the AuthZEN batch: 1 to 1,000), which
+        # drf-spectacular leaves out for ListSerializer (it keeps them for ListField).
+        if isinstance(field, ListSerializer) and schema.get("type") == "array":
+            if field.min_length is not None:
+                schema["minItems"] = field.min_length
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
@@ -82,8 +112,14 @@ class BoundedFilterExtension(DjangoFilterExtension):
             for name, keyword in FILTER_BOUNDS.items()
             if filter_field.extra.get(name) is not None
         }
+        choices = filter_field.extra.get("choices")
+        if callable(choices):
+            # Computed choices (the audit's model names): drf-spectacular leaves them out;
+            # a value outside them is a 400, so the schema lists them.
+            bounds["enum"] = [value for value, _label in choices()]
         for parameter in parameters:
             schema = parameter["schema"]
             schema = schema.get("items", schema) if schema.get("type") == "array" else schema
             schema.update(bounds)
+            refuse_nul_in_schema(schema)
         return parameters
