@@ -159,7 +159,15 @@ class OptionsDoc(StrictSerializer):
     evaluations_semantic = serializers.ChoiceField(choices=SEMANTICS, required=False)
 
 
+def _given_once(key: str) -> dict:
+    """``key`` at the top (the default of every entry) or in every entry."""
+    every_entry = {"properties": {"evaluations": {"items": {"required": [key]}}}}
+    return {"anyOf": [{"required": [key]}, every_entry]}
+
+
 class EvaluationsDoc(BatchItemDoc):
+    request_schema_extra = {"allOf": [_given_once(k) for k in ("subject", "resource", "action")]}
+
     evaluations = BatchItemDoc(many=True, min_length=1, max_length=MAX_EVALUATIONS)
     options = OptionsDoc(required=False)
 

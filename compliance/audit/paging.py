@@ -12,7 +12,6 @@ rows (see docs/audit.md). Cursors: ``b<seq>`` = older than seq, ``a<seq>`` = new
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 

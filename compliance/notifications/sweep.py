@@ -58,7 +58,7 @@ from compliance.notifications.rendering import (
     render_digest,
     site_url,
 )
-from compliance.selectors import compliance_alerts
+from compliance.selectors import compliance_alerts, webhook_alerts
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +239,18 @@ def collect(now: datetime) -> dict[int, tuple[object, list[ReminderItem]]]:
             title=f"gateway {alert['gateway']}: {alert['kind'].replace('_', ' ')}",
             detail=alert["detail"],
             url=site_url("/gateways/"),
+        )
+        for admin in admin_users:
+            give(admin, item)
+
+    for alert in webhook_alerts():  # R31: an endpoint disabled after its last failure
+        item = ReminderItem(
+            key=f"alert:{alert['kind']}:{alert['webhook']}",
+            kind="alert",
+            urgency=ALERT,
+            title=f"webhook {alert['webhook']}: disabled",
+            detail=alert["detail"],
+            url=site_url(f"/webhooks/{alert['webhook']}/"),
         )
         for admin in admin_users:
             give(admin, item)

@@ -46,6 +46,7 @@ from compliance.selectors import (
     load_many_gate_facts,
     release_gate,
     sent_reminders,
+    webhook_alerts,
 )
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms
@@ -179,7 +180,9 @@ def dashboard(request):
             "rows": rows,
             "due_signoffs": due_signoffs,
             "in_force": in_force,
-            "alerts": [alert for f in facts.values() for alert in alerts_for(f)] + gateway_alerts(),
+            "alerts": [alert for f in facts.values() for alert in alerts_for(f)]
+            + gateway_alerts()
+            + webhook_alerts(),
             "nav": "dashboard",
         },
     )
