@@ -9,9 +9,9 @@ import pytest
 from django.core import mail
 
 from compliance import services
-from compliance.services.webhooks import disable_failed_endpoint
 from compliance.models import Reminder
 from compliance.notifications.sweep import run_sweep
+from compliance.services.webhooks import disable_failed_endpoint
 from tests.api_support import API, client_for, results
 
 pytestmark = pytest.mark.django_db
