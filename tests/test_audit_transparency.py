@@ -4,9 +4,12 @@ independent implementations of RFC 9162 and C2SP signed-note (tests/transparency
 from __future__ import annotations
 
 import base64
+import io
+import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from compliance.audit import checkpoints, notes, tree
 from compliance.models import AuditCheckpoint, AuditRecord, MerkleNode, WebhookDelivery
@@ -208,3 +211,55 @@ def test_bad_proof_requests_are_400s(db, staff, query, field):
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert MerkleNode.objects.count() == before
+
+
+def _verify(*args) -> dict:
+    out = io.StringIO()
+    try:
+        call_command("verify_audit", *args, stdout=out)
+    except CommandError:
+        pass
+    return json.loads(out.getvalue())
+
+
+def test_since_checkpoint_walks_only_new_entries_and_sees_rewrites(db, log_key):
+    """Item 6: the first run has nothing verified (whole ledger), then only what was
+    appended after the last verified checkpoint is walked; a rewrite before it changes the
+    stored subtrees (a fork), one after it gives another root than the later checkpoint."""
+    _grow(5)
+    checkpoints.make_checkpoint()
+    first = _verify("--since-checkpoint")
+    assert first["ok"] and first["since"] == 0 and first["checked"] == 5
+    _grow(3)
+    checkpoints.make_checkpoint()
+    size = tree.ledger_size()
+    second = _verify("--since-checkpoint")
+    assert second["ok"] and second["since"] == 5 and second["checked"] == size - 5
+    assert second["checkpoint"]["verified"] == size
+    _grow(2)
+    checkpoints.make_checkpoint()
+    rfc.forge(size + 1)  # after the verified checkpoint, before the latest: its root breaks
+    after = _verify("--since-checkpoint")
+    assert after["ok"] is False and after["checkpoint"]["problem"] == "fork", after
+
+
+def test_since_checkpoint_sees_a_rewrite_before_the_checkpoint(db, log_key):
+    _grow(6)
+    checkpoints.make_checkpoint()
+    assert _verify("--since-checkpoint")["ok"]
+    rfc.forge(2)
+    result = _verify("--since-checkpoint")
+    assert result["ok"] is False and result["checkpoint"]["problem"] == "fork", result
+
+
+def test_verify_endpoint_reports_the_latest_checkpoint(db, log_key, auditor):
+    _grow(4)
+    client = client_for(auditor)
+    assert set(client.get(f"{API}/audit/verify/").json()) == {"ok", "checked", "broken"}
+    checkpoints.make_checkpoint()
+    body = client.get(f"{API}/audit/verify/").json()
+    assert body["ok"] is True and body["checkpoint"]["ok"] is True
+    assert body["checkpoint"]["checkpoint_size"] == tree.ledger_size()
+    rfc.forge(2)
+    body = client.get(f"{API}/audit/verify/").json()
+    assert body["ok"] is False and body["checkpoint"]["problem"] == "fork"

@@ -143,3 +143,46 @@ def cosignature_time(line: str, text: str, witness_vkey: str) -> int | None:
     except InvalidSignature:
         return None
     return when
+
+
+# --- The attack (needs Django) -----------------------------------------------------------
+
+
+def forge(seq: int) -> None:
+    """What a database superuser can do: change a history row's reason and the entry that
+    chains it, recompute every hash after it and rebuild the tree."""
+    from django.db import connection, transaction
+
+    from compliance.audit import tree
+    from compliance.audit.chain import entry_hash
+    from compliance.audit.ledger import entry_of, snapshot_columns
+    from compliance.audit.registry import snapshots, tracked_models
+    from compliance.models import AuditRecord, MerkleNode
+    from tests.audit_helpers import triggers_disabled
+
+    record = AuditRecord.objects.get(seq=seq)
+    tracked = tracked_models()[record.history_table]
+    with transaction.atomic(), triggers_disabled():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{record.history_table}" SET history_change_reason = %s '
+                "WHERE history_id = %s",
+                ["approved by the board", record.history_id],
+            )
+        snap = snapshots(tracked, [record.history_id])[record.history_id]
+        columns = snapshot_columns(tracked, snap)
+        prev = AuditRecord.objects.get(seq=seq - 1).hash if seq > 1 else "0" * 64
+        for entry in AuditRecord.objects.filter(seq__gte=seq).order_by("seq"):
+            if entry.seq == seq:
+                entry.reason, entry.content_digest = columns["reason"], columns["content_digest"]
+            entry.prev_hash = prev
+            entry.hash = entry_hash(entry_of(entry))
+            AuditRecord.objects.filter(seq=entry.seq).update(
+                reason=entry.reason,
+                content_digest=entry.content_digest,
+                prev_hash=entry.prev_hash,
+                hash=entry.hash,
+            )
+            prev = entry.hash
+        MerkleNode.objects.all().delete()
+        tree.sync_tree()

@@ -136,3 +136,29 @@ class Frontier:
 
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def verify_consistency(first: int, second: int, old: bytes, new: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 2.1.4.2: does ``proof`` show the tree of ``second`` leaves (root ``new``)
+    extends the tree of ``first`` leaves (root ``old``)?"""
+    if first == second:
+        return not proof and old == new
+    if not 0 < first < second or not proof:
+        return False
+    if first & (first - 1) == 0:
+        proof = [old, *proof]
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == old and sr == new and sn == 0

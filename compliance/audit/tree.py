@@ -98,6 +98,11 @@ def sync_tree(using: str = "default", *, upto: int | None = None) -> int:
     return frontier.size
 
 
+def subtrees_with_hashes(start: int, end: int, using: str = "default"):
+    """[((level, index), hash)] of the stored subtrees whose fold is MTH(D[start:end])."""
+    return _ordered(merkle.subtrees(start, end), using)
+
+
 def _ordered(nodes: list[merkle.Node], using: str) -> list[tuple[merkle.Node, bytes]]:
     found = _fetch(nodes, using)
     return [(node, found[node]) for node in nodes]
