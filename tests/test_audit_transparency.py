@@ -263,3 +263,33 @@ def test_verify_endpoint_reports_the_latest_checkpoint(db, log_key, auditor):
     rfc.forge(2)
     body = client.get(f"{API}/audit/verify/").json()
     assert body["ok"] is False and body["checkpoint"]["problem"] == "fork"
+
+
+@pytest.fixture(scope="session")
+def authority():
+    from tests.tsa_support import Authority
+
+    tsa = Authority()
+    yield tsa
+    tsa.close()
+
+
+def test_checkpoints_are_timestamped_by_the_rfc3161_authority(
+    db, log_key, settings, authority, staff
+):
+    """R34: with AUDIT_TSA_URL, each checkpoint carries a TimeStampToken over its signed
+    note that OpenSSL verifies against the authority's CA; without an answer, no checkpoint."""
+    settings.AUDIT_TSA_URL = authority.url
+    _grow(3)
+    checkpoint = checkpoints.make_checkpoint()
+    token = bytes(checkpoint.timestamp_token)
+    assert "Verification: OK" in authority.verify(checkpoint.note.encode(), token)
+    with pytest.raises(RuntimeError):  # a token over other data does not verify
+        authority.verify(checkpoint.note.encode() + b"x", token)
+    body = client_for(staff).get(f"{API}/audit/checkpoints/{checkpoint.tree_size}/").json()
+    assert base64.b64decode(body["timestamp_token"]) == token
+    settings.AUDIT_TSA_URL = "http://127.0.0.1:9/tsr"  # nothing listens: fail closed
+    _grow(1)
+    with pytest.raises(checkpoints.CheckpointError):
+        checkpoints.make_checkpoint()
+    assert AuditCheckpoint.objects.count() == 1

@@ -99,10 +99,14 @@ def _emit(checkpoint: AuditCheckpoint) -> None:
 def timestamp_token(data: bytes) -> bytes:
     """An RFC 3161 TimeStampToken (DER) over SHA-256(data) from AUDIT_TSA_URL, checked to
     answer this request (status granted, same imprint, same nonce); else CheckpointError."""
-    from cryptography.hazmat.primitives import hashes
-    from rfc3161_client import PKIStatus, TimestampRequestBuilder, decode_timestamp_response
+    from rfc3161_client import (
+        HashAlgorithm,
+        PKIStatus,
+        TimestampRequestBuilder,
+        decode_timestamp_response,
+    )
 
-    request = TimestampRequestBuilder().data(data).hash_algorithm(hashes.SHA256()).build()
+    request = TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256).build()
     http = urllib.request.Request(
         settings.AUDIT_TSA_URL,
         data=request.as_bytes(),
