@@ -62,7 +62,10 @@ def parse_checkpoint(note: str, verifier_key: str) -> tuple[str, int, bytes]:
     """(origin, size, root) of a checkpoint note whose signature by ``verifier_key``
     verifies; NoteError otherwise."""
     verifier = notes.parse_verifier_key(verifier_key, key_type=notes.ED25519)
-    body = notes.verify_note(note.replace("\r\n", "\n"), verifier)
+    # A pasted note may have lost its final newline or gained CRs: both are outside the
+    # signed text, so restoring them changes nothing that is verified.
+    note = note.replace("\r\n", "\n").strip("\n") + "\n"
+    body = notes.verify_note(note, verifier)
     lines = body.rstrip("\n").split("\n")
     if len(lines) < 3 or not lines[1].isdigit():
         raise notes.NoteError("a checkpoint's text is origin, tree size and root hash")
