@@ -24,6 +24,10 @@ run: venv
 	DEBUG=1 $(PY) manage.py createcachetable
 	DEBUG=1 $(PY) manage.py seed_demo --with-demo-users
 	@mkdir -p var
+	@# R34: a checkpoint signing key under var/ unless AUDIT_SIGNING_KEY is set (made once).
+	@test -n "$${AUDIT_SIGNING_KEY:-}" -o -s var/audit-signing.key || \
+	  DEBUG=1 $(PY) manage.py audit_keygen clearance.local/audit --output var/audit-signing.key >/dev/null
+	@test -n "$${AUDIT_SIGNING_KEY:-}" || echo "Audit log verifier key: $$(sed -n 2p var/audit-signing.key)"
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the server and the Celery worker)"
 	DEBUG=1 $(VENV)/bin/celery -A config worker -B --pool=solo --loglevel=INFO & \
 	  celery_pid=$$!; trap 'kill $$celery_pid 2>/dev/null' EXIT INT TERM; \
@@ -59,6 +63,7 @@ test: venv
 bench: venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/transparency.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 test-artifacts

@@ -293,3 +293,23 @@ def test_checkpoints_are_timestamped_by_the_rfc3161_authority(
     with pytest.raises(checkpoints.CheckpointError):
         checkpoints.make_checkpoint()
     assert AuditCheckpoint.objects.count() == 1
+
+
+def test_the_key_file_fallback_signs_when_no_key_is_set(db, settings, tmp_path):
+    """`make run` writes var/audit-signing.key (audit_keygen --output): used when
+    AUDIT_SIGNING_KEY is empty; with neither, checkpoints are refused, not unsigned."""
+    settings.AUDIT_SIGNING_KEY = ""
+    settings.AUDIT_SIGNING_KEY_FILE = str(tmp_path / "missing.key")
+    _grow(1)
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured):
+        checkpoints.make_checkpoint()
+    with pytest.raises(CommandError):
+        call_command("audit_checkpoint")
+    key_file = tmp_path / "audit-signing.key"
+    call_command("audit_keygen", "file.test/log", "--output", str(key_file), stdout=io.StringIO())
+    settings.AUDIT_SIGNING_KEY_FILE = str(key_file)
+    verifier = key_file.read_text().splitlines()[1]
+    rfc.open_note(checkpoints.make_checkpoint().note, verifier)
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
