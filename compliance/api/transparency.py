@@ -5,7 +5,8 @@ since only its signature decides whether it is kept."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -50,29 +51,38 @@ class TransparencyView(APIView):
 class LatestCheckpointView(TransparencyView):
     """GET /audit/checkpoint/: the latest checkpoint note with every cosignature line."""
 
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: OpenApiTypes.OBJECT})
     def get(self, request):
         note = checkpoints.latest_note()
         if note is None:
-            return HttpResponse("No checkpoint yet.\n", status=404, content_type=TEXT)
+            raise Http404("No checkpoint yet.")
         return HttpResponse(note, content_type=TEXT)
+
+
+MAX_SIZE = 2**63 - 1  # the column's range: a larger size names no checkpoint (a 404)
+
+
+def _checkpoint(size: str) -> AuditCheckpoint:
+    """The checkpoint of that size; anything that names none (junk, out of range) a 404."""
+    if not size.isascii() or not size.isdigit() or int(size) > MAX_SIZE:
+        raise Http404("No such checkpoint.")
+    return get_object_or_404(AuditCheckpoint, tree_size=int(size))
 
 
 class CheckpointView(TransparencyView):
     """GET /audit/checkpoints/{size}/: one checkpoint as JSON."""
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, size: int):
-        checkpoint = get_object_or_404(AuditCheckpoint, tree_size=size)
-        return Response(checkpoints.checkpoint_json(checkpoint))
+    def get(self, request, size: str):
+        return Response(checkpoints.checkpoint_json(_checkpoint(size)))
 
 
 class CosignatureView(TransparencyView):
     """POST /audit/checkpoints/{size}/cosignatures/ (text/plain): a witness's cosignature."""
 
     @extend_schema(request={"text/plain": OpenApiTypes.STR}, responses=OpenApiTypes.OBJECT)
-    def post(self, request, size: int):
-        checkpoint = get_object_or_404(AuditCheckpoint, tree_size=size)
+    def post(self, request, size: str):
+        checkpoint = _checkpoint(size)
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError:
@@ -84,9 +94,13 @@ class CosignatureView(TransparencyView):
 class VerifierKeyView(TransparencyView):
     """GET /audit/verifier-key/: the log's note verifier key (text/plain)."""
 
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: OpenApiTypes.OBJECT})
     def get(self, request):
-        return HttpResponse(checkpoints.verifier_key() + "\n", content_type=TEXT)
+        try:
+            key = checkpoints.verifier_key()
+        except ImproperlyConfigured:  # no signing key on this server: no key, no checkpoints
+            raise Http404("No checkpoint signing key is configured.") from None
+        return HttpResponse(key + "\n", content_type=TEXT)
 
 
 class InclusionProofView(TransparencyView):
@@ -150,9 +164,9 @@ class WitnessListView(APIView):
 
 urlpatterns = [
     path("audit/checkpoint/", LatestCheckpointView.as_view(), name="audit-checkpoint"),
-    path("audit/checkpoints/<int:size>/", CheckpointView.as_view(), name="audit-checkpoint-detail"),
+    path("audit/checkpoints/<str:size>/", CheckpointView.as_view(), name="audit-checkpoint-detail"),
     path(
-        "audit/checkpoints/<int:size>/cosignatures/",
+        "audit/checkpoints/<str:size>/cosignatures/",
         CosignatureView.as_view(),
         name="audit-cosignatures",
     ),

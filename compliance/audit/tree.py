@@ -134,11 +134,19 @@ def _positive(value, field: str) -> int:
     return number
 
 
-def _within_log(size: int, field: str, using: str) -> None:
-    if size > ledger_size(using):
-        raise _tree_size_error(field, "Beyond the log's current size.")
-    if size > stored_size(using):
+def _nodes_within(nodes, size: int, field: str, using: str) -> dict[merkle.Node, bytes]:
+    """The stored nodes a proof of tree size ``size`` reads, in one query (with the tree's
+    leaf ``size`` − 1, which proves the tree reaches that size); a size beyond the log is a
+    ValidationError, a tree behind the ledger catches up first."""
+    last = (0, size - 1)
+    wanted = {*nodes, last}
+    found = _fetch(wanted, using)
+    if last not in found:
+        if size > ledger_size(using):
+            raise _tree_size_error(field, "Beyond the log's current size.")
         ensure_tree(using)
+        found = _fetch(wanted, using)
+    return found
 
 
 def root_hash(size: int, using: str = "default") -> bytes:
@@ -146,11 +154,6 @@ def root_hash(size: int, using: str = "default") -> bytes:
     if size == 0:
         return merkle.EMPTY_ROOT
     return merkle.fold([h for _node, h in _ordered(merkle.subtrees(0, size), using)])
-
-
-def _hashes(ranges: list[tuple[int, int]], using: str) -> list[bytes]:
-    found = _fetch(merkle.nodes_for(ranges), using)
-    return merkle.range_hashes(ranges, found.__getitem__)
 
 
 def b64(value: bytes) -> str:
@@ -172,10 +175,9 @@ def inclusion_proof(seq, tree_size, using: str = "default") -> dict:
     if errors:
         raise ValidationError(errors)
     seq, size = values["seq"], values["tree_size"]
-    _within_log(size, "tree_size", using)
     index = seq - 1
     ranges = merkle.inclusion_ranges(index, size)
-    found = _fetch({*merkle.nodes_for(ranges), (0, index)}, using)
+    found = _nodes_within({*merkle.nodes_for(ranges), (0, index)}, size, "tree_size", using)
     return {
         "leaf_index": index,
         "tree_size": size,
@@ -199,9 +201,10 @@ def consistency_proof(first, second, using: str = "default") -> dict:
     if errors:
         raise ValidationError(errors)
     m, n = values["from"], values["to"]
-    _within_log(n, "to", using)
     ranges = merkle.consistency_ranges(m, n) if m < n else []
-    return {"from": m, "to": n, "hashes": [b64(h) for h in _hashes(ranges, using)]}
+    found = _nodes_within(merkle.nodes_for(ranges), n, "to", using)
+    hashes = merkle.range_hashes(ranges, found.__getitem__)
+    return {"from": m, "to": n, "hashes": [b64(h) for h in hashes]}
 
 
 def connection_is_postgres(using: str = "default") -> bool:
