@@ -2,7 +2,7 @@
 
 django-allauth's ``openid_connect`` provider does the protocol: discovery from OIDC_ISSUER,
 the authorization code flow with PKCE (S256), the state kept in the session and used once,
-the code exchange, the ID token's signature, issuer and audience. Clearance plugs into its
+the code exchange, the ID token's issuer, audience and expiry. Clearance plugs into its
 documented hooks only: a provider class (``SOCIALACCOUNT_PROVIDERS["openid_connect"]
 ["provider_class"]``) whose redirect URI is exactly ``<SITE_URL>/auth/oidc/callback/``, and
 a social account adapter (``SOCIALACCOUNT_ADAPTER``) that builds the one provider app from
