@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from compliance.web.oidc import LOGOUT_SESSION_KEY
+from compliance.web.oidc import LOGOUT_SESSION_KEY, verified_claims
 from tests import factories
 
 PASSWORD = "pw-for-tests"
@@ -82,3 +82,15 @@ def test_logout_ends_the_provider_session_too_when_it_offers_one(db, client, sso
     # A password session (no hint) ends locally only.
     client.force_login(user)
     assert client.post("/logout/").url == "/login/"
+
+
+def test_claims_come_from_the_id_token_and_userinfo_about_one_subject():
+    id_token = {"sub": "u1", "iss": "https://login.lab.example", "groups": ["a"]}
+    assert verified_claims({"id_token": id_token, "userinfo": {"sub": "u1", "groups": ["b"]}}) == {
+        "sub": "u1",
+        "iss": "https://login.lab.example",
+        "groups": ["b"],
+    }
+    assert verified_claims({"id_token": id_token}) == id_token
+    # Userinfo about someone else (OIDC Core 5.3.2): nothing to sign in with.
+    assert verified_claims({"id_token": id_token, "userinfo": {"sub": "u2"}}) is None

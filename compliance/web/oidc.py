@@ -126,6 +126,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         for this user (``sociallogin.user``: an existing row, so it signs in, never signs
         up)."""
         claims = verified_claims(sociallogin.account.extra_data)
+        if claims is None:
+            log.warning("single sign-on failed: userinfo and ID token name different subjects")
+            raise ImmediateHttpResponse(unverified(request))
         try:
             user = users.sign_in_from_identity_provider(claims)
         except users.SignInRefused as refusal:
@@ -140,20 +143,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """A tampered or reused state, a code the provider refuses (replayed, expired), an
         ID token that does not verify, a cancelled sign-in: a page, no session."""
         log.warning("single sign-on failed: %s %r", error, exception)
-        if request.user.is_authenticated:
-            auth_logout(request)  # whoever was signed in here: no session after a failure
-        # An anonymous session keeps its other pending states: a forged answer sent to the
-        # browser does not break the sign-in its user has under way.
-        cancelled = error == AuthError.CANCELLED
-        message = (
-            "The sign-in was cancelled at {provider}."
-            if cancelled
-            else "The answer from {provider} could not be verified (it may have been used "
-            "already, have expired, or been altered), so you are not signed in."
-        )
-        raise ImmediateHttpResponse(
-            page(request, title="Sign-in failed", message=message, status=400)
-        )
+        raise ImmediateHttpResponse(unverified(request, cancelled=error == AuthError.CANCELLED))
 
     def is_open_for_signup(self, request, sociallogin) -> bool:
         # pre_social_login always names an existing user or refuses; allauth's sign-up
@@ -161,13 +151,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return False
 
 
-def verified_claims(extra_data: dict) -> dict:
+def verified_claims(extra_data: dict) -> dict | None:
     """The claims of the verified ID token, completed by the userinfo answer (which allauth
-    fetched with the access token). Both must be about the same subject (OIDC Core 5.3.2)."""
+    fetched with the access token); None when the two are not about the same subject (OIDC
+    Core 5.3.2: the userinfo answer must then not be used)."""
     id_token = extra_data.get("id_token") or {}
     userinfo = extra_data.get("userinfo") or {}
     if id_token and userinfo and userinfo.get("sub") != id_token.get("sub"):
-        return {}  # no name, no groups: refused
+        return None
     return {**id_token, **userinfo}
 
 
@@ -180,10 +171,24 @@ def remember_logout(sender, request, user, sociallogin=None, **kwargs) -> None:
         request.session[LOGOUT_SESSION_KEY] = hint
 
 
-def page(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
-    text = message.format(provider=settings.OIDC_PROVIDER_NAME)
-    context = {"title": title, "message": text, "sso": login_options()}
-    return render(request, "registration/sso_refused.html", context, status=status)
+def unverified(request: HttpRequest, *, cancelled: bool = False) -> HttpResponse:
+    """400: the provider's answer is not one to sign in with, or the person cancelled."""
+    if request.user.is_authenticated:
+        auth_logout(request)  # whoever was signed in here: no session after a failure
+    # An anonymous session keeps its other pending states: a forged answer sent to the
+    # browser does not break the sign-in its user has under way.
+    message = (
+        "The sign-in was cancelled at {provider}."
+        if cancelled
+        else "The answer from {provider} could not be verified (it may have been used "
+        "already, have expired, or been altered), so you are not signed in."
+    )
+    context = {
+        "title": "Sign-in failed",
+        "message": message.format(provider=settings.OIDC_PROVIDER_NAME),
+        "sso": login_options(),
+    }
+    return render(request, "registration/sso_refused.html", context, status=400)
 
 
 def refused(request: HttpRequest, refusal: users.SignInRefused) -> HttpResponse:
