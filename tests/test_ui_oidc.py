@@ -16,7 +16,7 @@ from compliance.models.roles import Role, role_of
 from compliance.services.users import issue_token
 from tests import factories
 from tests.oidc_support import PROVIDER_NAME, TestProvider
-from tests.test_ui_browser import PASSWORD, browser  # noqa: F401  (the module's Chromium)
+from tests.test_ui_browser import PASSWORD, browser, shot  # noqa: F401  (the module's Chromium)
 
 pytestmark = [
     pytest.mark.browser,
@@ -225,6 +225,7 @@ def test_a_user_whose_groups_map_to_no_role_is_refused(new_page, site, provider)
     refusal = page.get_by_test_id("sso-refused")
     assert refusal.get_attribute("data-reason") == "no_role"
     assert "none of your groups there gives a role in Clearance" in refusal.inner_text()
+    shot(page, "sso-refused")
     assert signed_in_as(page, site) is None
     assert not User.objects.filter(username="intern").exists()
 
@@ -303,6 +304,7 @@ def test_oidc_only_refuses_passwords_on_the_page_and_the_token_endpoint(
     assert page.get_by_role("button", name=f"Sign in with {PROVIDER_NAME}").is_visible()
     assert page.locator("input[name=password]").count() == 0
     assert "Password sign-in is turned off" in page.get_by_test_id("passwords-off").inner_text()
+    shot(page, "login-oidc-only")
 
     # A password POST anyway (as a script would send it): refused, no session.
     response = client.post("/login/", {"username": "pat", "password": PASSWORD})
