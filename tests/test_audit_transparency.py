@@ -185,6 +185,7 @@ def test_checkpoint_and_proof_endpoints(db, log_key, staff, auditor):
         consistency = client.get(f"{API}/audit/proof/consistency/?from=3&to={size}").json()
         assert set(consistency) == {"from", "to", "hashes"}
     assert client_for(None).get(f"{API}/audit/checkpoint/").status_code in (401, 403)
+    assert client_for(staff).get(f"{API}/audit/checkpoints/x1/").status_code == 404
     assert client_for(staff).get(f"{API}/audit/checkpoints/{size + 100}/").status_code == 404
 
 
@@ -313,3 +314,23 @@ def test_the_key_file_fallback_signs_when_no_key_is_set(db, settings, tmp_path):
     verifier = key_file.read_text().splitlines()[1]
     rfc.open_note(checkpoints.make_checkpoint().note, verifier)
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_first_checkpoint_is_signed_on_demand(db, log_key, staff, settings):
+    """Before beat's first period a fresh server still answers GET /audit/checkpoint/;
+    without a key (or entries) it is a 404, never an unsigned note."""
+    client = client_for(staff)
+    settings.AUDIT_SIGNING_KEY = ""
+    settings.AUDIT_SIGNING_KEY_FILE = "/nonexistent/key"
+    assert client.get(f"{API}/audit/checkpoint/").status_code == 404
+    assert client.get(f"{API}/audit/verifier-key/").status_code == 404
+    assert not AuditCheckpoint.objects.exists()
+    settings.AUDIT_SIGNING_KEY = notes.generate_key("demand.test/log")[0]
+    note = client.get(f"{API}/audit/checkpoint/").content.decode()
+    verifier = client.get(f"{API}/audit/verifier-key/").content.decode().strip()
+    text, _ = rfc.open_note(note, verifier)
+    assert (
+        rfc.checkpoint_fields(text)[1]
+        == tree.ledger_size()
+        == AuditCheckpoint.objects.get().tree_size
+    )

@@ -137,6 +137,9 @@ def test_cosignatures_are_verified_kept_and_shown(db, log_key, admin_user, audit
         time.strftime("%Y-%m-%dT%H:%M", time.gmtime(now))
     )
     assert shown["note"] == note
+    # the whole cosigned note posted again (the log's line included): kept once
+    assert client.post(url, note, content_type="text/plain").status_code == 201
+    assert AuditCosignature.objects.count() == 1
     # posted again: kept once
     assert client.post(url, line, content_type="text/plain").status_code == 201
     assert AuditCosignature.objects.count() == 1

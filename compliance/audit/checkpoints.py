@@ -148,6 +148,16 @@ def latest_note() -> str | None:
     return None if checkpoint is None else note_with_cosignatures(checkpoint)
 
 
+def first_note() -> str | None:
+    """The first checkpoint, signed on demand when the log has entries and a key but no
+    checkpoint yet (a fresh server before beat's first period); else None."""
+    try:
+        make_checkpoint()
+    except (ImproperlyConfigured, CheckpointError):
+        return None
+    return latest_note()
+
+
 def checkpoint_json(checkpoint: AuditCheckpoint) -> dict:
     """R34's shape of GET /audit/checkpoints/{size}/."""
     token = checkpoint.timestamp_token

@@ -81,7 +81,9 @@ def add_cosignatures(checkpoint: AuditCheckpoint, *, text: str, actor) -> list[A
     """R36: keep the posted cosignature line(s) over ``checkpoint`` when every one verifies
     against a registered witness key (C2SP cosignature/v1); otherwise a ValidationError (a
     400) and nothing stored. A line already kept is not stored twice."""
-    lines = _cosignature_lines(text)
+    # A whole cosigned note may be posted: the log's own signature line is not a cosignature.
+    own = set(checkpoint.note.splitlines())
+    lines = [line for line in _cosignature_lines(text) if line not in own]
     if not lines:
         raise ValidationError({"cosignature": ["Post one or more cosignature lines (— name …)."]})
     body, now = checkpoint_body(checkpoint), timezone.now()
