@@ -334,3 +334,18 @@ def test_the_first_checkpoint_is_signed_on_demand(db, log_key, staff, settings):
         == tree.ledger_size()
         == AuditCheckpoint.objects.get().tree_size
     )
+
+
+def test_beat_signs_a_checkpoint_every_period_when_the_tree_grew(db, log_key, settings):
+    from compliance import tasks
+    from config.celery import app
+
+    app.finalize()
+    entry = next(
+        e for e in app.conf.beat_schedule.values() if e["task"].endswith("audit_checkpoint")
+    )
+    assert entry["schedule"] == settings.AUDIT_CHECKPOINT_MINUTES * 60
+    _grow(2)
+    size = tasks.audit_checkpoint.delay().get()
+    assert size == tree.ledger_size()
+    assert tasks.audit_checkpoint.delay().get() is None  # not grown: nothing signed
