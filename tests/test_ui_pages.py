@@ -10,7 +10,6 @@ the module flushes the database when it is done, as a ``transaction=True`` test 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -21,12 +20,10 @@ from django.test.testcases import LiveServerThread
 
 from compliance.models import GovernmentRequest
 from compliance.models.roles import Role
-from tests.conftest import CHROMIUM
+from tests.conftest import AXE, CHROMIUM
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.axe]
 
-ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "tests" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 PASSWORDS = {
     "staff": "clearance-staff",
@@ -91,8 +88,6 @@ def _violations(page) -> list[str]:
 def demo_site(django_db_setup, django_db_blocker):
     """The demo scenario, served by a live server thread of its own (pytest-django's
     ``live_server`` would flush the database after every case)."""
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing: run `npm ci --prefix tests/axe` ({AXE})")
     with django_db_blocker.unblock():
         # A flush by an earlier transaction=True test empties the roles' groups too.
         for role in (*PERSONS, Role.GATEWAY):
