@@ -331,6 +331,7 @@ class GovernmentRequestFilter(filters.FilterSet):
     release = filters.CharFilter(
         method="filter_release",
         max_length=SLUG_MAX,
+        label="Release",
         help_text="Requests naming this release.",
         widget=Select(choices=release_choices()),
     )
