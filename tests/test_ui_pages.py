@@ -118,7 +118,9 @@ def demo_site(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(demo_site):
+    """Closed before the server stops (it depends on ``demo_site``): its kept-alive
+    connections hold the server's request threads, and their database sessions, open."""
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -202,6 +204,15 @@ def _audit_rows(page) -> list[dict]:
     )
 
 
+def _go(page, action) -> None:
+    """Run ``action`` (a click that loads a page) and wait until the new page has loaded."""
+    with page.expect_navigation():
+        action()
+
+
+FILTER = "[data-testid=audit-filters] button[type=submit]"
+
+
 def test_auditor_filters_sorts_and_searches_the_audit_log(pages, demo_site):
     page = pages("auditor")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -213,17 +224,17 @@ def test_auditor_filters_sorts_and_searches_the_audit_log(pages, demo_site):
     # Filter: sign-off changes only (the page's form, as a person fills it).
     page.select_option("#id_model", "signoff")
     page.select_option("#id_action", "changed")
-    page.click("[data-testid=audit-filters] button[type=submit]")
+    _go(page, lambda: page.click(FILTER))
     rows = _audit_rows(page)
     assert rows and all("signoff" in r["text"] and "Changed" in r["text"] for r in rows)
 
     # Sort by the When column: oldest first, keeping the filters; again: newest first.
-    page.get_by_role("link", name="When").click()
+    _go(page, page.get_by_role("link", name="When").click)
     oldest = _audit_rows(page)
     assert "o=at" in page.url and "model=signoff" in page.url
     assert [r["seq"] for r in oldest] == sorted(r["seq"] for r in oldest)
     assert page.locator("th[aria-sort=ascending]").text_content().startswith("When")
-    page.get_by_role("link", name="When").click()
+    _go(page, page.get_by_role("link", name="When").click)
     assert "o=-at" in page.url
     assert page.locator("th[aria-sort=descending]").text_content().startswith("When")
     assert [r["seq"] for r in _audit_rows(page)] == [r["seq"] for r in rows]
@@ -231,12 +242,12 @@ def test_auditor_filters_sorts_and_searches_the_audit_log(pages, demo_site):
     # Search: the text box narrows to records whose object, reason or actor contain it.
     page.goto(f"{demo_site['url']}/audit/")
     page.fill("#id_q", "BIS-20")
-    page.click("[data-testid=audit-filters] button[type=submit]")
+    _go(page, lambda: page.click(FILTER))
     found = _audit_rows(page)
     assert found and all("bis-20" in r["text"].lower() for r in found)
     assert len(found) < len(newest)
     page.fill("#id_q", "no-such-text-anywhere")
-    page.click("[data-testid=audit-filters] button[type=submit]")
+    _go(page, lambda: page.click(FILTER))
     assert _audit_rows(page) == []
     assert "No record matches." in page.get_by_test_id("audit-table").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
