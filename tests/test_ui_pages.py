@@ -10,17 +10,22 @@ the module flushes the database when it is done, as a ``transaction=True`` test 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
 from django.test import override_settings
 from django.test.testcases import LiveServerThread
 
+from compliance import services
 from compliance.models import GovernmentRequest
 from compliance.models.roles import Role
 from tests.conftest import AXE, CHROMIUM
+
+User = get_user_model()
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.axe]
 
@@ -55,6 +60,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/reminders/", READERS),
     ("/gateways/", READERS),
     ("/webhooks/", ("admin",)),
+    ("/webhooks/{hook}/", ("admin",)),
     ("/requests/new/", ("auditor",)),  # the 403 page
 ]
 # The elements that stick out of a narrow page (outside boxes that scroll on their own), to
@@ -62,6 +68,26 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
 OVERFLOW = """(limit) => [...document.querySelectorAll('body *')]
   .filter(el => el.getBoundingClientRect().right > limit && !el.closest('.table-wrap'))
   .slice(0, 5).map(el => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))"""
+# Routes that only take a POST (actions, not pages), and the login pages (checked apart:
+# signed out). Every other route of compliance/web/urls.py must be in PAGES.
+NOT_PAGES = {
+    "login",
+    "logout",
+    "oidc_login",
+    "oidc_callback",
+    "release_submit",
+    "release_transition",
+    "signoff_decide",
+    "signoff_withdraw",
+    "allowlist_propose",
+    "allowlist_decide",
+    "allowlist_revoke",
+    "request_status",
+    "audit_verify",
+    "webhook_rotate",
+    "webhook_ping",
+    "gateway_register",
+}
 CASES = [(role, path) for path, roles in PAGES for role in roles]
 
 UNIQUE_IDS = """() => {
@@ -96,9 +122,16 @@ def demo_site(django_db_setup, django_db_blocker):
         ids = dict(
             GovernmentRequest.objects.filter(agency__code="DOC").values_list("reference", "pk")
         )
+        with override_settings(WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"]):
+            hook, _secret = services.create_webhook(
+                actor=User.objects.get(username="admin"),
+                url="http://127.0.0.1:9/clearance",
+                description="Compliance chat channel",
+            )
         refs = {
             "BIS-LR": next(pk for ref, pk in ids.items() if ref.endswith("-LR")),
             "BIS-FA": next(pk for ref, pk in ids.items() if ref.endswith("-FA")),
+            "hook": hook.pk,
         }
         # Plain http: the browser keeps its session and CSRF cookies.
         insecure = override_settings(SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False)
@@ -184,6 +217,19 @@ def test_page_is_accessible_and_fits_a_phone(pages, demo_site, role, path):
     page.set_viewport_size({"width": 390, "height": 844})
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, (role, path, width, page.evaluate(OVERFLOW, 390))
+
+
+def test_every_page_of_the_app_is_in_the_list():
+    """A new page is checked only if PAGES names it: every GET route of the pages' URLconf
+    must be opened by one of the listed paths (or be an action in NOT_PAGES)."""
+    from django.urls import resolve
+
+    from compliance.web import urls
+
+    listed = {resolve(re.sub(r"\{[^}]+\}", "1", p.split("?")[0])).url_name for p, _ in PAGES}
+    routes = {u.name for u in urls.urlpatterns}
+    assert routes - NOT_PAGES - listed == set(), "add these pages to PAGES"
+    assert listed <= routes
 
 
 def test_login_page_is_accessible_and_fits_a_phone(browser, demo_site):
