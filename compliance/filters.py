@@ -482,17 +482,22 @@ class AuditRecordFilter(filters.FilterSet):
         help_text="An id (a release slug, agency code or username also); needs model.",
     )
     user = filters.CharFilter(
-        field_name="actor", max_length=USERNAME_MAX, help_text="A username, or system:<task>."
+        field_name="actor",
+        max_length=USERNAME_MAX,
+        label="User",
+        help_text="A username, or system:<task>.",
     )
     since = DateTimeFilter(
         field_name="at",
         lookup_expr="gte",
+        label="Since",
         widget=_WHEN,
         help_text="ISO 8601 (YYYY-MM-DDTHH:MM:SS); inclusive; without an offset, in your zone.",
     )
     until = DateTimeFilter(
         field_name="at",
         lookup_expr="lt",
+        label="Until",
         widget=_WHEN,
         help_text="ISO 8601 (YYYY-MM-DDTHH:MM:SS); exclusive; without an offset, in your zone.",
     )
