@@ -180,6 +180,8 @@ def test_releases_sort_and_search_on_the_page_and_the_api(client, releases, staf
     ]
     refused = api.get("/api/v1/releases/", {"o": "password"})
     assert refused.status_code == 400 and "o" in refused.json()
+    for bad_text in ("a\x00b", "x" * 201):  # PostgreSQL cannot compare a NUL; over the limit
+        assert api.get("/api/v1/requests/", {"q": bad_text}).status_code == 400
 
 
 def test_release_target_dates_filter_with_typed_date_inputs(client, agencies, staff):
