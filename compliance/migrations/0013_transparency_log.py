@@ -7,6 +7,36 @@ import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
 
+from compliance.audit import merkle  # pure functions (no models): safe in a migration
+
+BATCH = 5000
+
+
+def build_tree(apps, schema_editor):
+    """R33: the tree of the entries already in the ledger, so that the first write after
+    this migration does not build it (for minutes, holding the chain lock)."""
+    AuditRecord = apps.get_model("compliance", "AuditRecord")
+    MerkleNode = apps.get_model("compliance", "MerkleNode")
+    db = schema_editor.connection.alias
+    frontier = merkle.Frontier()
+    last = 0
+    while True:
+        rows = list(
+            AuditRecord.objects.using(db)
+            .filter(seq__gt=last)
+            .order_by("seq")
+            .values_list("seq", "hash")[:BATCH]
+        )
+        if not rows:
+            return
+        nodes = [
+            MerkleNode(key=(level << 48) | index, hash=value)
+            for _seq, entry_hash in rows
+            for (level, index), value in frontier.push(merkle.leaf_hash(entry_hash))
+        ]
+        MerkleNode.objects.using(db).bulk_create(nodes)
+        last = rows[-1][0]
+
 
 class Migration(migrations.Migration):
 
@@ -169,4 +199,5 @@ class Migration(migrations.Migration):
             model_name='historicalauditwitness',
             trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='99656651a4bd51f7f4c4b02d83f44832900695b7', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_3e1d1', table='compliance_historicalauditwitness', when='AFTER')),
         ),
+        migrations.RunPython(build_tree, migrations.RunPython.noop),
     ]
