@@ -117,6 +117,17 @@ def sha256(value: Any) -> str:
     return hashlib.sha256(canonical(value)).hexdigest()
 
 
+def sha256_plain(value: Any) -> str:
+    """``sha256(value)`` for a value that ``jsonable`` already returned (so it returns it
+    unchanged): the canonical bytes without walking the value a second time."""
+    if orjson is not None:
+        try:
+            return hashlib.sha256(_dumps(value, option=_SORT_KEYS)).hexdigest()
+        except TypeError:
+            pass
+    return sha256(value)
+
+
 def content_digest(snapshot: dict) -> str:
     """Digest of one history row and its m2m history rows (see ``snapshot`` in registry)."""
     return sha256(snapshot)
