@@ -17,10 +17,13 @@ ranges (``lo`` ≤ id < ``hi``), which is how ``parallel`` shares the work among
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.db.models import Count, Max, Min
 from psycopg.types.datetime import TimestamptzLoader
 
 from compliance.audit.chain import _PLAIN, ENTRY_KEYS, GENESIS_HASH, jsonable, sha256_plain
@@ -194,9 +197,26 @@ def scan_table(tracked: Tracked, lo: int | None = None, hi: int | None = None) -
     return TableScan(entries, first_bad, unchained)
 
 
-def tasks() -> list[tuple[str, int | None, int | None]]:
-    """(history table, lo, hi): every table whole (see ``parallel`` for ranges)."""
-    return [(table, None, None) for table in sorted(tracked_models())]
+def tasks(workers: int = 1) -> list[tuple[str, int | None, int | None]]:
+    """(history table, lo, hi), largest first: every table whole, or with several workers the
+    large ones cut into ``history_id`` ranges (each range merges its own rows and entries)."""
+    tables = tracked_models()
+    if workers <= 1:
+        return [(table, None, None) for table in sorted(tables)]
+    out = []
+    for table in sorted(tables):
+        bounds = tables[table].history_model.objects.aggregate(
+            lo=Min("history_id"), hi=Max("history_id"), n=Count("history_id")
+        )
+        if not bounds["n"]:
+            continue
+        pieces = max(1, min(4 * workers, bounds["n"] // PIECE))
+        step = (bounds["hi"] - bounds["lo"]) // pieces + 1
+        for i in range(pieces):
+            lo = bounds["lo"] + i * step
+            out.append((bounds["n"] // pieces, table, lo, lo + step))
+    out.sort(key=lambda task: -task[0])
+    return [(table, lo, hi) for _n, table, lo, hi in out]
 
 
 def combine(scans: list[TableScan], first_link: int | None, untracked: int | None) -> Scan:
@@ -206,9 +226,92 @@ def combine(scans: list[TableScan], first_link: int | None, untracked: int | Non
     return Scan(entries, first_bad, unchained)
 
 
-def scan_chain() -> Scan:
-    """Every check of the walk in sequence order, in one process (see ``parallel`` for
-    several)."""
+def scan_chain(workers: int = 1) -> Scan:
+    """Every check of the walk in sequence order: in this process, or (PostgreSQL, inside
+    the caller's REPEATABLE READ transaction) shared among ``workers`` forked processes."""
+    if workers > 1 and connection.vendor == "postgresql":
+        return _parallel_scan(workers)
     tables = tracked_models()
     scans = [scan_table(tables[table], lo, hi) for table, lo, hi in tasks()]
     return combine(scans, first_link_problem(), untracked_entry())
+
+
+# --- several processes -------------------------------------------------------------------
+# The parent exports its snapshot (pg_export_snapshot); each worker is forked, opens its own
+# connection (the parent's stays untouched: the child keeps the inherited one referenced and
+# never closes it) and reads every range in a transaction on that same snapshot, so all of
+# them see exactly what the parent sees. Ranges are independent: each merges its own history
+# rows, m2m rows and entries; links between entries are checked by the parent's window query.
+PIECE = 50_000
+_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
+_inherited: list = []
+_snapshot: str | None = None
+
+
+def _parallel_scan(workers: int) -> Scan:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = cursor.fetchone()[0]
+    work = tasks(workers)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_worker_start, initargs=(snapshot,)) as pool:
+        pending = pool.map_async(_worker_scan, work, chunksize=1)
+        first_link, untracked = first_link_problem(), untracked_entry()  # meanwhile, here
+        scans = pending.get()
+    return combine(scans, first_link, untracked)
+
+
+def _worker_start(snapshot: str) -> None:
+    global _snapshot
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"unexpected snapshot id {snapshot!r}")
+    _snapshot = snapshot
+    for alias in connections:
+        _inherited.append(connections[alias])  # the parent's: kept alive, never closed here
+        connections[alias] = connections.create_connection(alias)
+
+
+def _worker_scan(task: tuple[str, int | None, int | None]) -> TableScan:
+    table, lo, hi = task
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot}'")
+        return scan_table(tracked_models()[table], lo, hi)
+
+
+def live_suspect(tracked: Tracked, compared: list[str]):
+    """PostgreSQL: the smallest primary key of a live row that its latest history record may
+    not explain, or None: one statement compares every live row with its object's latest
+    history record (each compared column as text: where ``verify._first_unexplained`` sees a
+    difference the texts differ too) and its m2m sets. ``verify`` checks the rows from that
+    key on the original way, which names the problem (and goes on past a false alarm)."""
+    qn = connection.ops.quote_name
+    live, hist = tracked.model._meta, tracked.history_model._meta
+    pk = qn(live.get_field(tracked.pk_attname).column)
+    hpk = qn(hist.get_field(tracked.pk_attname).column)
+    differs = [
+        f"l.{qn(live.get_field(n).column)}::text IS DISTINCT FROM h.{qn(hist.get_field(n).column)}::text"
+        for n in compared
+    ]
+    for m in tracked.m2m:
+        through, mhist = m.through._meta, m.history_model._meta
+        target = qn(through.get_field(m.target_attname).column)
+        source = qn(through.get_field(m.source_attname).column)
+        htarget = qn(mhist.get_field(m.target_attname).column)
+        differs.append(
+            f"(SELECT array_agg(t.{target} ORDER BY t.{target}) FROM {qn(through.db_table)} t"
+            f" WHERE t.{source} = l.{pk}) IS DISTINCT FROM"
+            f" (SELECT array_agg(r.{htarget} ORDER BY r.{htarget}) FROM {qn(mhist.db_table)} r"
+            " WHERE r.history_id = h.history_id)"
+        )
+    sql = (
+        f"WITH latest AS (SELECT {hpk} AS pk, MAX(history_id) AS hid FROM {qn(hist.db_table)}"
+        f" GROUP BY {hpk}) SELECT MIN(l.{pk}) FROM {qn(live.db_table)} l"
+        f" LEFT JOIN latest ON latest.pk = l.{pk}"
+        f" LEFT JOIN {qn(hist.db_table)} h ON h.history_id = latest.hid"
+        " WHERE h.history_id IS NULL OR h.history_type = '-' OR "
+        + " OR ".join(differs or ["false"])
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
