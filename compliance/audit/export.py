@@ -23,11 +23,12 @@ import json
 from collections.abc import Iterator
 
 import orjson
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from compliance.audit.chain import jsonable
 from compliance.audit.log import EXPORT_FIELDS, export_row
-from compliance.audit.paging import keyset_chunks
+from compliance.audit.paging import keyset_chunks, plain_rows
 from compliance.models.audit import AuditRecord
 
 CHUNK = 1000
@@ -59,13 +60,22 @@ def iter_rows(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterator[d
         yield from rows
 
 
+_CHANGES_AT = EXPORT_FIELDS.index("changes")
+# ``changes`` read as its JSON text: decoded (and re-encoded) once per distinct text.
+_COLUMNS = tuple(
+    Cast("changes", output_field=TextField()) if name == "changes" else name
+    for name in EXPORT_FIELDS
+)
+
+
 def _tuple_chunks(queryset: QuerySet[AuditRecord], chunk: int) -> Iterator[list[tuple]]:
-    """EXPORT_FIELDS tuples (seq first) in seq order, ``chunk`` per keyset query."""
-    rows_qs = queryset.order_by("seq").values_list(*EXPORT_FIELDS)
+    """EXPORT_FIELDS tuples (seq first, ``changes`` as text) in seq order, ``chunk`` per
+    keyset query."""
+    rows_qs = queryset.order_by("seq").values_list(*_COLUMNS)
     last = None
     while True:
         page = rows_qs if last is None else rows_qs.filter(seq__gt=last)
-        rows = list(page[:chunk])
+        rows = plain_rows(page[:chunk])
         if not rows:
             return
         yield rows
@@ -74,6 +84,20 @@ def _tuple_chunks(queryset: QuerySet[AuditRecord], chunk: int) -> Iterator[list[
 
 _changes_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 _dumps = orjson.dumps
+_encoded: dict[str | None, str] = {}
+CACHE = 4096
+
+
+def _changes(text: str | None) -> str:
+    """``json.dumps(<the JSONField's value>, ensure_ascii=False, sort_keys=True)`` from the
+    column's text (JSONField.from_db_value is json.loads): a pure function of the text, so
+    repeated texts (a status going from pending to approved, ...) are encoded once."""
+    out = _encoded.get(text)
+    if out is None:
+        if len(_encoded) >= CACHE:
+            _encoded.clear()
+        out = _encoded[text] = _changes_json(None if text is None else json.loads(text))
+    return out
 
 
 def _text(value: str) -> bytes:
@@ -104,7 +128,7 @@ def _jsonl_line(row: tuple) -> bytes:
         (
             b'{"action": ', _text(action),
             b', "at": ', _text(at),
-            b', "changes": ', _changes_json(changes).encode("utf-8"),
+            b', "changes": ', _changes(changes).encode("utf-8"),
             b', "content_digest": ', _text(digest),
             b', "hash": ', _text(hash_),
             b', "history_id": ', _json_value(hid),
@@ -129,7 +153,7 @@ def _csv_row(row: tuple) -> list:
      user_id, digest, prev_hash, hash_) = row  # fmt: skip
     return [
         seq, seq, model, object_id, object_repr, action, actor, jsonable(at), reason,
-        _changes_json(changes), table, hid, "" if user_id is None else user_id, digest,
+        _changes(changes), table, hid, "" if user_id is None else user_id, digest,
         prev_hash, hash_,
     ]  # fmt: skip
 
