@@ -196,9 +196,10 @@ def machine_facts(db_url: str) -> dict:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
-        0
-    ]
+    wrk_version = "wrk not installed (no HTTP step)"
+    if shutil.which("wrk"):
+        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+        wrk_version = wrk.stdout.split("\n")[0]
     import django
     import gunicorn
 
@@ -905,9 +906,10 @@ def main() -> None:
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     if not db_url.startswith(("postgres://", "postgresql://")):
         sys.exit("FATAL: BENCH_DATABASE_URL must be a PostgreSQL URL")
-    ensure_wrk()
     env = server_env(db_url)
     steps = list(args.only or STEP_NAMES)
+    if "http" in steps:  # the load generator is needed by the HTTP step only
+        ensure_wrk()
     if "seed" not in steps and not database_exists(db_url):
         sys.exit(f"FATAL: {db_name(db_url)} does not exist: run without --only (or include seed)")
     started = time.monotonic()

@@ -104,6 +104,7 @@ def _pg_stream(queryset, columns) -> Iterator[tuple]:
         for i, col in enumerate(cols)
     ]
     converters = [(i, funcs, col) for i, funcs, col in converters if funcs]
+    memo: dict[int, dict] = {i: {} for i, _funcs, _col in converters}
     connection.ensure_connection()
     cursor = connection.connection.cursor(name=f"clearance_scan_{next(_cursor_names)}")
     cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
@@ -116,11 +117,31 @@ def _pg_stream(queryset, columns) -> Iterator[tuple]:
             for row in rows:
                 row = list(row)
                 for i, funcs, col in converters:
-                    for func in funcs:
-                        row[i] = func(row[i], col, connection)
+                    row[i] = _convert(memo[i], row[i], funcs, col)
                 yield tuple(row)
     finally:
         cursor.close()
+
+
+def _convert(memo: dict, raw, funcs, col):
+    """Django's converters of one value (JSONField: json.loads of the column's text), once
+    per distinct text: a pure function of it, and nothing here changes the value it returns
+    (``jsonable`` builds new lists and dicts)."""
+    if not isinstance(raw, str):
+        for func in funcs:
+            raw = func(raw, col, connection)
+        return raw
+    try:
+        return memo[raw]
+    except KeyError:
+        pass
+    value = raw
+    for func in funcs:
+        value = func(value, col, connection)
+    if len(memo) >= 4096:
+        memo.clear()
+    memo[raw] = value
+    return value
 
 
 def _plain(columns: tuple[str, ...], row: tuple) -> dict:
