@@ -26,6 +26,7 @@ from compliance.audit.chain import (
     sha256_plain,
 )
 from compliance.audit.registry import Tracked, snapshots_of
+from compliance.audit.tree import append_leaf
 from compliance.models.audit import AuditAction, AuditRecord
 
 # pg_advisory_xact_lock key for the chain head ("CLRA"), taken inside the SQL function
@@ -85,6 +86,7 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         instance=instance,
     )
     record.save(using=using, force_insert=True)
+    append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
     return record
 
 
