@@ -61,13 +61,13 @@ VALUES = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(VALUES)
 def test_canonical_equals_the_definition_on_every_type(value):
     assert canonical(value) == canonical_reference(value)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.dictionaries(TEXT, VALUES, max_size=14))
 def test_canonical_equals_the_definition_on_entry_shaped_dicts(entry):
     entry["changes"] = [{"field": k, "old": v, "new": None} for k, v in entry.items()]
