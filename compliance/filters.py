@@ -10,6 +10,7 @@ the query string of the page, the API list and the export.
     AllowlistFilter          /allowlist/ page (every release's entries)
     AuditRecordFilter        /audit/ page, GET /api/v1/audit/ and its export, export_audit
     ReminderFilter           /reminders/ page, GET /api/v1/reminders/
+    EvidenceDocumentFilter   /evidence/ page, GET /api/v1/evidence/
 
 Filters by code, slug or username match exactly: an unknown value gives an empty list. A
 malformed value is a 400 on the API and a form error on the page, never ignored: a round that
@@ -37,6 +38,8 @@ from compliance.models import (
     AllowlistStatus,
     AuditAction,
     AuditRecord,
+    EvidenceDocument,
+    EvidenceKind,
     GovernmentRequest,
     LabPosition,
     Partner,
@@ -417,3 +420,35 @@ class ReminderFilter(filters.FilterSet):
     class Meta:
         model = Reminder
         fields = ["recipient", "kind", "sweep", "since", "until"]
+
+
+class EvidenceDocumentFilter(filters.FilterSet):
+    """/evidence/ page and GET /api/v1/evidence/ (R37)."""
+
+    q = filters.CharFilter(
+        method="filter_q",
+        max_length=NAME_MAX,
+        label="Search",
+        help_text="Title, file name or hash (prefix) contains.",
+    )
+    kind = filters.ChoiceFilter(choices=EvidenceKind.choices, empty_label="Any")
+    agency = code_filter("agency__code")
+    release = filters.CharFilter(
+        field_name="releases__slug",
+        max_length=SLUG_MAX,
+        label="Release",
+        help_text="Release slug.",
+        widget=Select(choices=release_choices()),
+    )
+    sha256 = filters.CharFilter(max_length=64, label="SHA-256", help_text="The full hash.")
+
+    class Meta:
+        model = EvidenceDocument
+        fields = ["q", "kind", "agency", "release", "sha256"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(original_name__icontains=value)
+            | Q(sha256__startswith=value.lower())
+        )

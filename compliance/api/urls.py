@@ -45,5 +45,7 @@ urlpatterns = [
     path("reminders/", views.ReminderList.as_view(), name="reminder-list"),
     path("", include("compliance.api.audit")),
     path("", include("compliance.api.gateways")),
+    # Before the router: /releases/{slug}/evidence-pack/ and /requests/{id}/evidence-pack/.
+    path("", include("compliance.api.evidence")),
     path("", include(router.urls)),
 ]

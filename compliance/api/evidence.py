@@ -1,0 +1,120 @@
+"""Evidence API (R37–R39): documents, their download, and evidence packs.
+
+Uploads are multipart (``file``, ``title``, ``kind``, …); edits are JSON (metadata and links
+only). The download is always an attachment with ``nosniff``, a type Clearance itself read
+from the bytes, and a sandboxing CSP: a browser never renders an upload in the app's origin."""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.urls import include, path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from compliance import filters
+from compliance.api import serializers as s
+from compliance.api.views import STAFF, ServiceViewSet
+from compliance.models import EvidenceDocument
+from compliance.services.evidence import update_evidence, upload_evidence
+
+DOCUMENTS = EvidenceDocument.objects.select_related("agency", "uploaded_by").prefetch_related(
+    "releases", "requests", "signoffs", "allowlist_entries", "superseded_by"
+)
+# Types served under their own name; anything else (never stored, but a hand-edited row could
+# say so) is served as bytes.
+SAFE_TYPES = {
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "message/rfc822",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/rtf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+}
+
+
+def safe_content_type(content_type: str) -> str:
+    if content_type == "text/plain":
+        return "text/plain; charset=utf-8"
+    return content_type if content_type in SAFE_TYPES else "application/octet-stream"
+
+
+def download_response(document: EvidenceDocument) -> FileResponse:
+    """The stored bytes as an attachment, streamed in chunks (shared with the pages)."""
+    try:
+        stream = default_storage.open(document.file.name, "rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404("The document's bytes are missing from storage.") from exc
+    response = FileResponse(
+        stream,
+        as_attachment=True,
+        filename=document.original_name or f"document-{document.pk}",
+        content_type=safe_content_type(document.content_type),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Evidence-SHA256"] = document.sha256
+    return response
+
+
+class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    """GET, POST /evidence/ (POST multipart: staff and admins); GET, PATCH /evidence/{id}/."""
+
+    queryset = DOCUMENTS
+    serializer_class = s.EvidenceDocumentSerializer
+    update_serializer_class = s.EvidenceUpdateSerializer
+    filterset_class = filters.EvidenceDocumentFilter
+    permission_classes = STAFF
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    update_service = staticmethod(update_evidence)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.EvidenceUploadSerializer
+        return super().get_serializer_class()
+
+    @extend_schema(
+        request={"multipart/form-data": s.EvidenceUploadSerializer},
+        responses={201: s.EvidenceDocumentSerializer, 200: s.EvidenceDocumentSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        """R37: upload a document. The same bytes again give the existing document (200)."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        document, created = upload_evidence(actor=request.user, **serializer.validated_data)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(self.render(document), status=code)
+
+    @extend_schema(
+        request=s.EvidenceUpdateSerializer, responses={200: s.EvidenceDocumentSerializer}
+    )
+    def partial_update(self, request, *args, **kwargs):
+        """Metadata and links only: the bytes never change (a new version ``supersedes``)."""
+        return super().partial_update(request, *args, **kwargs)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def file(self, request, pk=None):
+        """The document's bytes, as an attachment (every role)."""
+        return download_response(self.get_object())
+
+
+router = SimpleRouter()
+router.register("evidence", EvidenceViewSet, basename="evidence")
+
+urlpatterns = [path("", include(router.urls))]
