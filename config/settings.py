@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "compliance.models.signoffs.Stage.choices",
         "AccessReasonEnum": "compliance.api.serializers.ACCESS_REASONS",
         "AlertKindEnum": "compliance.api.serializers.ALERT_KINDS",
+        "EvidenceKindEnum": "compliance.models.evidence.EvidenceKind.choices",
     },
 }
 

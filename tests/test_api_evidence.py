@@ -11,7 +11,7 @@ from compliance import services
 from compliance.models import EvidenceDocument
 from tests import factories
 from tests.api_support import API, client_for, results, signoffs
-from tests.evidence_support import ALLOWED, REFUSED, media, upload  # noqa: F401
+from tests.evidence_support import ALLOWED, REFUSED, upload
 from tests.helpers import history_counts
 
 pytestmark = pytest.mark.postgres
@@ -141,9 +141,7 @@ def test_new_version_supersedes_and_search_finds_it(staff, media):
 def test_decisions_cite_documents_and_the_audit_log_shows_them(
     staff, admin_user, admin2, agencies, media
 ):
-    release = services.submit_release(
-        factories.make_release(staff, agencies=agencies), actor=staff
-    )
+    release = services.submit_release(factories.make_release(staff, agencies=agencies), actor=staff)
     client = client_for(staff)
     doc = post_file(client, "letter.pdf", ALLOWED["letter.pdf"][0]()).json()
     signoff = signoffs(release, "limited")[0]
