@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from compliance import clock
+from compliance.audit.evidence import stored_digest
 from compliance.evidence_types import RefusedType, detect
 from compliance.models import EvidenceDocument
 from compliance.models.evidence import evidence_path
@@ -51,23 +52,6 @@ def file_digest(stream) -> tuple[str, int]:
         size += len(chunk)
     stream.seek(0)
     return digest.hexdigest(), size
-
-
-def stored_digest(name: str, storage=None) -> str | None:
-    """The SHA-256 of the stored bytes named ``name``, or None when they are gone."""
-    storage = storage or default_storage
-    try:
-        with storage.open(name, "rb") as stream:
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: stream.read(CHUNK), b""):
-                digest.update(chunk)
-            return digest.hexdigest()
-    except (FileNotFoundError, OSError):
-        return None
-    except Exception as exc:  # a bucket's client raises its own errors for a missing key
-        if exc.__class__.__name__ in ("ClientError", "NoSuchKey"):
-            return None
-        raise
 
 
 def _check_upload(upload) -> tuple[str, int, str]:
