@@ -6,21 +6,29 @@ from the bytes, and a sandboxing CSP: a browser never renders an upload in the a
 
 from __future__ import annotations
 
+import re
+
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import include, path
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 
 from compliance import filters
 from compliance.api import serializers as s
-from compliance.api.views import STAFF, ServiceViewSet
-from compliance.models import EvidenceDocument
+from compliance.api.permissions import AuditReader
+from compliance.api.views import STAFF, ServiceViewSet, refuse_nul
+from compliance.audit import pack
+from compliance.models import EvidenceDocument, GovernmentRequest, Release
 from compliance.services.evidence import update_evidence, upload_evidence
 
 DOCUMENTS = EvidenceDocument.objects.select_related("agency", "uploaded_by").prefetch_related(
@@ -114,7 +122,74 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
         return download_response(self.get_object())
 
 
+class EvidencePackView(APIView):
+    """R39: GET /releases/{slug}/evidence-pack/ and /requests/{id}/evidence-pack/ (auditors
+    and admins): a zip streamed as it is built (see ``compliance.audit.pack``)."""
+
+    permission_classes = [IsAuthenticated, AuditReader]
+    subject_type = ""
+
+    def subject(self, key):
+        raise NotImplementedError
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, key):
+        refuse_nul(key)
+        subject, records, documents, label = self.subject(key)
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response = StreamingHttpResponse(
+            pack.evidence_pack(
+                subject=subject, records=records, documents=documents, actor=request.user
+            ),
+            content_type="application/zip",
+        )
+        filename = f"evidence-pack-{label}-{stamp}.zip"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class ReleasePackView(EvidencePackView):
+    def subject(self, key):
+        release = get_object_or_404(Release, slug=key)
+        subject = {"type": "release", "slug": release.slug, "id": release.pk}
+        return (
+            subject,
+            pack.release_pack_records(release),
+            pack.release_documents(release),
+            re.sub(r"[^A-Za-z0-9_-]", "_", release.slug),
+        )
+
+
+class RequestPackView(EvidencePackView):
+    def subject(self, key):
+        if not str(key).isdigit():
+            raise Http404
+        obj = get_object_or_404(GovernmentRequest.objects.select_related("agency"), pk=key)
+        subject = {
+            "type": "request",
+            "id": obj.pk,
+            "agency": obj.agency.code,
+            "reference": obj.reference,
+        }
+        return (
+            subject,
+            pack.request_pack_records(obj),
+            pack.request_documents(obj),
+            f"request-{obj.pk}",
+        )
+
+
 router = SimpleRouter()
 router.register("evidence", EvidenceViewSet, basename="evidence")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path(
+        "releases/<str:key>/evidence-pack/", ReleasePackView.as_view(), name="release-evidence-pack"
+    ),
+    path(
+        "requests/<str:key>/evidence-pack/", RequestPackView.as_view(), name="request-evidence-pack"
+    ),
+    path("", include(router.urls)),
+]
