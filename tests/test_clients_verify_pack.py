@@ -37,9 +37,7 @@ def signing_key(settings):
 def cited_release(staff, admin_user, agencies, media):
     """A release whose sign-off and allowlist decision cite a letter, with a directive
     linking another document."""
-    release = services.submit_release(
-        factories.make_release(staff, agencies=agencies), actor=staff
-    )
+    release = services.submit_release(factories.make_release(staff, agencies=agencies), actor=staff)
     letter, _ = upload_evidence(
         actor=staff,
         file=upload("june-26.pdf", pdf_letter(["June 26 letter"])),

@@ -358,6 +358,7 @@ def signoff_decide(request, slug):
             evidence=d["evidence"],
             conditions=d["conditions"],
             reason=d["reason"],
+            documents=d["documents"],
         ),
         "Decision recorded.",
     )
