@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from compliance.models.audit import AuditRecord
 
 ED25519 = 0x01
 
@@ -43,6 +43,8 @@ class _Tree:
     """The leaves of the first ``size`` ledger entries (32 bytes each) and the root."""
 
     def __init__(self, size: int):
+        from compliance.models.audit import AuditRecord
+
         hashes = AuditRecord.objects.filter(seq__lte=size).order_by("seq")
         self.leaves = [_leaf(h) for h in hashes.values_list("hash", flat=True).iterator(5000)]
         if len(self.leaves) != size:
@@ -77,7 +79,7 @@ def _tree(size: int) -> _Tree:
 
 
 def _signer() -> tuple[str, Ed25519PrivateKey, bytes]:
-    text = getattr(settings, "AUDIT_SIGNING_KEY", "")
+    text = getattr(settings, "AUDIT_SIGNING_KEY", "") or os.environ.get("AUDIT_SIGNING_KEY", "")
     parts = text.strip().split("+", 4)
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
         raise ImproperlyConfigured("AUDIT_SIGNING_KEY (a note private key) is not set")
@@ -92,6 +94,8 @@ def _signer() -> tuple[str, Ed25519PrivateKey, bytes]:
 
 def pack_checkpoint() -> tuple[int, str]:
     """A checkpoint of the whole ledger now: (tree size, signed note text)."""
+    from compliance.models.audit import AuditRecord
+
     size = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     _tree.cache_clear()
     root = _tree(size).hash(0, size) if size else hashlib.sha256(b"").digest()
