@@ -58,6 +58,11 @@ def test_over_the_size_limit_is_a_400(staff, media, settings):
     response = post_file(client_for(staff), "big.txt", data)
     assert response.status_code == 400
     assert "limit" in response.json()["file"][0]
+    # A body announcing far more than the limit is refused before it is read.
+    huge = post_file(client_for(staff), "huge.txt", b"y" * 200_000)
+    assert huge.status_code == 400
+    assert "limit" in huge.json()["file"][0]
+    assert not EvidenceDocument.objects.exists()
     assert post_file(client_for(staff), "ok.txt", b"x" * 1000).status_code == 201
 
 

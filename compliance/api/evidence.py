@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -29,7 +31,7 @@ from compliance.api.permissions import AuditReader
 from compliance.api.views import STAFF, ServiceViewSet, refuse_nul
 from compliance.audit import pack
 from compliance.models import EvidenceDocument, GovernmentRequest, Release
-from compliance.services.evidence import update_evidence, upload_evidence
+from compliance.services.evidence import too_large_message, update_evidence, upload_evidence
 
 DOCUMENTS = EvidenceDocument.objects.select_related("agency", "uploaded_by").prefetch_related(
     "releases", "requests", "signoffs", "allowlist_entries", "superseded_by"
@@ -79,6 +81,20 @@ def download_response(document: EvidenceDocument) -> FileResponse:
     return response
 
 
+# Room for the multipart framing and the metadata fields around the file itself.
+FORM_OVERHEAD = 64 * 1024
+
+
+def refuse_oversized_body(request) -> None:
+    """A body that announces more than a document may be is refused before it is read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.EVIDENCE_MAX_BYTES + FORM_OVERHEAD:
+        raise ValidationError({"file": [too_large_message()]})
+
+
 class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """GET, POST /evidence/ (POST multipart: staff and admins); GET, PATCH /evidence/{id}/."""
 
@@ -102,6 +118,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
     )
     def create(self, request, *args, **kwargs):
         """R37: upload a document. The same bytes again give the existing document (200)."""
+        refuse_oversized_body(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         document, created = upload_evidence(actor=request.user, **serializer.validated_data)

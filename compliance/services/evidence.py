@@ -57,10 +57,10 @@ def file_digest(stream) -> tuple[str, int]:
 def _check_upload(upload) -> tuple[str, int, str]:
     size = upload.size
     if size is not None and size > settings.EVIDENCE_MAX_BYTES:
-        raise ValidationError({"file": [_too_large()]})
+        raise ValidationError({"file": [too_large_message()]})
     sha256, size = file_digest(upload)
     if size > settings.EVIDENCE_MAX_BYTES:
-        raise ValidationError({"file": [_too_large()]})
+        raise ValidationError({"file": [too_large_message()]})
     try:
         detected = detect(upload, upload.name or "")
     except RefusedType as exc:
@@ -68,7 +68,7 @@ def _check_upload(upload) -> tuple[str, int, str]:
     return sha256, size, detected.content_type
 
 
-def _too_large() -> str:
+def too_large_message() -> str:
     limit = settings.EVIDENCE_MAX_BYTES
     return f"The file is larger than the limit of {limit} bytes ({limit // (1024 * 1024)} MB)."
 
