@@ -185,7 +185,9 @@ def section(r: dict) -> str:
 
 Command: `{r["command"]}` (also run by `make bench`), {r["when"]}, {r["machine"]}.
 Own database `clearance_bench_evidence`, documents in a throwaway folder (FileSystemStorage).
-Each figure is the best of 3 runs, measured side by side in one run.
+Upload and download go through the whole Django stack in process (Django's test client:
+no socket), each the best of 3 runs beside a copy of the same file in the same run (the copy
+reads from the page cache).
 
 | what | figure | vs plain file copy (1.0 = as fast) |
 |---|---|---|

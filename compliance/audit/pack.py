@@ -121,7 +121,7 @@ def evidence_pack(
     docs = list(documents.order_by("pk"))
     generated_at = timezone.now().isoformat()
     files, seqs = _Files(), array("q")
-    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED, compress_level=6)
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
     records_jsonl = _records_jsonl(records, size, seqs)
     archive.add(files.track("records.jsonl", records_jsonl), "records.jsonl")
     for document in docs:
