@@ -167,6 +167,9 @@ def test_decisions_cite_documents_and_the_audit_log_shows_them(
         f"{API}/audit/", {"model": "evidencedocument", "object_id": doc["id"]}
     )
     assert doc_log.json()["results"][0]["reason"].startswith(f"cited by sign-off #{signoff.pk}")
+    # The release's full history covers the documents its sign-offs cite.
+    history = client.get(f"{API}/releases/{release.slug}/history/").json()["results"]
+    assert ("evidencedocument", str(doc["id"])) in {(r["model"], r["object_id"]) for r in history}
 
     entry = services.propose_allowlist_entry(
         release, actor=staff, partner=factories.PartnerFactory()

@@ -26,23 +26,41 @@ def audit_records(**filters) -> QuerySet[AuditRecord]:
 
 
 def release_history_records(release) -> QuerySet[AuditRecord]:
-    """The release, its sign-offs and allowlist entries, and the government requests that
-    ever named it (deleted ones included: read from the history tables), newest first."""
+    """The release, its sign-offs and allowlist entries, the government requests that ever
+    named it, and the evidence documents ever linked to any of them (deleted ones included:
+    read from the history tables), newest first."""
     by_name = {t.name: t for t in tracked_models().values()}
     signoffs = by_name["signoff"].history_model.objects.filter(release_id=release.pk)
     entries = by_name["allowlistentry"].history_model.objects.filter(release_id=release.pk)
-    request_links = next(
-        m for m in by_name["governmentrequest"].m2m if m.name == "releases"
-    ).history_model.objects.filter(release_id=release.pk)
+    request_links = _links(by_name["governmentrequest"], "releases").filter(release_id=release.pk)
     ids = {
         "signoff": signoffs.values_list("id", flat=True).distinct(),
         "allowlistentry": entries.values_list("id", flat=True).distinct(),
         "governmentrequest": request_links.values_list("history__id", flat=True).distinct(),
     }
+    ids["evidencedocument"] = _documents_linked(by_name["evidencedocument"], release, ids)
     q = Q(model="release", object_id=str(release.pk))
     for model, values in ids.items():
         q |= Q(model=model, object_id__in=[str(v) for v in values])
     return AuditRecord.objects.filter(q).order_by("-seq")
+
+
+def _links(tracked, field: str):
+    return next(m for m in tracked.m2m if m.name == field).history_model.objects
+
+
+def _documents_linked(documents, release, ids: dict) -> QuerySet:
+    """R37: documents ever linked to the release or to its sign-offs, entries or requests."""
+    q = Q(release_id=release.pk)
+    links = _links(documents, "releases").filter(q).values_list("evidencedocument_id", flat=True)
+    for field, attname, model in (
+        ("signoffs", "signoff_id", "signoff"),
+        ("allowlist_entries", "allowlistentry_id", "allowlistentry"),
+        ("requests", "governmentrequest_id", "governmentrequest"),
+    ):
+        linked = _links(documents, field).filter(**{f"{attname}__in": ids[model]})
+        links = links.union(linked.values_list("evidencedocument_id", flat=True))
+    return links
 
 
 def audit_item(record: AuditRecord) -> dict:

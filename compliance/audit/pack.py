@@ -60,8 +60,9 @@ def _with_documents(records: QuerySet[AuditRecord], documents) -> QuerySet[Audit
 
 
 def release_pack_records(release: Release) -> QuerySet[AuditRecord]:
-    """The release, its sign-offs, allowlist entries, requests and documents."""
-    return _with_documents(release_history_records(release), release_documents(release))
+    """The release, its sign-offs, allowlist entries, requests and documents: its full
+    history (``compliance.audit.log.release_history_records``)."""
+    return release_history_records(release)
 
 
 def request_pack_records(request: GovernmentRequest) -> QuerySet[AuditRecord]:
