@@ -147,3 +147,42 @@ def test_bucket_storage_upload_download_and_changed_bytes(staff, auditor, bucket
     bucket.delete_object(Bucket=BUCKET, Key=key)
     assert verify_chain()["broken"]["problem"] == "evidence_missing"
     json.dumps(result)  # the API and the command print it as JSON
+
+
+def test_evidence_s3_bucket_setting_selects_s3_storage(s3_server):
+    """EVIDENCE_S3_BUCKET (+ AWS_*) in the environment: default storage is django-storages' S3
+    backend on that endpoint; without it, the folder MEDIA_ROOT."""
+    code = (
+        "import django, json; django.setup();"
+        "from django.core.files.storage import default_storage as s; s._setup();"
+        "w = s._wrapped;"
+        "print(json.dumps([type(w).__name__, getattr(w, 'bucket_name', None),"
+        " getattr(w, 'endpoint_url', None), str(getattr(w, 'location', ''))]))"
+    )
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x",
+        "MEDIA_ROOT": "/tmp/clearance-media-check",
+    }
+    root = Path(__file__).resolve().parent.parent
+    s3 = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **base,
+            "EVIDENCE_S3_BUCKET": BUCKET,
+            "AWS_S3_ENDPOINT_URL": s3_server,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        },
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(s3.stdout.splitlines()[-1]) == ["S3Storage", BUCKET, s3_server, "evidence"]
+    folder = subprocess.run(
+        [sys.executable, "-c", code], env=base, cwd=root, capture_output=True, text=True, check=True
+    )
+    assert json.loads(folder.stdout.splitlines()[-1])[0] == "FileSystemStorage"
+    assert json.loads(folder.stdout.splitlines()[-1])[3] == "/tmp/clearance-media-check"
