@@ -23,7 +23,8 @@ AXES_ENABLED = False
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Evidence files (R37) of a test run go to a throwaway folder, never the project's var/media
 # (tests that look at the files set their own folder: the ``media`` fixture).
-MEDIA_ROOT = tempfile.mkdtemp(prefix="clearance-test-media-")
+# A live server subprocess (uvicorn) is given its test's folder through TEST_MEDIA_ROOT.
+MEDIA_ROOT = os.environ.get("TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="clearance-test-media-")
 STORAGES = {
     **STORAGES,  # noqa: F405
     "default": {

@@ -4,6 +4,7 @@ of a document, one record dropped, one record edited), each reported."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import subprocess
@@ -17,8 +18,10 @@ from compliance import services
 from compliance.audit import pack_log
 from compliance.evidence_samples import pdf_letter
 from compliance.services.evidence import upload_evidence
+from compliance.services.users import issue_token
 from tests import factories
 from tests.api_support import API, client_for, signoffs
+from tests.asgi_support import LiveASGI
 from tests.evidence_support import upload
 
 pytestmark = pytest.mark.postgres
@@ -209,3 +212,46 @@ def test_verify_pack_needs_no_django():
         "zipfile",
         "cryptography",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pack_and_download_stream_under_the_asgi_server(
+    staff, admin_user, agencies, media, tmp_path
+):
+    """Under uvicorn (what production runs) the pack and a download are served chunk by
+    chunk from an async iterator (Django would read a sync iterator whole), and the pack
+    still verifies."""
+    private, verifier = pack_log.generate_key("clearance.test/audit")
+    release = factories.make_release(staff, agencies=agencies)
+    data = pdf_letter(["Letter served over ASGI"])
+    document, _ = upload_evidence(
+        actor=staff,
+        file=upload("asgi.pdf", data),
+        title="ASGI letter",
+        kind="agency_letter",
+        releases=[release],
+    )
+    token = issue_token(admin_user)
+    server = LiveASGI(TEST_MEDIA_ROOT=str(media), AUDIT_SIGNING_KEY=private).start()
+    try:
+        for path, check in (
+            (f"/api/v1/releases/{release.slug}/evidence-pack/", "application/zip"),
+            (f"/api/v1/evidence/{document.pk}/file/", "application/pdf"),
+        ):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            conn.request("GET", path, headers={"Authorization": f"Token {token}"})
+            response = conn.getresponse()
+            assert response.status == 200, response.read()[:300]
+            assert response.getheader("Content-Type") == check
+            body = response.read()
+            conn.close()
+            if check == "application/pdf":
+                assert body == data
+                assert response.getheader("X-Content-Type-Options") == "nosniff"
+            else:
+                assert response.getheader("Transfer-Encoding") == "chunked"
+                (tmp_path / "asgi.zip").write_bytes(body)
+    finally:
+        server.stop()
+    result = run_verify(tmp_path / "asgi.zip", verifier)
+    assert result.returncode == 0, result.stdout

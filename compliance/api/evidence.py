@@ -7,10 +7,13 @@ from the bytes, and a sandboxing CSP: a browser never renders an upload in the a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import include, path
@@ -62,7 +65,29 @@ def safe_content_type(content_type: str) -> str:
     return content_type if content_type in SAFE_TYPES else "application/octet-stream"
 
 
-def download_response(document: EvidenceDocument) -> FileResponse:
+def stream_body(request, chunks: Iterator[bytes]):
+    """The body of a streamed response. Under ASGI an async iterator pulling one chunk at a
+    time in the request's thread: Django's ASGI handler reads a *sync* iterator whole before
+    sending it (a 1 GB pack would need 1 GB). Under WSGI the iterator itself."""
+    if not isinstance(getattr(request, "_request", request), ASGIRequest):
+        return chunks
+
+    async def pull():
+        iterator = iter(chunks)
+        done = object()
+        step = sync_to_async(next, thread_sensitive=True)
+        try:
+            while (chunk := await step(iterator, done)) is not done:
+                yield chunk
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                await sync_to_async(close, thread_sensitive=True)()
+
+    return pull()
+
+
+def download_response(document: EvidenceDocument, request=None) -> FileResponse:
     """The stored bytes as an attachment, streamed in chunks (shared with the pages)."""
     try:
         stream = default_storage.open(document.file.name, "rb")
@@ -74,6 +99,8 @@ def download_response(document: EvidenceDocument) -> FileResponse:
         filename=document.original_name or f"document-{document.pk}",
         content_type=safe_content_type(document.content_type),
     )
+    if request is not None and isinstance(getattr(request, "_request", request), ASGIRequest):
+        response.streaming_content = stream_body(request, _chunks(stream))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
@@ -93,6 +120,11 @@ def refuse_oversized_body(request) -> None:
         length = 0
     if length > settings.EVIDENCE_MAX_BYTES + FORM_OVERHEAD:
         raise ValidationError({"file": [too_large_message()]})
+
+
+def _chunks(stream, size: int = 1024 * 1024) -> Iterator[bytes]:
+    with stream:
+        yield from iter(lambda: stream.read(size), b"")
 
 
 class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
@@ -136,7 +168,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
     @action(detail=True, methods=["get"])
     def file(self, request, pk=None):
         """The document's bytes, as an attachment (every role)."""
-        return download_response(self.get_object())
+        return download_response(self.get_object(), request)
 
 
 class EvidencePackView(APIView):
@@ -154,12 +186,10 @@ class EvidencePackView(APIView):
         refuse_nul(key)
         subject, records, documents, label = self.subject(key)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response = StreamingHttpResponse(
-            pack.evidence_pack(
-                subject=subject, records=records, documents=documents, actor=request.user
-            ),
-            content_type="application/zip",
+        body = pack.evidence_pack(
+            subject=subject, records=records, documents=documents, actor=request.user
         )
+        response = StreamingHttpResponse(stream_body(request, body), content_type="application/zip")
         filename = f"evidence-pack-{label}-{stamp}.zip"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Content-Type-Options"] = "nosniff"

@@ -158,4 +158,4 @@ def evidence_detail(request, pk):
 
 @reader_required
 def evidence_file(request, pk):
-    return download_response(get_object_or_404(EvidenceDocument, pk=pk))
+    return download_response(get_object_or_404(EvidenceDocument, pk=pk), request)
