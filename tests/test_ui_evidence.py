@@ -109,3 +109,31 @@ def test_list_searches_and_auditors_cannot_upload(client, staff, auditor, agenci
     )
     assert refused.status_code == 403
     assert EvidenceDocument.objects.count() == 2
+
+
+def test_admin_cites_a_release_document_when_deciding_on_the_allowlist_page(
+    client, staff, admin_user, agencies, media
+):
+    release = factories.make_release(staff, agencies=agencies)
+    entry = services.propose_allowlist_entry(
+        release, actor=staff, partner=factories.PartnerFactory(name="Acme")
+    )
+    document, _ = services.upload_evidence(
+        actor=staff,
+        file=SimpleUploadedFile("vetting.txt", b"Acme vetted by CAISI.\n"),
+        title="Vetting letter",
+        kind="vetting",
+        releases=[release],
+    )
+    client.force_login(admin_user)
+    page = client.get("/allowlist/").content.decode()
+    assert f'id="id_documents_{entry.pk}"' in page and ids_are_unique(page)
+    response = client.post(
+        f"/allowlist/{entry.pk}/decide/", {"decision": "approved", "documents": [document.pk]}
+    )
+    assert response.status_code == 302
+    assert list(document.allowlist_entries.all()) == [entry]
+    latest = entry.history.latest("history_id")
+    assert f"cites document #{document.pk} sha256:{document.sha256}" in latest.history_change_reason
+    page = client.get("/allowlist/").content.decode()
+    assert document.sha256 in page  # the panel shows what the entry cites, with its hash

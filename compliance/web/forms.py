@@ -139,6 +139,9 @@ class DecideEntryForm(forms.Form):
         empty_label="— not vetted —",
     )
     reason = forms.CharField(required=False, label="Reason", **REASON)
+    documents = forms.ModelMultipleChoiceField(
+        queryset=EvidenceDocument.objects.all(), required=False, label="Cited documents"
+    )
 
 
 class RevokeEntryForm(forms.Form):
