@@ -255,3 +255,11 @@ def test_pack_and_download_stream_under_the_asgi_server(
         server.stop()
     result = run_verify(tmp_path / "asgi.zip", verifier)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_log_that_cannot_sign_answers_503_before_any_byte(auditor, staff, agencies, settings):
+    settings.AUDIT_SIGNING_KEY = ""
+    release = factories.make_release(staff, agencies=agencies)
+    response = client_for(auditor).get(f"{API}/releases/{release.slug}/evidence-pack/")
+    assert response.status_code == 503
+    assert "AUDIT_SIGNING_KEY" in response.json()["detail"]

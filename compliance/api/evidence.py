@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, Http404, StreamingHttpResponse
@@ -32,7 +32,7 @@ from compliance import filters
 from compliance.api import serializers as s
 from compliance.api.permissions import AuditReader
 from compliance.api.views import STAFF, ServiceViewSet, refuse_nul
-from compliance.audit import pack
+from compliance.audit import pack, pack_log
 from compliance.models import EvidenceDocument, GovernmentRequest, Release
 from compliance.services.evidence import too_large_message, update_evidence, upload_evidence
 
@@ -176,18 +176,29 @@ class EvidencePackView(APIView):
     and admins): a zip streamed as it is built (see ``compliance.audit.pack``)."""
 
     permission_classes = [IsAuthenticated, AuditReader]
-    subject_type = ""
+    lookup = ""
 
     def subject(self, key):
         raise NotImplementedError
 
-    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
-    def get(self, request, key):
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, 503: s.DetailSerializer}
+    )
+    def get(self, request, **kwargs):
+        key = kwargs[self.lookup]
         refuse_nul(key)
         subject, records, documents, label = self.subject(key)
+        try:  # before the first byte: a log that cannot sign is an answer, not a cut stream
+            checkpoint = pack_log.pack_checkpoint()
+        except ImproperlyConfigured as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         body = pack.evidence_pack(
-            subject=subject, records=records, documents=documents, actor=request.user
+            subject=subject,
+            records=records,
+            documents=documents,
+            actor=request.user,
+            checkpoint=checkpoint,
         )
         response = StreamingHttpResponse(stream_body(request, body), content_type="application/zip")
         filename = f"evidence-pack-{label}-{stamp}.zip"
@@ -198,6 +209,8 @@ class EvidencePackView(APIView):
 
 
 class ReleasePackView(EvidencePackView):
+    lookup = "slug"
+
     def subject(self, key):
         release = get_object_or_404(Release, slug=key)
         subject = {"type": "release", "slug": release.slug, "id": release.pk}
@@ -210,6 +223,8 @@ class ReleasePackView(EvidencePackView):
 
 
 class RequestPackView(EvidencePackView):
+    lookup = "id"
+
     def subject(self, key):
         if not str(key).isdigit():
             raise Http404
@@ -233,10 +248,12 @@ router.register("evidence", EvidenceViewSet, basename="evidence")
 
 urlpatterns = [
     path(
-        "releases/<str:key>/evidence-pack/", ReleasePackView.as_view(), name="release-evidence-pack"
+        "releases/<str:slug>/evidence-pack/",
+        ReleasePackView.as_view(),
+        name="release-evidence-pack",
     ),
     path(
-        "requests/<str:key>/evidence-pack/", RequestPackView.as_view(), name="request-evidence-pack"
+        "requests/<str:id>/evidence-pack/", RequestPackView.as_view(), name="request-evidence-pack"
     ),
     path("", include(router.urls)),
 ]

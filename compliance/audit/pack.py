@@ -115,10 +115,16 @@ def _records_jsonl(records, size: int, seqs: array) -> Iterator[bytes]:
 
 
 def evidence_pack(
-    *, subject: dict, records: QuerySet[AuditRecord], documents, actor
+    *,
+    subject: dict,
+    records: QuerySet[AuditRecord],
+    documents,
+    actor,
+    checkpoint: tuple[int, str] | None = None,
 ) -> Iterator[bytes]:
-    """The zip's bytes, as they are produced (see the module docstring)."""
-    size, note = pack_log.pack_checkpoint()
+    """The zip's bytes, as they are produced (see the module docstring). ``checkpoint``
+    (tree size, note) defaults to a fresh one (``pack_log.pack_checkpoint``)."""
+    size, note = checkpoint or pack_log.pack_checkpoint()
     docs = list(documents.order_by("pk"))
     generated_at = timezone.now().isoformat()
     files, seqs = _Files(), array("q")
