@@ -25,42 +25,66 @@ def audit_records(**filters) -> QuerySet[AuditRecord]:
     return filtered(AuditRecordFilter, filters).order_by("-seq")
 
 
-def release_history_records(release) -> QuerySet[AuditRecord]:
-    """The release, its sign-offs and allowlist entries, the government requests that ever
-    named it, and the evidence documents ever linked to any of them (deleted ones included:
-    read from the history tables), newest first."""
-    by_name = {t.name: t for t in tracked_models().values()}
-    signoffs = by_name["signoff"].history_model.objects.filter(release_id=release.pk)
-    entries = by_name["allowlistentry"].history_model.objects.filter(release_id=release.pk)
-    request_links = _links(by_name["governmentrequest"], "releases").filter(release_id=release.pk)
-    ids = {
-        "signoff": signoffs.values_list("id", flat=True).distinct(),
-        "allowlistentry": entries.values_list("id", flat=True).distinct(),
-        "governmentrequest": request_links.values_list("history__id", flat=True).distinct(),
-    }
-    ids["evidencedocument"] = _documents_linked(by_name["evidencedocument"], release, ids)
-    q = Q(model="release", object_id=str(release.pk))
-    for model, values in ids.items():
-        q |= Q(model=model, object_id__in=[str(v) for v in values])
-    return AuditRecord.objects.filter(q).order_by("-seq")
+def _child_ids(model: str, *, fk: str | None = None, m2m: str | None = None):
+    """How a release's child is found in the history tables (deleted ones included): by a
+    foreign key on its history rows, or by the history of a many-to-many to releases."""
+
+    def ids(release, by_name) -> QuerySet:
+        tracked = by_name[model]
+        if fk:
+            rows = tracked.history_model.objects.filter(**{fk: release.pk})
+            return rows.values_list("id", flat=True).distinct()
+        links = next(m for m in tracked.m2m if m.name == m2m).history_model.objects
+        return links.filter(release_id=release.pk).values_list("history__id", flat=True).distinct()
+
+    return model, ids
 
 
 def _links(tracked, field: str):
     return next(m for m in tracked.m2m if m.name == field).history_model.objects
 
 
-def _documents_linked(documents, release, ids: dict) -> QuerySet:
+def _document_ids(release, by_name) -> QuerySet:
     """R37: documents ever linked to the release or to its sign-offs, entries or requests."""
-    q = Q(release_id=release.pk)
-    links = _links(documents, "releases").filter(q).values_list("evidencedocument_id", flat=True)
+    documents = by_name["evidencedocument"]
+    links = (
+        _links(documents, "releases")
+        .filter(release_id=release.pk)
+        .values_list("evidencedocument_id", flat=True)
+    )
     for field, attname, model in (
         ("signoffs", "signoff_id", "signoff"),
         ("allowlist_entries", "allowlistentry_id", "allowlistentry"),
         ("requests", "governmentrequest_id", "governmentrequest"),
     ):
-        linked = _links(documents, field).filter(**{f"{attname}__in": ids[model]})
+        children = RELEASE_CHILDREN[model](release, by_name)
+        linked = _links(documents, field).filter(**{f"{attname}__in": children})
         links = links.union(linked.values_list("evidencedocument_id", flat=True))
     return links
+
+
+# What a release's *Full history* covers besides the release row: one entry per kind of child.
+RELEASE_CHILDREN = dict(
+    [
+        _child_ids("signoff", fk="release_id"),
+        _child_ids("allowlistentry", fk="release_id"),
+        _child_ids("governmentrequest", m2m="releases"),
+        ("evidencedocument", _document_ids),
+    ]
+)
+
+
+def release_history_records(release) -> QuerySet[AuditRecord]:
+    """The release, its sign-offs and allowlist entries, the government requests that
+    ever named it, and the evidence documents ever linked to any of them (deleted ones
+    included: read from the history tables), newest first: the API's
+    ``/releases/{slug}/history/``, the page's *Full history* (``?release=``) and the
+    evidence pack (R39)."""
+    by_name = {t.name: t for t in tracked_models().values()}
+    q = Q(model="release", object_id=str(release.pk))
+    for model, ids in RELEASE_CHILDREN.items():
+        q |= Q(model=model, object_id__in=[str(v) for v in ids(release, by_name)])
+    return AuditRecord.objects.filter(q).order_by("-seq")
 
 
 def audit_item(record: AuditRecord) -> dict:
