@@ -236,7 +236,7 @@ def main() -> None:
     db = os.environ.get("BENCH_EVIDENCE_DATABASE_URL", DEFAULT_DB)
     media = Path(tempfile.mkdtemp(prefix="clearance-bench-media-"))
     sys.path.insert(0, str(ROOT))
-    from compliance.audit.pack_log import generate_key
+    from compliance.audit.notes import generate_key
 
     private, verifier = generate_key("clearance.bench/audit")
     env = {

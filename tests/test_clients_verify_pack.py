@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from compliance import services
-from compliance.audit import pack_log
+from compliance.audit import notes
 from compliance.evidence_samples import pdf_letter
 from compliance.services.evidence import upload_evidence
 from compliance.services.users import issue_token
@@ -31,7 +31,7 @@ VERIFY_PACK = Path(__file__).resolve().parent.parent / "clients" / "verify_pack.
 
 @pytest.fixture
 def signing_key(settings):
-    private, verifier = pack_log.generate_key("clearance.test/audit")
+    private, verifier = notes.generate_key("clearance.test/audit")
     settings.AUDIT_SIGNING_KEY = private
     return verifier
 
@@ -175,7 +175,7 @@ def test_release_pack_verifies_offline_and_each_tampering_is_reported(
     assert edited.returncode == 1
     assert "(the record was edited)" in edited.stdout
 
-    other_key = pack_log.generate_key("clearance.test/audit")[1]
+    other_key = notes.generate_key("clearance.test/audit")[1]
     wrong_key = run_verify(original, other_key)
     assert wrong_key.returncode == 1
     assert "checkpoint" in wrong_key.stdout
@@ -221,7 +221,7 @@ def test_pack_and_download_stream_under_the_asgi_server(
     """Under uvicorn (what production runs) the pack and a download are served chunk by
     chunk from an async iterator (Django would read a sync iterator whole), and the pack
     still verifies."""
-    private, verifier = pack_log.generate_key("clearance.test/audit")
+    private, verifier = notes.generate_key("clearance.test/audit")
     release = factories.make_release(staff, agencies=agencies)
     data = pdf_letter(["Letter served over ASGI"])
     document, _ = upload_evidence(
