@@ -59,6 +59,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/audit/?release=atlas-1&o=at", READERS),
     ("/reminders/", READERS),
     ("/gateways/", READERS),
+    ("/audit/witnesses/", ("admin",)),
     ("/webhooks/", ("admin",)),
     ("/webhooks/{hook}/", ("admin",)),
     ("/evidence/", PERSONS),  # R37: documents, upload form for writers
@@ -87,6 +88,7 @@ NOT_PAGES = {
     "allowlist_revoke",
     "request_status",
     "audit_verify",
+    "checkpoint_verify",
     "webhook_rotate",
     "webhook_ping",
     "gateway_register",
