@@ -203,8 +203,9 @@ reads from the page cache).
 | `clients/verify_pack.py` on it | exit {r["verify"]["exit"]}, {r["verify"]["seconds"]} s, {r["verify"]["peak_rss_mb"]} MB peak RSS | exit 0 |
 
 The pack streams: documents are read and written 1 MB at a time, records in keyset chunks
-of the ledger, so memory does not grow with the documents' size. The pack's checkpoint and
-proofs come from `compliance/audit/pack_log.py` (see its docstring).
+of the ledger, so memory does not grow with the documents' size. The checkpoint is the
+transparency log's own (signed once per tree size) and each record's inclusion proof is
+read from its stored tree (`compliance/audit/pack_log.py`).
 {END}
 """
 
