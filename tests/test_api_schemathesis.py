@@ -26,8 +26,11 @@ STATEFUL_EXAMPLES = int(os.environ.get("ST_STATEFUL", "8"))
 
 
 @pytest.fixture
-def world(db, agencies, staff, admin_user, auditor):
+def world(db, agencies, staff, admin_user, auditor, settings):
     """Enough real data that some generated ids and slugs hit objects."""
+    from compliance.audit.notes import generate_key
+
+    settings.AUDIT_SIGNING_KEY = generate_key("schema.test/audit")[0]  # packs sign (R39)
     release = services.submit_release(make_release(staff, agencies=agencies), actor=staff)
     approve(signoffs(release, "limited"), staff)
     entry = services.propose_allowlist_entry(release, actor=staff, partner=PartnerFactory())
