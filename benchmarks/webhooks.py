@@ -55,7 +55,11 @@ def setup_django(db: str) -> None:
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         DJANGO_SETTINGS_MODULE="config.settings",
     )
+    # The broker the publisher thread hands deliveries to: Redis when BENCH_REDIS_URL names
+    # one (as in production), else the zero-setup filesystem broker.
     os.environ.pop("REDIS_URL", None)
+    if os.environ.get("BENCH_REDIS_URL"):
+        os.environ["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
     import django
 
     django.setup()
