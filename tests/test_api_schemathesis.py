@@ -77,8 +77,9 @@ UNKNOWN_REFERENCE = (
     "already exists.",  # a unique name another call (or role) took first
     "Beyond the log's current size.",  # a tree size the transparency log has not reached
 )
-# A key is checked by decoding it (its algorithm byte and length), beyond what a pattern says.
-BEYOND_A_PATTERN = ("Not a cosignature/v1 verifier key",)
+# Checked by decoding, beyond what a pattern says: a key (its algorithm byte and length), an
+# evidence file's type (sniffed from its bytes, R37).
+BEYOND_A_PATTERN = ("Not a cosignature/v1 verifier key", "Unknown binary file type")
 REFUSED_DESTINATION = ("Enter a valid URL.", "WEBHOOK_ALLOWED_NETWORKS", "does not resolve")
 
 

@@ -6,6 +6,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework.fields import FileField
 from rest_framework.relations import ManyRelatedField
 from rest_framework.serializers import ListSerializer
 
@@ -102,6 +103,9 @@ class ClearanceAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         # A nested ``many=True`` serializer's bounds (the AuthZEN batch: 1 to 1,000), which
         # drf-spectacular leaves out for ListSerializer (it keeps them for ListField).
+        # An upload that may not be empty (DRF's default): "No file was submitted." otherwise.
+        if isinstance(field, FileField) and not getattr(field, "allow_empty_file", True):
+            schema.setdefault("minLength", 1)
         if isinstance(field, ManyRelatedField) and getattr(field.child_relation, "refuses_nul", 0):
             refuse_nul_in_schema(schema.get("items", {}))
         # A many=True lookup that may not be empty (a release's required agencies), likewise.
