@@ -138,3 +138,13 @@ def test_a_json_value_of_the_wrong_type_is_a_400_not_coerced(
     assert resp.status_code == 400, resp.content
     assert field in resp.json()
     assert (Gateway.objects.count(), Agency.objects.count()) == before
+
+
+def test_times_declare_the_offset_bound_and_the_shape_django_parses(schema):
+    until = _parameter(schema, "/api/v1/audit/", "get", "until")["schema"]["pattern"]
+    assert re.fullmatch(until, "2026-03-06T17:21:00-05:00")
+    assert re.fullmatch(until, "2026-03-06T17:21:00.5Z")
+    assert not re.fullmatch(until, "2026-03-06T17:21:00+16:05")  # PostgreSQL refuses it
+    assert not re.fullmatch(until, "2026-03-06t17:21:00z")  # Django's parser refuses it
+    field = schema["components"]["schemas"]["GovernmentRequestRequest"]["properties"]
+    assert field["received_at"]["pattern"] == until

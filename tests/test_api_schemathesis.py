@@ -79,7 +79,11 @@ UNKNOWN_REFERENCE = (
 )
 # Checked by decoding, beyond what a pattern says: a key (its algorithm byte and length), an
 # evidence file's type (sniffed from its bytes, R37).
-BEYOND_A_PATTERN = ("Not a cosignature/v1 verifier key", "Unknown binary file type")
+BEYOND_A_PATTERN = (
+    "Not a cosignature/v1 verifier key",
+    "Unknown binary file type",
+    "This image type (",
+)
 REFUSED_DESTINATION = ("Enter a valid URL.", "WEBHOOK_ALLOWED_NETWORKS", "does not resolve")
 
 

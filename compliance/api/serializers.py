@@ -795,6 +795,15 @@ class EvidenceUploadSerializer(StrictInputMixin, EvidenceLinksMixin):
     file = serializers.FileField(allow_empty_file=False, use_url=False)
     title = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+    # A form field cannot be null (a multipart "null" is the text "null"): leave one out
+    # instead. The schema says so; PATCH (JSON) still clears them with null.
+    agency = agency_codes(required=False, help_text="Agency code.")
+    received_at = OffsetDateTimeField(required=False, help_text="The letter's own date.")
+    supersedes = serializers.PrimaryKeyRelatedField(
+        queryset=EvidenceDocument.objects.all(),
+        required=False,
+        help_text="Id of the document this one replaces (a new version).",
+    )
 
 
 class EvidenceUpdateSerializer(StrictInputMixin, EvidenceLinksMixin):
