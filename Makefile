@@ -30,6 +30,7 @@ run: venv
 	  DEBUG=1 $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port 8000
 
 # ruff, and no function in compliance/ above radon complexity C (STYLE: split such functions).
+# `make test` runs it first.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -42,8 +43,7 @@ format: venv
 
 # The whole suite on PostgreSQL (DATABASE_URL, else a reachable local server), then the
 # service-layer rules again on SQLite so the zero-setup default keeps working.
-test: venv
-	$(VENV)/bin/ruff check .
+test: lint
 	@db="$${DATABASE_URL:-}"; \
 	if [ -z "$$db" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then db="$(LOCAL_PG_URL)"; fi; \
 	if [ -z "$$db" ]; then \
