@@ -14,7 +14,7 @@ from django.db import models
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
-from compliance import validators
+from compliance import rules, validators
 from compliance.errors import BLOCKER_KINDS, DEPLOY_BLOCKER_KINDS
 from compliance.models import (
     Agency,
@@ -42,16 +42,8 @@ User = get_user_model()
 REASON_MAX = validators.REASON_MAX
 TEXT_MAX = validators.TEXT_MAX
 UNKNOWN_FIELD = "Unknown or read-only field."
-ACCESS_REASONS = (
-    "general",
-    "allowlisted",
-    "not_allowlisted",
-    "not_released",
-    "suspended",
-    "retired",
-    "foreign_restricted",
-)
-ALERT_KINDS = ("live_without_signoffs", "live_under_directive", "foreign_partner_approved")
+ACCESS_REASONS = rules.ACCESS_REASONS
+ALERT_KINDS = rules.ALERT_KINDS
 
 
 class OffsetDateTimeField(serializers.DateTimeField):

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from compliance import clock, errors
+from compliance import clock, errors, selectors
 from compliance.errors import Blocker, blocker
 from compliance.models import (
     AllowlistEntry,
     AllowlistStatus,
-    GovernmentRequest,
     Release,
-    RequestKind,
 )
 from compliance.notifications import events
-from compliance.selectors import DOMESTIC_COUNTRY
+from compliance.rules import DOMESTIC_COUNTRY
 from compliance.services.common import (
     lock,
     lock_all,
@@ -61,14 +59,6 @@ def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "")
     return entry
 
 
-def _vetting_requests(release: Release):
-    return (
-        GovernmentRequest.objects.in_force()
-        .binding()
-        .filter(releases=release, kind=RequestKind.VET_USERS)
-    )
-
-
 @service_transaction
 def decide_allowlist_entry(
     entry: AllowlistEntry, *, actor, decision: str, vetted_by=None, reason: str = ""
@@ -99,7 +89,7 @@ def decide_allowlist_entry(
             blockers.append(
                 blocker(errors.FOREIGN_PARTNER_RESTRICTED, context={"country": country})
             )
-        if vetted_by is None and _vetting_requests(release).exists():
+        if vetted_by is None and selectors.vetting_requests().filter(releases=release).exists():
             blockers.append(blocker(errors.VETTING_REQUIRED))
     refuse_if(blockers)
 

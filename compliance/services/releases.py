@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 
-from compliance import clock, errors
+from compliance import clock, errors, rules
 from compliance.errors import Blocker, blocker
 from compliance.models import (
     LIVE_STATUSES,
@@ -21,7 +21,8 @@ from compliance.models import (
 )
 from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
-from compliance.selectors import load_gate_facts, stage_blockers
+from compliance.rules import stage_blockers
+from compliance.selectors import load_gate_facts
 from compliance.services.common import (
     lock,
     reason_blockers,
@@ -46,7 +47,6 @@ EDITABLE_FIELDS = (
     "review_days",
     "foreign_access_restricted",
 )
-SUBMITTABLE = (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED)
 SUSPENDABLE = (ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED, ReleaseStatus.GENERAL)
 
 
@@ -183,7 +183,7 @@ def submit_release(release: Release, *, actor, reason: str = "") -> Release:
     """R1: draft or suspended → in_review, opening review round N+1."""
     require_writer(actor)
     release = lock(release)
-    if release.status not in SUBMITTABLE:
+    if not rules.can_submit(release.status):
         refuse_if(
             [blocker(errors.INVALID_TRANSITION, **{"from": release.status, "to": "in_review"})]
         )
