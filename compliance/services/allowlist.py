@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from compliance import clock, errors, selectors
 from compliance.errors import Blocker, blocker
 from compliance.models import (
+    Agency,
     AllowlistEntry,
     AllowlistStatus,
+    Partner,
     Release,
 )
 from compliance.notifications import events
@@ -36,7 +39,9 @@ def _lock_entry(entry: AllowlistEntry) -> tuple[Release, AllowlistEntry]:
 
 
 @service_transaction
-def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "") -> AllowlistEntry:
+def propose_allowlist_entry(
+    release: Release, *, actor: User, partner: Partner, note: str = ""
+) -> AllowlistEntry:
     """Propose ``partner`` for ``release``. A rejected or revoked partner may be proposed again."""
     require_writer(actor)
     release = lock(release)
@@ -61,7 +66,12 @@ def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "")
 
 @service_transaction
 def decide_allowlist_entry(
-    entry: AllowlistEntry, *, actor, decision: str, vetted_by=None, reason: str = ""
+    entry: AllowlistEntry,
+    *,
+    actor: User,
+    decision: str,
+    vetted_by: Agency | None = None,
+    reason: str = "",
 ) -> AllowlistEntry:
     """R14: an admin other than the proposer approves or rejects a proposed entry."""
     require_admin(actor)
@@ -104,7 +114,7 @@ def decide_allowlist_entry(
 
 
 @service_transaction
-def revoke_allowlist_entry(entry: AllowlistEntry, *, actor, reason: str) -> AllowlistEntry:
+def revoke_allowlist_entry(entry: AllowlistEntry, *, actor: User, reason: str) -> AllowlistEntry:
     """R14: an admin revokes an approved entry, with a reason."""
     require_admin(actor)
     _release, entry = _lock_entry(entry)
