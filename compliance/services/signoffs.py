@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from compliance import clock, errors
@@ -38,7 +39,7 @@ def _round_blockers(release: Release, signoff: SignOff) -> list[Blocker]:
 def decide_signoff(
     signoff: SignOff,
     *,
-    actor,
+    actor: User,
     decision: str,
     evidence: str = "",
     conditions: str = "",
@@ -74,7 +75,7 @@ def decide_signoff(
 
 
 @service_transaction
-def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
+def withdraw_signoff(signoff: SignOff, *, actor: User, reason: str) -> SignOff:
     """R10: the agency took its approval back. Blocks its stage until a new round."""
     require_writer(actor)
     release, signoff = _lock_signoff(signoff)
