@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
-from knox.models import get_token_model
+from knox.models import AuthToken, get_token_model
 
 from compliance import rules
 from compliance.models import (
@@ -280,7 +280,7 @@ def deploy_check(release: Release, *, stage: str, digest: str | None) -> dict:
     }
 
 
-def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet:
+def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet[AuthToken]:
     """The API tokens ``viewer`` may see and revoke: their own; an admin's, everyone's.
     ``username`` narrows to one user. Newest first."""
     tokens = get_token_model().objects.select_related("user").order_by("-created", "digest")
@@ -291,7 +291,7 @@ def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet:
     return tokens
 
 
-def sent_reminders():
+def sent_reminders() -> QuerySet[Reminder]:
     """R19: every reminder and notification e-mail sent, newest first, with its recipient
     (the reminder log page and GET /api/v1/reminders/)."""
     return Reminder.objects.select_related("recipient").order_by("-sent_at", "-id")
