@@ -34,6 +34,8 @@ from compliance.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from compliance.services import releases as release_services
+from compliance.services import requests as request_services
 
 User = get_user_model()
 
@@ -197,17 +199,10 @@ class ReleaseSerializer(StrictModelSerializer):
 
     class Meta:
         model = Release
+        # What a caller may edit is the service's list (one definition, services/releases.py).
         fields = [
             "slug",
-            "name",
-            "description",
-            "owner",
-            "target_date",
-            "artifact_digest",
-            "required_agencies",
-            "partner_cap",
-            "review_days",
-            "foreign_access_restricted",
+            *release_services.EDITABLE_FIELDS,
             "status",
             "review_round",
             "created_at",
@@ -433,17 +428,9 @@ class GovernmentRequestSerializer(StrictModelSerializer):
         fields = [
             "id",
             "agency",
-            "reference",
-            "kind",
-            "binding",
-            "received_at",
-            "due_at",
-            "releases",
-            "summary",
+            # What a caller may edit is the service's list (services/requests.py).
+            *request_services.EDITABLE_FIELDS,
             "status",
-            "assignee",
-            "lab_position",
-            "response",
             "complied_at",
             "closed_at",
             "in_force",
