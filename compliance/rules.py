@@ -121,7 +121,7 @@ def signoff_blockers(facts: GateFacts, stage: str) -> list[Blocker]:
 def request_blockers(facts: GateFacts, kinds: Iterable[str]) -> list[Blocker]:
     kinds = set(kinds)
     return [
-        blocker(errors.REQUEST_IN_FORCE, request=r.pk)
+        errors.request_blocker(errors.REQUEST_IN_FORCE, r)
         for r in facts.binding_requests
         if r.kind in kinds
     ]

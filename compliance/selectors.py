@@ -43,6 +43,7 @@ from compliance.rules import (  # noqa: F401
     STAGE_BLOCKING_KINDS,
     GateFacts,
     alerts_for,
+    request_blockers,
     signoff_blockers,
     signoff_summary,
     stage_blockers,
@@ -53,7 +54,12 @@ def load_gate_facts(release: Release, *, lock: bool = False) -> GateFacts:
     signoffs = SignOff.objects.filter(release=release, round=release.review_round).select_related(
         "agency"
     )
-    requests = GovernmentRequest.objects.in_force().binding().filter(releases=release)
+    requests = (
+        GovernmentRequest.objects.in_force()
+        .binding()
+        .filter(releases=release)
+        .select_related("agency")
+    )
     entries = AllowlistEntry.objects.filter(
         release=release, status=AllowlistStatus.APPROVED
     ).select_related("partner")

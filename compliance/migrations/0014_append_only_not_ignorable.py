@@ -1,8 +1,7 @@
-"""Append-only triggers that no session setting exempts (issue 14): the same triggers as
-0008, installed through ``compliance.models.base.AppendOnlySql``, whose functions have no
-``pgtrigger.ignore`` clause (any role could set that setting and skip them). Reversing
-reinstalls 0008's (ignorable) triggers."""
-
+"""Append-only triggers that no session setting exempts (issue 14): the triggers 0008 and
+0013 declare, installed through ``compliance.models.base.AppendOnlySql``, whose functions
+have no ``pgtrigger.ignore`` clause (any role could set that setting and skip them).
+Reversing reinstalls the earlier (ignorable) triggers."""
 
 import compliance.models.base
 import pgtrigger.compiler
@@ -13,11 +12,35 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0012_webhooks'),
+        ('compliance', '0013_transparency_log'),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
+            model_name='auditcheckpoint',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='auditcheckpoint',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='auditcheckpointverification',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='auditcheckpointverification',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='auditcosignature',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='auditcosignature',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
             model_name='auditrecord',
             name='append_only',
         ),
@@ -39,6 +62,14 @@ class Migration(migrations.Migration):
         ),
         pgtrigger.migrations.RemoveTrigger(
             model_name='historicalallowlistentry',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalauditwitness',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalauditwitness',
             name='append_only_truncate',
         ),
         pgtrigger.migrations.RemoveTrigger(
@@ -120,6 +151,38 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.RemoveTrigger(
             model_name='historicalwebhookendpoint',
             name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='merklenode',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='merklenode',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditcheckpoint',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='f06af8d1c00ef955fcf766a2560bbd69f331b2ad', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_c98f6', table='compliance_auditcheckpoint', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditcheckpoint',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='bf91d31ed1bc7c79ebf744239cba1aab6edf86a9', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_acd91', table='compliance_auditcheckpoint', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditcheckpointverification',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='2a4717e7cb6319209ad419a5799130e4e8e30cfc', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_4b0ca', table='compliance_auditcheckpointverification', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditcheckpointverification',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='253ccae7e36ca084c19e3b8654d40df659fae633', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_37863', table='compliance_auditcheckpointverification', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditcosignature',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='e6c7801655f272a6723d4df28458b912cd60470e', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_9b5e4', table='compliance_auditcosignature', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='auditcosignature',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='f09f4a17e1f70838b161b3888c481cd0db6ba3db', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_03784', table='compliance_auditcosignature', when='AFTER')),
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='auditrecord',
@@ -144,6 +207,14 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name='historicalallowlistentry',
             trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='cf946905bd5ade2e9a197ff613156059fb7f4db5', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_08420', table='compliance_historicalallowlistentry', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalauditwitness',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='81a804889015cf1dbc8ed3495c51429ddebab90b', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_39edd', table='compliance_historicalauditwitness', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalauditwitness',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='c8aac2ac7f597b7791ab2260a521ebe095626c1f', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_3e1d1', table='compliance_historicalauditwitness', when='AFTER')),
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='historicalgateway',
@@ -224,5 +295,13 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name='historicalwebhookendpoint',
             trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='a4cb8fff32dd15c4d7c1f061686de4142620851f', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_b159c', table='compliance_historicalwebhookendpoint', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='merklenode',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='ccadb81c72234e878b669eb5b921b59568f47bff', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_d1502', table='compliance_merklenode', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='merklenode',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='73bd7f9e59dc18c5a248263a23a8e5f43da9cb6e', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_0e7ad', table='compliance_merklenode', when='AFTER')),
         ),
     ]
