@@ -640,8 +640,9 @@ def test_r2_limited_needs_signoffs_and_allowlist(w):
     assert r.status_code == 200 and r.json()["status"] == "limited"
 
 
-@pytest.mark.parametrize("kind", ["postpone_release", "suspend_access"])
-def test_r2_binding_directive_blocks_limited(w, kind):
+def test_r2_binding_directive_blocks_limited(w):
+    """One kind end to end; which kinds hold back which stage: tests/test_services_rules.py."""
+    kind = "suspend_access"
     w.in_review()
     w.approve_stage("frontier-1", "limited")
     w.allow("frontier-1", w.partner())
@@ -654,14 +655,6 @@ def test_r2_binding_directive_blocks_limited(w, kind):
     ]
     assert voluntary["id"] != binding["id"]
     w.close(binding["id"])
-    assert w.move("frontier-1", "limited").status_code == 200
-
-
-def test_r2_limit_release_does_not_block_limited(w):
-    w.in_review()
-    w.approve_stage("frontier-1", "limited")
-    w.allow("frontier-1", w.partner())
-    w.request("limit_release", ["frontier-1"])
     assert w.move("frontier-1", "limited").status_code == 200
 
 
@@ -686,8 +679,9 @@ def test_r3_general_needs_every_agency(w):
     assert r.status_code == 200 and r.json()["status"] == "general"
 
 
-@pytest.mark.parametrize("kind", ["postpone_release", "limit_release", "suspend_access"])
-def test_r3_binding_directive_blocks_general(w, kind):
+def test_r3_binding_directive_blocks_general(w):
+    """limit_release (general only) end to end; the kinds' matrix: test_services_rules.py."""
+    kind = "limit_release"
     w.limited()
     w.approve_stage("frontier-1", "general")
     req = w.request(kind, ["frontier-1"])
