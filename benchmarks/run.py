@@ -844,6 +844,15 @@ def command_line() -> str:
     return env + ".venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:])
 
 
+def kept_sections() -> str:
+    """Sections other benchmark scripts own (between their markers), kept on a re-render."""
+    old = DOC.read_text() if DOC.exists() else ""
+    begin, end = "<!-- evidence-bench:begin -->", "<!-- evidence-bench:end -->"
+    if begin in old and end in old:
+        return "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    return ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -918,9 +927,11 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(text)
     if not args.no_doc:
         DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(render(results))
+        DOC.write_text(render(results) + kept_sections())
         log(f"wrote {DOC.relative_to(ROOT)}")
     log(f"wrote benchmarks/results/{results['file']} ({results['total_seconds']} s in all)")
+    if not args.only:  # the evidence benchmarks (R37–R39) write their own section
+        subprocess.run([PY, "benchmarks/evidence.py"], cwd=ROOT, check=False)
     for row in results["assessment"]:
         log(f"{row['measure']}: {row['value']} (target {row['target']}) {verdict(row['met'])}")
 

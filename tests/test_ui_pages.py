@@ -21,7 +21,7 @@ from django.test import override_settings
 from django.test.testcases import LiveServerThread
 
 from compliance import services
-from compliance.models import GovernmentRequest
+from compliance.models import EvidenceDocument, GovernmentRequest
 from compliance.models.roles import Role
 from tests.conftest import AXE, CHROMIUM
 
@@ -62,6 +62,9 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/audit/witnesses/", ("admin",)),
     ("/webhooks/", ("admin",)),
     ("/webhooks/{hook}/", ("admin",)),
+    ("/evidence/", PERSONS),  # R37: documents, upload form for writers
+    ("/evidence/?q=directive&o=-uploaded_at", PERSONS),
+    ("/evidence/{doc}/", PERSONS),
     ("/requests/new/", ("auditor",)),  # the 403 page
 ]
 # The elements that stick out of a narrow page (outside boxes that scroll on their own), to
@@ -89,6 +92,8 @@ NOT_PAGES = {
     "webhook_rotate",
     "webhook_ping",
     "gateway_register",
+    "evidence_upload",
+    "evidence_file",  # a download (an attachment), not a page
 }
 CASES = [(role, path) for path, roles in PAGES for role in roles]
 
@@ -134,6 +139,7 @@ def demo_site(django_db_setup, django_db_blocker):
             "BIS-LR": next(pk for ref, pk in ids.items() if ref.endswith("-LR")),
             "BIS-FA": next(pk for ref, pk in ids.items() if ref.endswith("-FA")),
             "hook": hook.pk,
+            "doc": EvidenceDocument.objects.order_by("pk").values_list("pk", flat=True)[0],
         }
         # Plain http: the browser keeps its session and CSRF cookies.
         insecure = override_settings(SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False)

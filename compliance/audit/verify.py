@@ -16,6 +16,10 @@ app's own database role needs no trigger bypass) is caught:
 - ``history_missing``: a live row without history (or whose latest record is a deletion);
 - ``live_missing``: no live row, but the latest history record says the object exists.
 
+Last (``"kind": "evidence"``, R37), every evidence document's stored bytes are hashed again:
+- ``evidence_mismatch``: they no longer hash to the ``sha256`` the chain recorded;
+- ``evidence_missing``: they are gone from the folder or the bucket.
+
 Memory stays flat: the ledger and each live table are read in keyset chunks of ``CHUNK``."""
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash, jsonable
+from compliance.audit.evidence import altered_document
 from compliance.audit.ledger import entry_of, snapshot_columns
 from compliance.audit.paging import keyset_chunks
 from compliance.audit.registry import Tracked, snapshots, tracked_models
@@ -50,6 +55,8 @@ def verify_chain() -> dict:
             broken = _unchained_history_row()
         if broken is None:
             broken = _unexplained_live_row()
+        if broken is None:
+            broken = altered_document()
     return {"ok": broken is None, "checked": checked, "broken": broken}
 
 

@@ -1,7 +1,8 @@
-"""Append-only triggers that no session setting exempts (issue 14): the triggers 0008 and
-0013 declare, installed through ``compliance.models.base.AppendOnlySql``, whose functions
-have no ``pgtrigger.ignore`` clause (any role could set that setting and skip them).
-Reversing reinstalls the earlier (ignorable) triggers."""
+"""Append-only triggers that no session setting exempts (issue 14): the triggers the
+earlier migrations declare (0008, 0013, 0015), installed through
+``compliance.models.base.AppendOnlySql``, whose functions have no ``pgtrigger.ignore``
+clause (any role could set that setting and skip them). Reversing reinstalls the earlier
+(ignorable) triggers."""
 
 import compliance.models.base
 import pgtrigger.compiler
@@ -12,7 +13,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0013_transparency_log'),
+        ('compliance', '0015_evidence_documents'),
     ]
 
     operations = [
@@ -70,6 +71,46 @@ class Migration(migrations.Migration):
         ),
         pgtrigger.migrations.RemoveTrigger(
             model_name='historicalauditwitness',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_allowlist_entries',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_allowlist_entries',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_releases',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_releases',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_requests',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_requests',
+            name='append_only_truncate',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_signoffs',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='historicalevidencedocument_signoffs',
             name='append_only_truncate',
         ),
         pgtrigger.migrations.RemoveTrigger(
@@ -215,6 +256,46 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name='historicalauditwitness',
             trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='c8aac2ac7f597b7791ab2260a521ebe095626c1f', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_3e1d1', table='compliance_historicalauditwitness', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='f24bcfbd2244c7ad44d8f31cfdc72c83a60d0822', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_b7b31', table='compliance_historicalevidencedocument', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='3accdec694f4444723c163c422ce82c45963aa2e', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_e5fbb', table='compliance_historicalevidencedocument', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_allowlist_entries',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='f2817cffb9b7f123da3a5d430723dd1941061daf', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_ca3cd', table='compliance_historicalevidencedocument_allowlist_entries', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_allowlist_entries',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='38d89b5b556e2783c0ff05ae3a402e0bcf18ce06', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_5ace3', table='compliance_historicalevidencedocument_allowlist_entries', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_releases',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='a59dfe7ab632bcf8cecedec9b35e09ce9ed3df75', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_496f5', table='compliance_historicalevidencedocument_releases', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_releases',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='0c7d8488dcdd89ac826c4fce76466e6c334a4557', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_ec782', table='compliance_historicalevidencedocument_releases', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_requests',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='42ccdadfb91d9ac5c37776c1f449ec2ca9cc0b04', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_245aa', table='compliance_historicalevidencedocument_requests', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_requests',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='4a9a7ed7bca4654ea7999a0169d8854ef4a4a30b', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_1b6a9', table='compliance_historicalevidencedocument_requests', when='AFTER')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_signoffs',
+            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='0bd3d8bcf6e3b80f32aab97eebf887532285eb4f', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_2ba72', table='compliance_historicalevidencedocument_signoffs', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='historicalevidencedocument_signoffs',
+            trigger=pgtrigger.compiler.Trigger(name='append_only_truncate', sql=compliance.models.base.AppendOnlySql(func="RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';", hash='8500c6b3cc93d7e9ae5f2cc9d3b48ee6a340193d', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_append_only_truncate_ba8b9', table='compliance_historicalevidencedocument_signoffs', when='AFTER')),
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='historicalgateway',
