@@ -10,7 +10,14 @@ from django.core.exceptions import ValidationError
 
 from compliance import clock, errors
 from compliance.errors import blocker
-from compliance.models import Agency, GovernmentRequest, Release, RequestKind, RequestStatus
+from compliance.models import (
+    Agency,
+    EvidenceDocument,
+    GovernmentRequest,
+    Release,
+    RequestKind,
+    RequestStatus,
+)
 from compliance.notifications import events
 from compliance.services.common import (
     lock,
@@ -188,7 +195,9 @@ def update_request(
     return request
 
 
-def _lock_linked_documents(request: GovernmentRequest, documents) -> list:
+def _lock_linked_documents(
+    request: GovernmentRequest, documents: Iterable[EvidenceDocument]
+) -> list[EvidenceDocument]:
     """R38: the documents that link the request now and the ones that will (locked)."""
     if documents is None:
         return []
