@@ -6,9 +6,18 @@ PostgreSQL, every figure from the same run:
 - a batch of 100 evaluations vs one single evaluation (goal ≤ 3× its latency);
 - 1,000 idle entitlement-stream subscribers (an in-process asyncio pool of raw HTTP/1.1
   connections speaking the stream's protocol: GET with the gateway token, reading the SSE
-  bytes): the server's extra RSS (goal < 200 MB) and thread count (goal: no thread each).
+  bytes): the server's extra RSS (goal < 200 MB) and thread count (goal: no thread each);
+- propagation, commit → gateway decision, with 100 subscribed reference gateways: the real
+  ``clients/gateway.py`` ``Gateway`` class (its own stream thread, receipts and
+  ``allowed()``), 10 instances in each of 10 worker processes (100 Python processes do
+  not fit 2 cores); each gateway has its own token and record. The driver flips a partner's
+  country through the API (an R29 access change on a US-only release) and times from the
+  API's answer (the commit) to the moment each gateway's ``allowed()`` gives the new answer
+  (checked right after it applies the change, before its receipt): p50 / p99 over
+  ``--changes`` × 100 (goal p99 ≤ 1 s).
 
     .venv/bin/python -m benchmarks.gateways [--db postgres://…/bench_gateways]
+        [--only cost idle propagation] [--changes 20] [--gateways 100] [--per-process 10]
 
 Prints the results as JSON. It recreates its own database (``bench_gateways`` by default).
 """
@@ -21,10 +30,12 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -145,6 +156,158 @@ async def idle_subscribers(port: int, token: str, n: int, hold: float) -> int:
     return ok
 
 
+# --- Propagation --------------------------------------------------------------------------
+
+
+def worker(config: dict) -> None:
+    """One worker process: ``config["gateways"]`` reference gateways (``clients/gateway.py``'s
+    class, each with its stream thread), printing one JSON line per applied revision:
+    ``{"i", "t" (CLOCK_MONOTONIC, shared by every process of the machine), "allowed"}``."""
+    sys.path.insert(0, str(ROOT / "clients"))
+    from gateway import Gateway  # noqa: PLC0415 - clients/ is not a package
+
+    out_lock = threading.Lock()
+    partner, release = config["partner"], config["release"]
+
+    class TimedGateway(Gateway):
+        index = -1
+
+        def report(self, force: bool = False) -> None:
+            if not force:  # called right after a batch is applied: what allowed() says now
+                answer = self.allowed(partner, release)
+                line = json.dumps({"i": self.index, "t": time.monotonic(), "allowed": answer})
+                with out_lock:
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+            super().report(force)
+
+    for index, name, token in config["gateways"]:
+        gw = TimedGateway(config["url"], token, name, max_stale=60, report_every=3600)
+        gw.index = index
+        threading.Thread(target=gw.run_stream, name=f"stream-{name}", daemon=True).start()
+    threading.Event().wait()
+
+
+def api(port: int, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    if resp.status >= 300:
+        raise RuntimeError(f"{method} {path}: {resp.status} {data[:300]!r}")
+    return json.loads(data or b"null")
+
+
+def pick_target(port: int, token: str) -> tuple[int, str, str]:
+    """A US partner allowed on a US-only release (moving it abroad denies it)."""
+    feed = api(port, token, "GET", "/api/v1/entitlements/")
+    for entry in feed["releases"]:
+        if entry["us_only"] and entry["allowed_partners"]:
+            pid = entry["allowed_partners"][0]
+            country = api(port, token, "GET", f"/api/v1/partners/{pid}/")["country"]
+            return pid, entry["release"], country
+    raise RuntimeError("seed_demo has no US-only release with an allowed partner")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered)) - 1))]
+
+
+def propagation(port: int, env: dict, token: str, args) -> dict:
+    partner, release, home = pick_target(port, token)
+    gateways = []
+    for i in range(args.gateways):
+        made = api(port, token, "POST", "/api/v1/gateways/", {"name": f"bench-gw-{i:03d}"})
+        gateways.append((i, made["name"], made["token"]))
+    events: queue.Queue = queue.Queue()
+    procs = []
+    url = f"http://127.0.0.1:{port}"
+    for start in range(0, args.gateways, args.per_process):
+        config = {
+            "url": url,
+            "partner": partner,
+            "release": release,
+            "gateways": gateways[start : start + args.per_process],
+        }
+        proc = subprocess.Popen(
+            [PY, "-m", "benchmarks.gateways", "worker", json.dumps(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        threading.Thread(target=_pump, args=(proc, events), daemon=True).start()
+    try:
+        return _measure(port, token, partner, release, home, events, args)
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=15)
+
+
+def _pump(proc, events: queue.Queue) -> None:
+    for line in proc.stdout:
+        events.put(json.loads(line))
+
+
+def _wait_all(events: queue.Queue, n: int, expected: bool, since: float, timeout: float):
+    """The first time (after ``since``) each of n gateways answered ``expected``."""
+    first: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(first) < n:
+        try:
+            ev = events.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if ev["t"] >= since and ev["allowed"] is expected and ev["i"] not in first:
+            first[ev["i"]] = ev["t"]
+    return first
+
+
+def _measure(port, token, partner, release, home, events, args) -> dict:
+    ready = _wait_all(events, args.gateways, True, 0, 120)
+    if len(ready) < args.gateways:
+        raise RuntimeError(f"only {len(ready)} of {args.gateways} gateways started")
+    time.sleep(1)  # let the start-up receipts settle
+    latencies: list[float] = []
+    missed = 0
+    per_change = []
+    for k in range(args.changes):
+        country = "GB" if k % 2 == 0 else home
+        expected = country == home
+        sent = time.monotonic()
+        path = f"/api/v1/partners/{partner}/"
+        api(port, token, "PATCH", path, {"country": country, "reason": f"bench change {k}"})
+        committed = time.monotonic()
+        first = _wait_all(events, args.gateways, expected, sent, 30)
+        missed += args.gateways - len(first)
+        lat = [(t - committed) * 1000 for t in first.values()]
+        latencies += lat
+        per_change.append(round(max(lat), 1) if lat else None)
+        time.sleep(args.pause)
+    return {
+        "partner": partner,
+        "release": release,
+        "gateways": args.gateways,
+        "processes": -(-args.gateways // args.per_process),
+        "changes": args.changes,
+        "decisions": len(latencies),
+        "missed": missed,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1),
+        "min_ms": round(min(latencies), 1),
+        "slowest_per_change_ms": per_change,
+    }
+
+
 def seed(env: dict) -> dict:
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
@@ -153,15 +316,7 @@ def seed(env: dict) -> dict:
     return {"admin": token, "gateway": gw}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--db", default=os.environ.get("BENCH_GATEWAYS_DB", DEFAULT_DB))
-    parser.add_argument("--requests", type=int, default=REQUESTS)
-    parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
-    args = parser.parse_args()
-    recreate_database(args.db)
-    env = server_env(args.db)
-    tokens = seed(env)
+def cost(port: int, token: str, requests: int) -> dict:
     single = {
         "subject": {"type": "partner", "id": "1"},
         "resource": {"type": "release", "id": "frontier-2"},
@@ -174,43 +329,83 @@ def main() -> None:
         ],
         "action": {"name": "use"},
     }
+    return timed(
+        port,
+        token,
+        {
+            "noop": ("GET", "/api/v1/_bench/bare-auth/", None),
+            "single": ("POST", "/access/v1/evaluation", single),
+            "batch100": ("POST", "/access/v1/evaluations", batch),
+        },
+        requests,
+    )
+
+
+def idle(port: int, proc, token: str, subscribers: int) -> dict:
+    before = proc_status(proc.pid)
+    ok = asyncio.run(idle_subscribers(port, token, subscribers, 3.0))
+    during = proc_status(proc.pid)
+    return {
+        "connected": ok,
+        "rss_before_mb": round(before["rss_mb"], 1),
+        "rss_during_mb": round(during["rss_mb"], 1),
+        "extra_rss_mb": round(during["rss_mb"] - before["rss_mb"], 1),
+        "threads_before": before["threads"],
+        "threads_during": during["threads"],
+    }
+
+
+def goals(out: dict, args) -> dict:
+    verdicts = {}
+    if "single" in out:
+        out["ratios"] = {
+            "single_vs_noop_throughput": round(out["noop"]["p50_ms"] / out["single"]["p50_ms"], 3),
+            "batch100_vs_single_latency": round(
+                out["batch100"]["p50_ms"] / out["single"]["p50_ms"], 3
+            ),
+        }
+        verdicts["single ≥ 0.9× no-op"] = out["ratios"]["single_vs_noop_throughput"] >= 0.9
+        verdicts["batch of 100 ≤ 3× single"] = out["ratios"]["batch100_vs_single_latency"] <= 3
+    if "idle" in out:
+        verdicts["1,000 idle: extra RSS < 200 MB"] = out["idle"]["extra_rss_mb"] < 200
+        verdicts["1,000 idle: no thread each"] = (
+            out["idle"]["threads_during"] - out["idle"]["threads_before"] < args.subscribers / 10
+        )
+    if "propagation" in out:
+        prop = out["propagation"]
+        verdicts["propagation p99 ≤ 1 s"] = prop["missed"] == 0 and prop["p99_ms"] <= 1000
+    return verdicts
+
+
+PARTS = ("cost", "idle", "propagation")
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "worker":
+        worker(json.loads(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", default=os.environ.get("BENCH_GATEWAYS_DB", DEFAULT_DB))
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--requests", type=int, default=REQUESTS)
+    parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
+    parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--gateways", type=int, default=100)
+    parser.add_argument("--per-process", type=int, default=10)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between changes")
+    args = parser.parse_args()
+    recreate_database(args.db)
+    env = server_env(args.db)
+    tokens = seed(env)
     out: dict = {"requests": args.requests, "subscribers": args.subscribers}
     with uvicorn_server(env) as (port, proc):
-        tok = tokens["admin"]
-        out.update(
-            timed(
-                port,
-                tok,
-                {
-                    "noop": ("GET", "/api/v1/_bench/bare-auth/", None),
-                    "single": ("POST", "/access/v1/evaluation", single),
-                    "batch100": ("POST", "/access/v1/evaluations", batch),
-                },
-                args.requests,
-            )
-        )
-        before = proc_status(proc.pid)
-        ok = asyncio.run(idle_subscribers(port, tokens["gateway"], args.subscribers, 3.0))
-        during = proc_status(proc.pid)
-        out["idle"] = {
-            "connected": ok,
-            "rss_before_mb": round(before["rss_mb"], 1),
-            "rss_during_mb": round(during["rss_mb"], 1),
-            "extra_rss_mb": round(during["rss_mb"] - before["rss_mb"], 1),
-            "threads_before": before["threads"],
-            "threads_during": during["threads"],
-        }
-    out["ratios"] = {
-        "single_vs_noop_throughput": round(out["noop"]["p50_ms"] / out["single"]["p50_ms"], 3),
-        "batch100_vs_single_latency": round(out["batch100"]["p50_ms"] / out["single"]["p50_ms"], 3),
-    }
-    out["goals"] = {
-        "single ≥ 0.9× no-op": out["ratios"]["single_vs_noop_throughput"] >= 0.9,
-        "batch of 100 ≤ 3× single": out["ratios"]["batch100_vs_single_latency"] <= 3,
-        "1,000 idle: extra RSS < 200 MB": out["idle"]["extra_rss_mb"] < 200,
-        "1,000 idle: no thread each": out["idle"]["threads_during"] - out["idle"]["threads_before"]
-        < args.subscribers / 10,
-    }
+        if "cost" in args.only:
+            out.update(cost(port, tokens["admin"], args.requests))
+        if "idle" in args.only:
+            out["idle"] = idle(port, proc, tokens["gateway"], args.subscribers)
+        if "propagation" in args.only:
+            out["propagation"] = propagation(port, env, tokens["admin"], args)
+    out["goals"] = goals(out, args)
     json.dump(out, sys.stdout, indent=2)
     print()
 
