@@ -136,6 +136,17 @@ def test_evaluation_and_batch_agree_with_r15(db, world):
     ]
 
 
+def test_single_evaluation_costs_the_token_check_and_one_read(db, world, django_assert_num_queries):
+    """POST /access/v1/evaluation: the token check (one statement, as on every API call)
+    and one read of the revision and the facts; no snapshot transaction, no more."""
+    gw = gateway_client(world.token)
+    for partner, release in ((world.us[0].pk, "r-limited"), (world.gb[0].pk, "r-general-us")):
+        with django_assert_num_queries(2):
+            response = gw.post("/access/v1/evaluation", ev(partner, release))
+        assert response.status_code == 200
+        assert response.json()["context"]["revision"] == access_revision()
+
+
 def test_batch_defaults_semantics_and_constant_queries(db, world, django_assert_max_num_queries):
     gw = gateway_client(world.token)
     partner = world.us[0].pk

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from compliance import clock, enforcement, entitlements, services
-from compliance.entitlements import AccessQuery, evaluate_access
+from compliance.entitlements import AccessQuery, evaluate_access, evaluate_one
 from compliance.models import AuditRecord, Gateway, Partner, Release
 from compliance.models.roles import can_read, can_read_access, role_of
 from compliance.selectors import access_revision
@@ -202,6 +202,50 @@ def test_unknown_partner_release_and_action_are_refusals(db, world, staff, admin
         (False, "unknown_partner"),
         (False, "unknown_release"),
     ]
+
+
+def test_single_evaluation_is_one_read_and_answers_as_the_batch(
+    db, world, staff, admin_user, django_assert_num_queries
+):
+    """``evaluate_one`` (POST /access/v1/evaluation) reads the revision and the facts in one
+    statement: the same answer as ``evaluate_access`` for every pair and every refusal."""
+    pk = str(world.us[0].pk)
+    queries = [AccessQuery(str(p.pk), r.slug, "use") for p, r, _ in every_pair()] + [
+        AccessQuery(pk, "r-general", "delete"),
+        AccessQuery(pk, "no-such-release", "use"),
+        AccessQuery("999999999", "r-general", "use"),
+        AccessQuery("9" * 40, "r-general", "use"),
+        AccessQuery(None, "r-general", "use"),
+        AccessQuery(pk, None, "use"),
+        AccessQuery(pk, "r-\x00", "use"),
+        AccessQuery("999999999", "no-such-release", "delete"),
+    ]
+    _revision, batch = evaluate_access(queries)
+    assert {d["context"]["reason"] for d in batch} == {
+        "general",
+        "allowlisted",
+        "not_allowlisted",
+        "foreign_restricted",
+        "not_released",
+        "suspended",
+        "retired",
+        "unsupported_action",
+        "unknown_release",
+        "unknown_partner",
+    }
+    for query, expected in zip(queries, batch, strict=True):
+        with django_assert_num_queries(1):
+            assert evaluate_one(query) == expected, query
+    # The answer follows a change at once, with the new revision.
+    revoked = next(q for q, d in zip(queries, batch, strict=True) if d["decision"])
+    release = Release.objects.get(slug=revoked.release)
+    services.transition_release(release, to="suspended", actor=staff, reason="directive")
+    after = evaluate_one(revoked)
+    assert after == {
+        "decision": False,
+        "context": {"reason": "suspended", "revision": access_revision()},
+    }
+    assert after["context"]["revision"] > batch[0]["context"]["revision"]
 
 
 def test_changes_since_lists_exactly_the_entries_that_differ(db, world, staff, admin_user):

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from compliance.api.permissions import AccessReader
 from compliance.api.serializers import StrictSerializer
-from compliance.entitlements import AccessQuery, evaluate_access
+from compliance.entitlements import AccessQuery, evaluate_access, evaluate_one
 
 MAX_EVALUATIONS = 1000
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
@@ -213,8 +213,7 @@ class EvaluationView(AuthzenView):
             query = parse_evaluation(request)
         except Malformed as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
-        _revision, [decision] = evaluate_access([query])
-        return Response(decision)
+        return Response(evaluate_one(query))
 
 
 class EvaluationsView(AuthzenView):
