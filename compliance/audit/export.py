@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+from compliance.audit.csvcells import neutralise_cell
 from compliance.audit.log import EXPORT_FIELDS, export_row
 from compliance.audit.paging import keyset_chunks
 from compliance.models.audit import AuditRecord
@@ -71,5 +72,5 @@ def iter_export(queryset: QuerySet[AuditRecord], fmt: str, chunk: int = CHUNK) -
         line = export_row(row)
         line["changes"] = json.dumps(line["changes"], ensure_ascii=False, sort_keys=True)
         line["user_id"] = "" if line["user_id"] is None else line["user_id"]
-        writer.writerow(line)
+        writer.writerow({k: neutralise_cell(v) for k, v in line.items()})
         yield flush()

@@ -4,6 +4,7 @@ from compliance.models.allowlist import AllowlistEntry, AllowlistStatus
 from compliance.models.audit import GENESIS_HASH, AuditAction, AuditRecord
 from compliance.models.gateways import Gateway
 from compliance.models.partners import Partner
+from compliance.models.preferences import UserPreference
 from compliance.models.releases import LIVE_STATUSES, Release, ReleaseStatus
 from compliance.models.reminders import (
     ClaimState,
@@ -57,5 +58,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "UserPreference",
     "WebhookEvent",
 ]

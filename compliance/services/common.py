@@ -47,6 +47,7 @@ LOCK_ORDER = (
     "compliance.AllowlistEntry",
     "compliance.WebhookEndpoint",
     "compliance.Gateway",  # receipts lock only their gateway
+    "compliance.UserPreference",  # a user's own settings, locked alone
 )
 
 
