@@ -203,6 +203,9 @@ CACHES = {
     )
 }
 
+# A duplicate submit may queue the same message as the first: show each once (web/once.py).
+MESSAGE_STORAGE = "compliance.web.once.DistinctMessages"
+
 # --- Client address (throttles, sign-in lock-out) --------------------------------------
 # How many reverse proxies in front of the app append to X-Forwarded-For. 0 (the default):
 # the header is ignored and the client is the connection's address, so a client cannot

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from compliance import enforcement, services
+from compliance.web import once
 from compliance.web.views import _add_errors, admin_required, audit_required
 
 
@@ -43,6 +44,7 @@ def gateway_list(request):
 
 @admin_required
 @require_POST
+@once.submit_once
 def gateway_register(request):
     form = GatewayForm(request.POST)
     if form.is_valid():

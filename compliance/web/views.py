@@ -8,7 +8,6 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -48,7 +47,7 @@ from compliance.selectors import (
     sent_reminders,
 )
 from compliance.services.requests import STATUS_FLOW
-from compliance.web import forms
+from compliance.web import forms, once
 from compliance.web.gateway_context import (
     release_gateways_context,
     request_enforcement_context,
@@ -104,19 +103,26 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 def _attempt(request, form, call: Callable, *, success: str, done: str, rerender: Callable):
-    """Validate ``form``, call the service; redirect on success, else re-render the page with
-    the refusal's blockers (409) or the form's errors (400)."""
+    """Validate ``form``, call the service; redirect on success (Post/Redirect/Get), else
+    re-render the page with the refusal's blockers (409) or the form's errors (400), its
+    address bar set back to ``success`` (the page's own URL: web/once.py)."""
     if form.is_valid():
         try:
-            call(form.cleaned_data)
+            result = call(form.cleaned_data)
         except RuleViolation as exc:
-            return rerender(refusal=exc.blockers, status=409)
+            return _rerender(request, rerender, success, refusal=exc.blockers, status=409)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, done)
-            return redirect(success)
-    return rerender(refusal=None, status=400)
+            once.succeeded(request, done)
+            return redirect(success(result) if callable(success) else success)
+    return _rerender(request, rerender, success, refusal=None, status=400)
+
+
+def _rerender(request, rerender: Callable, success, *, refusal, status: int):
+    if not callable(success):
+        request.clearance_page_url = success
+    return rerender(refusal=refusal, status=status)
 
 
 # --- dashboard ---------------------------------------------------------------------------
@@ -283,7 +289,7 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         **release_gateways_context(release),
         "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
         "submit_form": bound.get("submit") or forms.SubmitForm(),
-        "transition_form": bound.get("transition") or forms.TransitionForm(),
+        "transition_form": bound.get("transition") or forms.TransitionForm(release=release),
         "decide_form": bound.get("decide") or forms.DecideSignOffForm(release=release),
         "withdraw_form": bound.get("withdraw") or forms.WithdrawSignOffForm(release=release),
     }
@@ -317,6 +323,7 @@ def _release_action(request, slug, name, form, call, done):
 
 @writer_required
 @require_POST
+@once.submit_once
 def release_submit(request, slug):
     return _release_action(
         request,
@@ -330,6 +337,7 @@ def release_submit(request, slug):
 
 @writer_required
 @require_POST
+@once.submit_once
 def release_transition(request, slug):
     return _release_action(
         request,
@@ -345,6 +353,7 @@ def release_transition(request, slug):
 
 @writer_required
 @require_POST
+@once.submit_once
 def signoff_decide(request, slug):
     return _release_action(
         request,
@@ -365,6 +374,7 @@ def signoff_decide(request, slug):
 
 @writer_required
 @require_POST
+@once.submit_once
 def signoff_withdraw(request, slug):
     return _release_action(
         request,
@@ -445,6 +455,7 @@ def allowlist(request):
 
 @writer_required
 @require_POST
+@once.submit_once
 def allowlist_propose(request):
     form = forms.ProposeEntryForm(request.POST)
     return _attempt(
@@ -463,6 +474,7 @@ def allowlist_propose(request):
 
 @admin_required
 @require_POST
+@once.submit_once
 def allowlist_decide(request, pk):
     entry = get_object_or_404(AllowlistEntry, pk=pk)
     form = forms.DecideEntryForm(request.POST)
@@ -486,6 +498,7 @@ def allowlist_decide(request, pk):
 
 @admin_required
 @require_POST
+@once.submit_once
 def allowlist_revoke(request, pk):
     entry = get_object_or_404(AllowlistEntry, pk=pk)
     form = forms.RevokeEntryForm(request.POST)
@@ -519,45 +532,47 @@ def request_list(request):
     )
 
 
+REQUEST_FIELDS = (
+    "reference",
+    "kind",
+    "binding",
+    "received_at",
+    "due_at",
+    "summary",
+    "assignee",
+    "lab_position",
+)
+
+
+def _request_form_page(request, form, *, req=None, refusal=None, status=200):
+    return render(
+        request,
+        "compliance/request_form.html",
+        {"form": form, "req": req, "refusal": refusal, "nav": "requests"},
+        status=status,
+    )
+
+
 @writer_required
+@once.submit_once
 def request_new(request):
     form = forms.RecordRequestForm(request.POST or None)
     if request.method != "POST":
-        return render(request, "compliance/request_form.html", {"form": form, "nav": "requests"})
-    created = {}
-
-    def call(d):
-        created["request"] = services.record_request(
+        return _request_form_page(request, form)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.record_request(
             actor=request.user,
             agency=d["agency"],
-            reference=d["reference"],
-            kind=d["kind"],
-            binding=d["binding"],
-            received_at=d["received_at"],
-            due_at=d["due_at"],
             releases=list(d["releases"]),
-            summary=d["summary"],
-            assignee=d["assignee"],
-            lab_position=d["lab_position"],
-        )
-
-    if form.is_valid():
-        try:
-            call(form.cleaned_data)
-        except RuleViolation as exc:
-            return render(
-                request,
-                "compliance/request_form.html",
-                {"form": form, "refusal": exc.blockers, "nav": "requests"},
-                status=409,
-            )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, "Request recorded.")
-            return redirect("web:request", pk=created["request"].pk)
-    return render(
-        request, "compliance/request_form.html", {"form": form, "nav": "requests"}, status=400
+            **{name: d[name] for name in REQUEST_FIELDS},
+        ),
+        success=lambda created: reverse("web:request", args=[created.pk]),
+        done="Request recorded.",
+        rerender=lambda refusal, status: _request_form_page(
+            request, form, refusal=refusal, status=status
+        ),
     )
 
 
@@ -589,6 +604,7 @@ def request_detail(request, pk):
 
 @writer_required
 @require_POST
+@once.submit_once
 def request_status(request, pk):
     req = get_object_or_404(GovernmentRequest.objects.select_related("agency"), pk=pk)
     form = forms.RequestStatusForm(request.POST)
@@ -657,6 +673,7 @@ def audit_log(request):
 
 @audit_required
 @require_POST
+@once.submit_once
 def audit_verify(request):
     """R23: walk the chain now. A read, but a slow one: a POST (with CSRF) so that no link,
     prefetch or crawler starts it. The result is shown once on the log page."""
