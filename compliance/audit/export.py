@@ -58,7 +58,9 @@ def iter_export(queryset: QuerySet[AuditRecord], fmt: str, chunk: int = CHUNK) -
             yield json.dumps(export_row(row), ensure_ascii=False, sort_keys=True) + "\n"
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: a field holding a bare CR is quoted too (with "\n" it was not, and
+    # a reader split the row there).
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
 
     def flush() -> str:
         text = buffer.getvalue()

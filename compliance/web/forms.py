@@ -260,13 +260,21 @@ class ReleaseForm(forms.ModelForm):
         else:
             self.fields["required_agencies"].initial = list(Agency.objects.active())
         self.fields["owner"].required = self.instance.pk is not None
+        for name in ("review_days", "partner_cap"):  # empty: the default, as in the API
+            if name in self.fields:
+                self.fields[name].required = False
 
     def _post_clean(self):
         # The service validates and writes; the form must not touch the instance it edits.
         pass
 
     def changes(self) -> dict:
-        return {k: v for k, v in self.cleaned_data.items() if k not in ("slug", "reason")}
+        return {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in ("slug", "reason")
+            and not (v is None and k in ("review_days", "partner_cap"))
+        }
 
 
 class RequestEditForm(ZonedForm):

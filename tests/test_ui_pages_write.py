@@ -1,0 +1,455 @@
+"""Issue 17 (SPEC "Pages", the write side): every API write has a page, forms read times in
+the user's zone, a form sent twice changes things once, the same bad-input rules and text
+bounds as the API, the profile page (time zone, tokens, calendar feed)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+from knox.models import AuthToken
+
+from compliance import services
+from compliance.models import Agency, GovernmentRequest, Partner, Release, UserPreference
+from compliance.models.roles import role_of
+from compliance.services import preferences
+from compliance.services.requests import DUE_BEFORE_RECEIVED, RECEIVED_IN_FUTURE
+from tests.factories import make_release
+from tests.helpers import db_state
+
+pytestmark = pytest.mark.postgres
+User = get_user_model()
+NEW_YORK = "America/New_York"
+
+
+def token() -> str:
+    return uuid.uuid4().hex
+
+
+def page_messages(resp) -> list[str]:
+    return [str(m) for m in resp.context["messages"]]
+
+
+def post_twice(client, url, data):
+    """The same form (same one-time token) sent twice, as a double click or a reload does;
+    both answers followed to the page they land on."""
+    data = {**data, "form_token": token()}
+    first = client.post(url, data)
+    second = client.post(url, data)
+    return first, second
+
+
+# --- releases --------------------------------------------------------------------------
+
+
+def test_staff_creates_and_edits_a_release_without_the_cap(client, agencies, staff):
+    client.force_login(staff)
+    page = client.get(reverse("web:release_new"))
+    assert page.status_code == 200
+    assert "partner_cap" not in page.context["form"].fields  # admins set caps
+    assert 'id="id_slug"' in page.content.decode()
+    resp = client.post(
+        reverse("web:release_new"),
+        {
+            "slug": "model-x",
+            "name": "Model X",
+            "description": "weights v1",
+            "required_agencies": ["DOC", "OSTP"],
+            "review_days": "10",
+            "target_date": "2026-12-24",
+            "reason": "new model",
+            "form_token": token(),
+        },
+    )
+    assert resp.status_code == 302 and resp["Location"] == reverse("web:release", args=["model-x"])
+    release = Release.objects.get(slug="model-x")
+    assert (release.owner, release.partner_cap, release.review_days) == (staff, 20, 10)
+    assert sorted(release.required_agencies.values_list("code", flat=True)) == ["DOC", "OSTP"]
+    assert release.history.order_by("history_id").first().history_change_reason == "new model"
+
+    edit = reverse("web:release_edit", args=["model-x"])
+    form = client.get(edit).context["form"]
+    assert form["name"].value() == "Model X"
+    resp = client.post(
+        edit,
+        {
+            "name": "Model X2",
+            "owner": staff.username,
+            "required_agencies": ["DOC"],
+            "review_days": "10",
+            "target_date": "2026-12-24",
+            "artifact_digest": "sha256:abc",
+            "reason": "renamed",
+            "form_token": token(),
+        },
+        follow=True,
+    )
+    assert resp.status_code == 200, resp.context["form"].errors
+    assert resp.content.decode().count("Release saved.") == 1
+    release.refresh_from_db()
+    assert (release.name, release.artifact_digest) == ("Model X2", "sha256:abc")
+    assert list(release.required_agencies.values_list("code", flat=True)) == ["DOC"]
+    latest = release.history.order_by("-history_id").first()
+    assert (latest.history_user, latest.history_change_reason) == (staff, "renamed")
+
+
+def test_admin_sets_a_cap_and_the_rules_still_decide(client, agencies, admin_user):
+    release = make_release(admin_user, agencies=agencies)
+    client.force_login(admin_user)
+    edit = reverse("web:release_edit", args=[release.slug])
+    assert "partner_cap" in client.get(edit).context["form"].fields
+    data = {
+        "name": release.name,
+        "owner": admin_user.username,
+        "required_agencies": [a.code for a in agencies],
+        "review_days": "14",
+        "partner_cap": "5",
+    }
+    assert client.post(edit, {**data, "form_token": token()}).status_code == 302
+    release.refresh_from_db()
+    assert release.partner_cap == 5
+    # A bad value is a 400 on its field (the model's bound), nothing written.
+    before = db_state()
+    resp = client.post(edit, {**data, "partner_cap": "-1", "form_token": token()})
+    assert resp.status_code == 400 and "partner_cap" in resp.context["form"].errors
+    assert db_state() == before
+
+
+def test_release_slug_taken_is_a_field_error(client, agencies, staff):
+    make_release(staff, agencies=agencies, slug="taken")
+    client.force_login(staff)
+    before = db_state()
+    resp = client.post(
+        reverse("web:release_new"),
+        {"slug": "taken", "name": "X", "required_agencies": ["DOC"], "review_days": "14"},
+    )
+    assert resp.status_code == 400
+    assert list(resp.context["form"].errors) == ["slug"]
+    assert db_state() == before
+
+
+def test_release_description_bound_is_the_apis_on_page_and_api(client, agencies, staff):
+    from rest_framework.test import APIClient
+
+    client.force_login(staff)
+    huge = "x" * 100_000
+    before = db_state()
+    resp = client.post(
+        reverse("web:release_new"),
+        {"slug": "big", "name": "Big", "description": huge, "required_agencies": ["DOC"]},
+    )
+    assert resp.status_code == 400 and list(resp.context["form"].errors) == ["description"]
+    api = APIClient()
+    api.force_authenticate(staff)
+    answer = api.post(
+        "/api/v1/releases/", {"slug": "big", "name": "Big", "description": huge}, format="json"
+    )
+    assert answer.status_code == 400 and list(answer.json()) == ["description"]
+    assert db_state() == before
+
+
+def test_new_page_forms_share_the_api_text_bounds():
+    from compliance.api import serializers as api
+    from compliance.web import forms as web
+    from compliance.web import manage
+
+    pairs = [
+        (web.ReleaseForm, api.ReleaseSerializer),
+        (web.RequestEditForm, api.GovernmentRequestUpdateSerializer),
+        (manage.AgencyForm, api.AgencySerializer),
+        (manage.PartnerForm, api.PartnerSerializer),
+    ]
+    checked = 0
+    for form, serializer in pairs:
+        fields = serializer().fields
+        for name, field in form.base_fields.items():
+            if getattr(field, "max_length", None) is not None and name in fields:
+                assert field.max_length == fields[name].max_length, (form.__name__, name)
+                checked += 1
+    assert checked >= 10
+
+
+def test_move_to_offers_only_other_states_and_preselects_none(client, agencies, staff):
+    release = services.submit_release(make_release(staff, agencies=agencies), actor=staff)
+    client.force_login(staff)
+    form = client.get(reverse("web:release", args=[release.slug])).context["transition_form"]
+    values = [v for v, _label in form.fields["to"].choices]
+    assert values == ["", "limited", "general", "suspended", "retired"]
+    services.transition_release(release, to="suspended", actor=staff, reason="pause")
+    form = client.get(reverse("web:release", args=[release.slug])).context["transition_form"]
+    assert [v for v, _ in form.fields["to"].choices] == ["", "retired"]
+    html = client.get(reverse("web:release", args=[release.slug])).content.decode()
+    assert not re.search(r"<option value=\"suspended\"[^>]*selected", html)
+
+
+# --- requests: edit, zones, bad input ----------------------------------------------------
+
+
+def test_request_times_are_read_in_the_users_zone(client, agencies, staff):
+    preferences.set_time_zone(staff, actor=staff, time_zone=NEW_YORK)
+    client.force_login(staff)
+    page = client.get(reverse("web:request_new"))
+    assert f"In your time zone, {NEW_YORK}." in page.content.decode()
+    resp = client.post(
+        reverse("web:request_new"),
+        {
+            "agency": "DOC",
+            "reference": "BIS-1",
+            "kind": "restrict_foreign_access",
+            "lab_position": "undecided",
+            "received_at": "2026-11-20T17:21",  # a Friday, 17:21 Eastern
+            "form_token": token(),
+        },
+    )
+    req = GovernmentRequest.objects.get(reference="BIS-1")
+    assert resp.status_code == 302 and resp["Location"] == reverse("web:request", args=[req.pk])
+    assert req.received_at == datetime(2026, 11, 20, 22, 21, tzinfo=UTC)
+    # The edit page shows it back in the same zone; saving unchanged keeps it to the second.
+    services.update_request(
+        req, actor=staff, received_at=datetime(2026, 11, 20, 22, 21, 37, tzinfo=UTC)
+    )
+    edit = reverse("web:request_edit", args=[req.pk])
+    html = client.get(edit).content.decode()
+    assert 'value="2026-11-20T17:21"' in html
+    form = client.get(edit).context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update(agency="DOC", releases=[], assignee="", summary="edited", form_token=token())
+    data["received_at"] = "2026-11-20T17:21"
+    assert client.post(edit, data).status_code == 302
+    req.refresh_from_db()
+    assert req.summary == "edited"
+    assert req.received_at == datetime(2026, 11, 20, 22, 21, 37, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("received", "due", "field", "message"),
+    [
+        (-48, -50, "due_at", DUE_BEFORE_RECEIVED),
+        (30, None, "received_at", RECEIVED_IN_FUTURE),
+    ],
+)
+def test_request_edit_refuses_bad_times_on_the_field(
+    client, agencies, staff, received, due, field, message
+):
+    req = services.record_request(
+        actor=staff, agency=agencies[0], reference="E-1", kind="vet_users"
+    )
+    client.force_login(staff)
+    now = timezone.localtime()
+    data = {
+        "reference": "E-1",
+        "kind": "vet_users",
+        "lab_position": "undecided",
+        "received_at": (now + timedelta(hours=received)).strftime("%Y-%m-%dT%H:%M"),
+        "due_at": "" if due is None else (now + timedelta(hours=due)).strftime("%Y-%m-%dT%H:%M"),
+        "form_token": token(),
+    }
+    before = db_state()
+    resp = client.post(reverse("web:request_edit", args=[req.pk]), data)
+    assert resp.status_code == 400
+    assert resp.context["form"].errors == {field: [message]}
+    assert db_state() == before
+    # The page's own address goes back in the address bar (no POST URL to reload).
+    assert (
+        f'<meta name="clearance-page-url" content="{reverse("web:request", args=[req.pk])}">'
+        in resp.content.decode()
+    )
+
+
+# --- a form sent twice -------------------------------------------------------------------
+
+
+def test_a_form_sent_twice_records_once_and_shows_one_outcome(client, agencies, staff):
+    client.force_login(staff)
+    data = {"agency": "DOC", "reference": "TWICE-1", "kind": "vet_users", "lab_position": "agree"}
+    before = GovernmentRequest.history.count()
+    first, second = post_twice(client, reverse("web:request_new"), data)
+    assert GovernmentRequest.objects.filter(reference="TWICE-1").count() == 1
+    assert GovernmentRequest.history.count() == before + 1
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    landed = client.get(second["Location"])
+    assert page_messages(landed) == ["Request recorded."]  # once, not twice, no refusal
+    assert "already has a request" not in landed.content.decode()
+
+
+def test_a_refused_form_releases_its_token(client, agencies, staff):
+    release = services.submit_release(make_release(staff, agencies=agencies), actor=staff)
+    client.force_login(staff)
+    url = reverse("web:release_transition", args=[release.slug])
+    data = {"to": "suspended", "reason": "", "form_token": token()}
+    resp = client.post(url, data)
+    assert resp.status_code == 409
+    assert "clearance-page-url" in resp.content.decode()
+    data["reason"] = "agency asked"
+    assert client.post(url, data).status_code == 302  # corrected, same form: now it counts
+    assert client.post(url, data).status_code == 302  # and a third send changes nothing more
+    release.refresh_from_db()
+    assert release.status == "suspended"
+    assert release.history.filter(status="suspended").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "count"),
+    [
+        ("agencies", {"code": "NSA", "name": "N", "active": "on"}, lambda: Agency.objects.count()),
+        ("partners", {"name": "Beta", "country": "GB"}, lambda: Partner.objects.count()),
+        ("users", {"username": "newbie", "role": "staff"}, lambda: User.objects.count()),
+    ],
+)
+def test_admin_forms_sent_twice_change_once(client, agencies, admin_user, name, data, count):
+    client.force_login(admin_user)
+    before = count()
+    first, second = post_twice(client, reverse(f"web:{name}"), data)
+    assert count() == before + 1
+    assert first.status_code == second.status_code == 302
+    assert len(page_messages(client.get(second["Location"]))) == 1
+
+
+def test_profile_forms_sent_twice_change_once(client, staff):
+    client.force_login(staff)
+    first, second = post_twice(client, reverse("web:token_create"), {})
+    assert AuthToken.objects.filter(user=staff).count() == 1
+    assert first["Location"] == second["Location"] == reverse("web:profile")
+
+
+# --- admin screens -----------------------------------------------------------------------
+
+
+def test_admin_manages_agencies_partners_and_users(client, agencies, admin_user):
+    client.force_login(admin_user)
+    nav = client.get(reverse("web:dashboard")).content.decode()
+    for name in ("agencies", "partners", "users", "webhooks", "gateways"):
+        assert f'href="{reverse(f"web:{name}")}"' in nav
+    assert (
+        client.post(
+            reverse("web:agencies"),
+            {"code": "BIS", "name": "Industry and Security", "active": "on", "form_token": token()},
+        ).status_code
+        == 302
+    )
+    bis = Agency.objects.get(code="BIS")
+    assert bis.active and bis.history.get().history_user == admin_user
+    # Deactivate it (edit page: active unticked).
+    resp = client.post(
+        reverse("web:agency", args=["BIS"]),
+        {"name": "Industry and Security", "reason": "merged", "form_token": token()},
+    )
+    assert resp.status_code == 302
+    bis.refresh_from_db()
+    assert not bis.active
+    assert bis.history.order_by("-history_id").first().history_change_reason == "merged"
+
+    assert (
+        client.post(
+            reverse("web:partners"), {"name": "Beta Labs", "country": "GB", "form_token": token()}
+        ).status_code
+        == 302
+    )
+    beta = Partner.objects.get(name="Beta Labs")
+    client.post(
+        reverse("web:partner", args=[beta.pk]),
+        {"name": "Beta Labs", "country": "US", "notes": "moved", "form_token": token()},
+    )
+    beta.refresh_from_db()
+    assert (str(beta.country), beta.notes) == ("US", "moved")
+
+    resp = client.post(
+        reverse("web:users"),
+        {"username": "ava", "email": "ava@lab.example", "role": "auditor", "form_token": token()},
+    )
+    assert resp.status_code == 302
+    ava = User.objects.get(username="ava")
+    assert role_of(ava) == "auditor"
+    client.post(
+        reverse("web:user", args=["ava"]),
+        {"email": "ava@lab.example", "role": "staff", "form_token": token()},
+    )
+    ava = User.objects.get(username="ava")
+    assert role_of(ava) == "staff"
+    assert ava.history.order_by("-history_id").first().history_user == admin_user
+    client.post(
+        reverse("web:user_deactivate", args=["ava"]), {"reason": "left", "form_token": token()}
+    )
+    assert not User.objects.get(username="ava").is_active
+    # An existing username is a field error, not a silent change of that user.
+    resp = client.post(reverse("web:users"), {"username": "ava", "role": "admin"})
+    assert resp.status_code == 400 and list(resp.context["form"].errors) == ["username"]
+
+
+def test_staff_cannot_open_admin_screens(client, staff):
+    client.force_login(staff)
+    for name in ("agencies", "partners", "users"):
+        assert client.get(reverse(f"web:{name}")).status_code == 403
+    assert client.post(reverse("web:users"), {"username": "x", "role": "admin"}).status_code == 403
+    assert not User.objects.filter(username="x").exists()
+
+
+# --- profile ---------------------------------------------------------------------------
+
+
+def test_profile_time_zone_and_tokens(client, staff):
+    client.force_login(staff)
+    page = client.get(reverse("web:profile"))
+    assert page.context["tz_form"]["time_zone"].value() == "UTC"
+    resp = client.post(
+        reverse("web:profile_time_zone"), {"time_zone": NEW_YORK, "form_token": token()}
+    )
+    assert resp.status_code == 302
+    assert UserPreference.objects.get(user=staff).time_zone == NEW_YORK
+    page = client.get(reverse("web:profile"))
+    assert page.context["tz_form"]["time_zone"].value() == NEW_YORK
+    assert page.wsgi_request.session["clearance_time_zone"]["zone"] == NEW_YORK
+    bad = client.post(reverse("web:profile_time_zone"), {"time_zone": "Mars/Olympus"})
+    assert bad.status_code == 400
+
+    resp = client.post(reverse("web:token_create"), {"form_token": token()}, follow=True)
+    key = resp.context["new_token"]
+    assert key and key in resp.content.decode()
+    assert key not in client.get(reverse("web:profile")).content.decode()  # shown once
+    api = client.__class__()
+    assert api.get("/api/v1/releases/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    [listed] = client.get(reverse("web:profile")).context["tokens"]
+    client.post(reverse("web:token_revoke", args=[listed.digest]), {"form_token": token()})
+    assert api.get("/api/v1/releases/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff):
+    release = services.submit_release(make_release(staff, agencies=agencies), actor=staff)
+    req = services.record_request(
+        actor=staff,
+        agency=agencies[0],
+        reference="CAL-1",
+        kind="information_request",
+        assignee=staff,
+        due_at=timezone.now() + timedelta(days=3),
+    )
+    client.force_login(staff)
+    assert client.get(reverse("web:profile")).context["feed_url"] is None
+    client.post(reverse("web:calendar_regenerate"), {"form_token": token()})
+    url = client.get(reverse("web:profile")).context["feed_url"]
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    anonymous = client.__class__()
+    resp = anonymous.get("/" + path)
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/calendar")
+    events = Calendar.from_ical(resp.content).walk("VEVENT")
+    summaries = sorted(str(e["SUMMARY"]) for e in events)
+    assert len(summaries) == 2 * len(agencies) + 1
+    assert f"Request due: {agencies[0].code} CAL-1" in summaries
+    assert any(s.startswith("Sign-off due: ") and release.name in s for s in summaries)
+    assert {str(e["UID"]) for e in events} >= {f"request-{req.pk}@127.0.0.1:8000"}
+    assert anonymous.get("/calendar/wrong-secret.ics").status_code == 404
+    # A new address kills the old one; turning it off kills every one.
+    client.post(reverse("web:calendar_regenerate"), {"form_token": token()})
+    assert anonymous.get("/" + path).status_code == 404
+    new_url = client.get(reverse("web:profile")).context["feed_url"]
+    new_path = "/" + new_url.split("://", 1)[1].split("/", 1)[1]
+    assert anonymous.get(new_path).status_code == 200
+    client.post(reverse("web:calendar_revoke"), {"form_token": token()})
+    assert anonymous.get(new_path).status_code == 404
