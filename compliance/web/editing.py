@@ -37,6 +37,7 @@ def release_new(request):
             reason=d["reason"],
             **form.changes(),
         ),
+        page_url=request.path,
         success=lambda release: reverse("web:release", args=[release.slug]),
         done="Release created as a draft.",
         rerender=lambda refusal, status: _release_form_page(
@@ -52,7 +53,10 @@ def release_edit(request, slug):
     form = forms.ReleaseForm(
         request.POST or None,
         instance=release,
-        initial={"required_agencies": list(release.required_agencies.all())},
+        initial={
+            "required_agencies": list(release.required_agencies.all()),
+            "owner": release.owner,
+        },
         admin=is_admin(request.user),
     )
     if request.method != "POST":
@@ -63,6 +67,7 @@ def release_edit(request, slug):
         lambda d: services.update_release(
             release, actor=request.user, reason=d["reason"], **form.changes()
         ),
+        page_url=request.path,
         success=reverse("web:release", args=[release.slug]),
         done="Release saved.",
         rerender=lambda refusal, status: _release_form_page(
@@ -95,6 +100,7 @@ def request_edit(request, pk):
         lambda d: services.update_request(
             req, actor=request.user, reason=d["reason"], **form.changes()
         ),
+        page_url=request.path,
         success=reverse("web:request", args=[req.pk]),
         done="Request saved.",
         rerender=lambda refusal, status: _request_edit_page(

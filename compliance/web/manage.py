@@ -101,7 +101,9 @@ def _edit(request, form, call, *, success, done, page):
     """GET shows ``form``; POST writes through ``call`` (web.views._attempt)."""
     if request.method != "POST":
         return page(refusal=None, status=200)
-    return _attempt(request, form, call, success=success, done=done, rerender=page)
+    return _attempt(
+        request, form, call, success=success, done=done, rerender=page, page_url=request.path
+    )
 
 
 # --- agencies ----------------------------------------------------------------------------

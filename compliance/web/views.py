@@ -102,21 +102,26 @@ def _add_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-def _attempt(request, form, call: Callable, *, success: str, done: str, rerender: Callable):
+def _attempt(
+    request, form, call: Callable, *, success, done: str, rerender: Callable, page_url=None
+):
     """Validate ``form``, call the service; redirect on success (Post/Redirect/Get), else
     re-render the page with the refusal's blockers (409) or the form's errors (400), its
-    address bar set back to ``success`` (the page's own URL: web/once.py)."""
+    address bar set back to ``page_url`` (default: ``success``, the page an action form sits
+    on; web/once.py)."""
     if form.is_valid():
         try:
             result = call(form.cleaned_data)
         except RuleViolation as exc:
-            return _rerender(request, rerender, success, refusal=exc.blockers, status=409)
+            return _rerender(
+                request, rerender, page_url or success, refusal=exc.blockers, status=409
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             once.succeeded(request, done)
             return redirect(success(result) if callable(success) else success)
-    return _rerender(request, rerender, success, refusal=None, status=400)
+    return _rerender(request, rerender, page_url or success, refusal=None, status=400)
 
 
 def _rerender(request, rerender: Callable, success, *, refusal, status: int):
