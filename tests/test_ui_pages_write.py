@@ -255,11 +255,9 @@ def test_request_edit_refuses_bad_times_on_the_field(
     assert resp.status_code == 400
     assert resp.context["form"].errors == {field: [message]}
     assert db_state() == before
-    # The page's own address goes back in the address bar (no POST URL to reload).
-    assert (
-        f'<meta name="clearance-page-url" content="{reverse("web:request", args=[req.pk])}">'
-        in resp.content.decode()
-    )
+    # The edit page keeps its own address (a reload shows the form again, no 405).
+    edit = reverse("web:request_edit", args=[req.pk])
+    assert f'<meta name="clearance-page-url" content="{edit}">' in resp.content.decode()
 
 
 # --- a form sent twice -------------------------------------------------------------------
@@ -453,3 +451,197 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     assert anonymous.get(new_path).status_code == 200
     client.post(reverse("web:calendar_revoke"), {"form_token": token()})
     assert anonymous.get(new_path).status_code == 404
+
+
+def test_an_action_url_opened_with_get_goes_to_its_page(client, agencies, staff):
+    release = make_release(staff, agencies=agencies)
+    client.force_login(staff)
+    for name in ("release_submit", "release_transition", "signoff_decide"):
+        resp = client.get(reverse(f"web:{name}", args=[release.slug]))
+        assert (resp.status_code, resp["Location"]) == (
+            302,
+            reverse("web:release", args=[release.slug]),
+        )
+    resp = client.get(reverse("web:token_create"))
+    assert resp["Location"] == reverse("web:profile")
+    assert client.put(reverse("web:release_submit", args=[release.slug])).status_code == 405
+
+
+def test_users_change_only_their_own_preferences(staff, staff2, admin_user):
+    from compliance.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        preferences.set_time_zone(staff2, actor=staff, time_zone=NEW_YORK)
+    with pytest.raises(PermissionDenied):
+        preferences.regenerate_calendar_secret(staff2, actor=staff)
+    assert not UserPreference.objects.filter(user=staff2).exists()
+    preferences.set_time_zone(staff2, actor=admin_user, time_zone=NEW_YORK)
+    assert UserPreference.objects.get(user=staff2).time_zone == NEW_YORK
+
+
+# --- every form, sent twice ---------------------------------------------------------------
+
+
+def _in_review(staff, agencies):
+    return services.submit_release(make_release(staff, agencies=agencies), actor=staff)
+
+
+def _signoff(release, code, stage="limited"):
+    return release.signoffs.get(round=release.review_round, agency__code=code, stage=stage)
+
+
+def _case_submit(w):
+    r = make_release(w["staff"], agencies=w["agencies"])
+    return w["staff"], reverse("web:release_submit", args=[r.slug]), {"reason": ""}
+
+
+def _case_transition(w):
+    r = _in_review(w["staff"], w["agencies"])
+    url = reverse("web:release_transition", args=[r.slug])
+    return w["staff"], url, {"to": "suspended", "reason": "agency asked"}
+
+
+def _case_decide(w):
+    r = _in_review(w["staff"], w["agencies"])
+    data = {"signoff": _signoff(r, "DOC").pk, "decision": "approved", "evidence": "letter"}
+    return w["staff"], reverse("web:signoff_decide", args=[r.slug]), data
+
+
+def _case_withdraw(w):
+    r = _in_review(w["staff"], w["agencies"])
+    so = services.decide_signoff(
+        _signoff(r, "DOC"), actor=w["staff"], decision="approved", evidence="x"
+    )
+    data = {"signoff": so.pk, "reason": "taken back"}
+    return w["staff"], reverse("web:signoff_withdraw", args=[r.slug]), data
+
+
+def _case_propose(w):
+    r = make_release(w["staff"], agencies=w["agencies"])
+    partner = Partner.objects.create(name="P1", country="US")
+    data = {"release": r.slug, "partner": partner.pk}
+    return w["staff"], reverse("web:allowlist_propose"), data
+
+
+def _entry(w):
+    r = make_release(w["staff"], agencies=w["agencies"])
+    partner = Partner.objects.create(name="P2", country="US")
+    return services.propose_allowlist_entry(r, actor=w["admin"], partner=partner)
+
+
+def _case_allow_decide(w):
+    entry = _entry(w)
+    return w["admin2"], reverse("web:allowlist_decide", args=[entry.pk]), {"decision": "approved"}
+
+
+def _case_allow_revoke(w):
+    entry = services.decide_allowlist_entry(_entry(w), actor=w["admin2"], decision="approved")
+    return w["admin2"], reverse("web:allowlist_revoke", args=[entry.pk]), {"reason": "ended"}
+
+
+def _request(w):
+    return services.record_request(
+        actor=w["staff"], agency=w["agencies"][0], reference="T-1", kind="vet_users"
+    )
+
+
+def _case_request_status(w):
+    req = _request(w)
+    return w["staff"], reverse("web:request_status", args=[req.pk]), {"status": "acknowledged"}
+
+
+def _case_request_edit(w):
+    req = _request(w)
+    data = {"reference": "T-1b", "kind": "vet_users", "lab_position": "agree"}
+    data["received_at"] = timezone.localtime(req.received_at).strftime("%Y-%m-%dT%H:%M")
+    return w["staff"], reverse("web:request_edit", args=[req.pk]), data
+
+
+def _case_release_edit(w):
+    r = make_release(w["staff"], agencies=w["agencies"])
+    data = {"name": "Renamed", "owner": w["staff"].username, "required_agencies": ["DOC"]}
+    return w["staff"], reverse("web:release_edit", args=[r.slug]), data
+
+
+def _case_agency_edit(w):
+    return w["admin"], reverse("web:agency", args=["DOC"]), {"name": "Commerce Dept."}
+
+
+def _case_partner_edit(w):
+    partner = Partner.objects.create(name="P3", country="US")
+    return w["admin"], reverse("web:partner", args=[partner.pk]), {"name": "P3b", "country": "GB"}
+
+
+def _case_user_edit(w):
+    return w["admin"], reverse("web:user", args=[w["staff"].username]), {"role": "auditor"}
+
+
+def _case_user_deactivate(w):
+    url = reverse("web:user_deactivate", args=[w["staff"].username])
+    return w["admin"], url, {"reason": "left"}
+
+
+def _case_time_zone(w):
+    return w["staff"], reverse("web:profile_time_zone"), {"time_zone": NEW_YORK}
+
+
+def _case_calendar(w):
+    return w["staff"], reverse("web:calendar_regenerate"), {}
+
+
+def _case_calendar_off(w):
+    preferences.regenerate_calendar_secret(w["staff"], actor=w["staff"])
+    return w["staff"], reverse("web:calendar_revoke"), {}
+
+
+def _case_webhook(w):
+    w["settings"].WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    return w["admin"], reverse("web:webhooks"), {"url": "http://127.0.0.1:9/x", "active": "on"}
+
+
+CASES = [
+    _case_submit,
+    _case_transition,
+    _case_decide,
+    _case_withdraw,
+    _case_propose,
+    _case_allow_decide,
+    _case_allow_revoke,
+    _case_request_status,
+    _case_request_edit,
+    _case_release_edit,
+    _case_agency_edit,
+    _case_partner_edit,
+    _case_user_edit,
+    _case_user_deactivate,
+    _case_time_zone,
+    _case_calendar,
+    _case_calendar_off,
+    _case_webhook,
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__[6:] for c in CASES])
+def test_every_form_sent_twice_changes_once_and_shows_one_message(
+    client, settings, agencies, staff, admin_user, admin2, case
+):
+    w = {
+        "agencies": agencies,
+        "staff": staff,
+        "admin": admin_user,
+        "admin2": admin2,
+        "settings": settings,
+    }
+    actor, url, data = case(w)
+    client.force_login(actor)
+    before = db_state()
+    data = {**data, "form_token": token()}
+    first = client.post(url, data)
+    after_first = db_state()
+    second = client.post(url, data)
+    assert first.status_code == 302
+    assert after_first != before  # the first send did change something
+    assert db_state() == after_first  # the second changed nothing more
+    assert second.status_code == 302 and second["Location"] == first["Location"]
+    landed = client.get(second["Location"])
+    assert len(page_messages(landed)) == 1

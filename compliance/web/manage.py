@@ -10,7 +10,6 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from compliance import services, validators
 from compliance.models import Agency, Partner
@@ -311,7 +310,7 @@ class DeactivateForm(forms.Form):
 
 
 @admin_required
-@require_POST
+@once.post_only(lambda username: reverse("web:user", args=[username]))
 @once.submit_once
 def user_deactivate(request, username):
     user = get_object_or_404(User, username=username)

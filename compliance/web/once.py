@@ -24,6 +24,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.cache import cache
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -82,6 +83,25 @@ def submit_once(view):
         return response
 
     return wrapper
+
+
+def post_only(page):
+    """``require_POST`` for an action URL, except that a GET (a reload or a typed address
+    after the browser kept the action's URL) goes to the page the action sits on, not to an
+    empty 405. ``page(**url_kwargs)`` names that page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method in ("GET", "HEAD"):
+                return redirect(page(**kwargs))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def _replay(request, key: str):

@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 from knox.models import get_token_model
 
 from compliance.models.preferences import time_zone_names
@@ -78,7 +77,7 @@ def _profile_action(request, form, call, done):
 
 
 @login_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:profile"))
 @once.submit_once
 def profile_time_zone(request):
     return _profile_action(
@@ -100,7 +99,7 @@ def _issue(request):
 
 
 @login_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:profile"))
 @once.submit_once
 def token_create(request):
     return _profile_action(
@@ -112,7 +111,7 @@ def token_create(request):
 
 
 @login_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:profile"))
 @once.submit_once
 def token_revoke(request, digest):
     token = get_object_or_404(get_token_model(), digest=digest, user=request.user)
@@ -125,7 +124,7 @@ def token_revoke(request, digest):
 
 
 @login_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:profile"))
 @once.submit_once
 def calendar_regenerate(request):
     return _profile_action(
@@ -137,7 +136,7 @@ def calendar_regenerate(request):
 
 
 @login_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:profile"))
 @once.submit_once
 def calendar_revoke(request):
     return _profile_action(

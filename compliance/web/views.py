@@ -130,6 +130,18 @@ def _rerender(request, rerender: Callable, success, *, refusal, status: int):
     return rerender(refusal=refusal, status=status)
 
 
+def _release_url(slug, **_):
+    return reverse("web:release", args=[slug])
+
+
+def _allowlist_page_url(**_):
+    return reverse("web:allowlist")
+
+
+def _request_url(pk, **_):
+    return reverse("web:request", args=[pk])
+
+
 # --- dashboard ---------------------------------------------------------------------------
 
 
@@ -327,7 +339,7 @@ def _release_action(request, slug, name, form, call, done):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
 @once.submit_once
 def release_submit(request, slug):
     return _release_action(
@@ -341,7 +353,7 @@ def release_submit(request, slug):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
 @once.submit_once
 def release_transition(request, slug):
     return _release_action(
@@ -357,7 +369,7 @@ def release_transition(request, slug):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
 @once.submit_once
 def signoff_decide(request, slug):
     return _release_action(
@@ -378,7 +390,7 @@ def signoff_decide(request, slug):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
 @once.submit_once
 def signoff_withdraw(request, slug):
     return _release_action(
@@ -459,7 +471,7 @@ def allowlist(request):
 
 
 @writer_required
-@require_POST
+@once.post_only(_allowlist_page_url)
 @once.submit_once
 def allowlist_propose(request):
     form = forms.ProposeEntryForm(request.POST)
@@ -478,7 +490,7 @@ def allowlist_propose(request):
 
 
 @admin_required
-@require_POST
+@once.post_only(_allowlist_page_url)
 @once.submit_once
 def allowlist_decide(request, pk):
     entry = get_object_or_404(AllowlistEntry, pk=pk)
@@ -502,7 +514,7 @@ def allowlist_decide(request, pk):
 
 
 @admin_required
-@require_POST
+@once.post_only(_allowlist_page_url)
 @once.submit_once
 def allowlist_revoke(request, pk):
     entry = get_object_or_404(AllowlistEntry, pk=pk)
@@ -608,7 +620,7 @@ def request_detail(request, pk):
 
 
 @writer_required
-@require_POST
+@once.post_only(_request_url)
 @once.submit_once
 def request_status(request, pk):
     req = get_object_or_404(GovernmentRequest.objects.select_related("agency"), pk=pk)
