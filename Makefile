@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The single sign-on tests' OpenID provider (panva's oidc-provider on Node.js, tests/oidc).
+OIDC_NODE := tests/oidc/node_modules/.package-lock.json
+$(OIDC_NODE): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+
 # SQLite + an embedded Celery broker (kombu filesystem transport): no service needed. The ASGI
 # server (uvicorn) serves every endpoint, the entitlement stream included.
 run: venv
@@ -42,7 +47,7 @@ format: venv
 
 # The whole suite on PostgreSQL (DATABASE_URL, else a reachable local server), then the
 # service-layer rules again on SQLite so the zero-setup default keeps working.
-test: venv
+test: venv $(OIDC_NODE)
 	$(VENV)/bin/ruff check .
 	@db="$${DATABASE_URL:-}"; \
 	if [ -z "$$db" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then db="$(LOCAL_PG_URL)"; fi; \

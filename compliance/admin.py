@@ -6,7 +6,11 @@ disabled and history cannot be reverted. A refusal becomes an error message, not
 
 from __future__ import annotations
 
+import allauth.account.admin  # noqa: F401  (registers allauth's pages first: removed below)
+import allauth.socialaccount.admin  # noqa: F401
 import django.contrib.auth.admin  # noqa: F401  (registers its UserAdmin first: replaced below)
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -281,6 +285,12 @@ class UserForm(ChangeReasonForm):
         if self.instance.pk is not None:
             self.fields["role"].initial = role_of(self.instance)
 
+
+# Single sign-on is configured by the environment only (R40) and keeps no rows of allauth's
+# (compliance/web/oidc.py): its admin pages would invite settings that are never read.
+for _model in (EmailAddress, SocialAccount, SocialApp, SocialToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 # django.contrib.auth's UserAdmin writes the groups itself (a history row per group added or
 # removed, a role-less state between): replaced by one that saves through the service.

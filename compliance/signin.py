@@ -12,12 +12,46 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 LOCKED_DETAIL = "Too many failed sign-ins from this address or for this account: try again later."
+
+
+def password_login_detail() -> str:
+    """What the login page and the token endpoint answer when OIDC_ONLY turns passwords off."""
+    return (
+        "Password sign-in is turned off: sign in with "
+        f"{settings.OIDC_PROVIDER_NAME} instead. API tokens are created on your profile page."
+    )
+
+
+class PasswordBackend(ModelBackend):
+    """Django's username and password check, off when OIDC_ONLY (R40): every password path
+    (the login page, the Django admin, the token endpoint, a shell's ``authenticate``) is
+    refused, and a session opened by a password before OIDC_ONLY was set ends."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if settings.OIDC_ONLY:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+    def get_user(self, user_id):
+        if settings.OIDC_ONLY:
+            return None
+        return super().get_user(user_id)
+
+
+class IdentityProviderBackend(ModelBackend):
+    """The backend of sessions that the single sign-on callback opens (compliance.web.oidc):
+    it checks no credentials (the provider did), it only brings the session's user back, if
+    still active."""
+
+    def authenticate(self, request, **credentials):
+        return None
 
 
 def client_address(request: HttpRequest) -> str:

@@ -12,6 +12,26 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
+
+def parse_role_map(text: str) -> dict[str, str]:
+    """OIDC_ROLE_MAP, ``idp-group=role,…`` → ``{group: role}``. The roles of people only
+    (compliance.models.roles.PERSON_ROLES; a gateway is never a person signing in). A wrong
+    entry stops the start: a typo must not quietly leave a group without its role."""
+    roles = ("admin", "staff", "auditor")
+    mapping: dict[str, str] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        group, sep, role = (part.strip() for part in entry.rpartition("="))
+        if not sep or not group or role not in roles:
+            raise ImproperlyConfigured(
+                f"OIDC_ROLE_MAP entry {entry!r}: write idp-group=role, role one of "
+                + ", ".join(roles)
+            )
+        if mapping.get(group, role) != role:
+            raise ImproperlyConfigured(f"OIDC_ROLE_MAP maps {group!r} to two roles")
+        mapping[group] = role
+    return mapping
+
+
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -38,6 +58,14 @@ INSTALLED_APPS = [
     "pgtrigger",
     "axes",
     "csp",
+    # Single sign-on (R40): allauth's OpenID Connect provider does the protocol; Clearance
+    # maps the claims to its users and roles (compliance/web/oidc.py). Installed always, so
+    # the schema does not depend on the environment; without OIDC_ISSUER nothing of it is
+    # reachable.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "compliance",
 ]
 
@@ -56,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -93,7 +122,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing passwords (and ending password sessions) when OIDC_ONLY.
+    "compliance.signin.PasswordBackend",
+    # Sessions opened by the single sign-on callback; it checks no credentials itself.
+    "compliance.signin.IdentityProviderBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -319,6 +351,40 @@ LOGGING = {
     "loggers": {"django.request": {"filters": ["forbidden"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Single sign-on (R40) ---------------------------------------------------------------
+# OpenID Connect, authorization code with PKCE; the provider is found by discovery from
+# OIDC_ISSUER. Without OIDC_ISSUER there is no single sign-on and passwords work as before.
+# Register <SITE_URL>/auth/oidc/callback/ as the redirect URI at the provider, and
+# <SITE_URL>/login/ as the post-logout redirect URI (README "Single sign-on").
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+# The claim that carries the user's groups at the provider, and which group gives which
+# role: "idp-group=role,…" (roles: admin, staff, auditor).
+OIDC_ROLE_CLAIM = env.str("OIDC_ROLE_CLAIM", default="groups")
+OIDC_ROLE_MAP = parse_role_map(env.str("OIDC_ROLE_MAP", default=""))
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+# true: the login page, the Django admin and POST /api/v1/auth/token/ refuse passwords.
+OIDC_ONLY = env.bool("OIDC_ONLY", default=False)
+if OIDC_ISSUER and not OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set: OIDC_CLIENT_ID must be set too.")
+if OIDC_ONLY and not OIDC_ISSUER:
+    raise ImproperlyConfigured("OIDC_ONLY=true needs OIDC_ISSUER: nobody could sign in.")
+# The provider app itself is built from the OIDC_* settings at each request
+# (compliance.web.oidc.SocialAccountAdapter.list_apps): none is kept in the database.
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "provider_class": "compliance.web.oidc.ClearanceOIDCProvider",
+        "OAUTH_PKCE_ENABLED": True,
+    }
+}
+SOCIALACCOUNT_ADAPTER = "compliance.web.oidc.SocialAccountAdapter"
+# Access and refresh tokens are not needed after the login: none is stored.
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+ACCOUNT_EMAIL_VERIFICATION = "none"
 
 # --- Webhooks (R31) ---------------------------------------------------------------------
 # Seconds to wait before each retry of a failed delivery; after the last one fails the

@@ -247,7 +247,7 @@ def test_password_spraying_locks_the_address_on_the_login_page(client, staff):
 def test_token_schema_documents_the_lockout_as_it_answers(auditor):
     schema = client_for(auditor).get(f"{API}/schema/").json()
     responses = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]
-    assert sorted(responses) == ["200", "400", "401", "429"]
+    assert sorted(responses) == ["200", "400", "401", "403", "429"]  # 403: OIDC_ONLY (R40)
     detail = responses["429"]["content"]["application/json"]["schema"]
     assert detail == {"$ref": "#/components/schemas/Detail"}
 

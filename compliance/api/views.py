@@ -4,6 +4,7 @@ by the one exception handler in ``compliance.api.exceptions``."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -11,7 +12,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.models import AuthToken
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -41,7 +47,7 @@ from compliance.models import (
 from compliance.models.roles import is_admin
 from compliance.services import users
 from compliance.services.users import issue_token
-from compliance.signin import client_address
+from compliance.signin import client_address, password_login_detail
 
 STAFF = [IsAuthenticated, ReadAnyRoleWriteStaff]
 ADMIN = [IsAuthenticated, ReadAnyRoleWriteAdmin]
@@ -130,7 +136,7 @@ class TokenView(APIView):
     throttle_classes = [ClientAddressRateThrottle]
     throttle_scope = "token"
     parser_classes = [JSONParser]
-    error_responses = ("400", "401", "429")
+    error_responses = ("400", "401", "403", "429")
 
     @extend_schema(
         request=s.TokenRequestSerializer,
@@ -140,9 +146,12 @@ class TokenView(APIView):
         description="Wrong credentials or an inactive user: 401. Missing or malformed "
         "fields: 400. Throttled per client address (scope `token`), or locked out after "
         "repeated failures for this username from this address or for any usernames from "
-        "this address (django-axes): 429 with `Retry-After`.",
+        "this address (django-axes): 429 with `Retry-After`. Password sign-in turned off "
+        "(`OIDC_ONLY=true`, single sign-on only): 403, whatever the body.",
     )
     def post(self, request):
+        if settings.OIDC_ONLY:
+            raise PermissionDenied(password_login_detail())
         data = valid(s.TokenRequestSerializer, request.data)
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:

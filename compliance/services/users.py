@@ -3,14 +3,20 @@ system actor. A role is exactly one of the groups ``staff``, ``auditor``, ``admi
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q
 from knox.models import AuthToken, get_token_model
 
-from compliance import clock
-from compliance.models.roles import Role
+from compliance import clock, rules
+from compliance.audit.context import system_actor
+from compliance.models.roles import Role, role_of
 from compliance.services.common import (
     lock,
     lock_all,
@@ -21,6 +27,7 @@ from compliance.services.common import (
 )
 
 User = get_user_model()
+log = logging.getLogger(__name__)
 
 # Sentinel: leave the password as it is (a new user gets an unusable one).
 KEEP = object()
@@ -178,3 +185,93 @@ class RevokeTokensOnPasswordChange:
 
     def get_help_text(self) -> str:
         return ""
+
+
+# --- Single sign-on (R40) -----------------------------------------------------------------
+# Why a sign-in through the identity provider is refused (the refusal page says which).
+NO_USERNAME = "no_username"
+INVALID_USERNAME = "invalid_username"
+NO_ROLE = "no_role"
+DEACTIVATED = "deactivated"
+NOT_A_PERSON = "not_a_person"
+LAST_ADMIN = "last_admin"
+
+
+@dataclass
+class SignInRefused(Exception):
+    """The provider vouched for the person, yet Clearance gives them no session; nothing has
+    been written. ``reason`` is one of the kinds above."""
+
+    reason: str
+    username: str = ""
+
+    def __str__(self) -> str:
+        return f"single sign-on refused ({self.reason}) for {self.username!r}"
+
+
+def sign_in_from_identity_provider(claims: dict) -> User:
+    """R40: the user a provider's verified claims name, with the role their groups give,
+    ready for a session. The user is named by ``preferred_username`` (else the e-mail); at
+    every sign-in the role follows ``OIDC_ROLE_CLAIM`` through ``OIDC_ROLE_MAP``, written by
+    ``ensure_user`` as ``system:oidc`` (history only when something changes), and the user
+    gets no usable password. Refused (``SignInRefused``, nothing written): no name; a name
+    Django cannot take; groups that give no role; a deactivated user (a sign-in does not
+    bring them back); a gateway's account; the last active admin losing the admin group."""
+    username = str(claims.get("preferred_username") or claims.get("email") or "").strip()
+    if not username:
+        raise SignInRefused(NO_USERNAME)
+    groups = rules.claimed_groups(claims, settings.OIDC_ROLE_CLAIM)
+    role = rules.role_for_groups(groups, settings.OIDC_ROLE_MAP)
+    if role is None:
+        raise SignInRefused(NO_ROLE, username)
+    with system_actor("oidc"):
+        try:
+            return _sign_in(username, role=role, email=_valid_email(claims.get("email")))
+        except ValidationError as exc:
+            log.warning("single sign-on: %s is not a valid user: %s", username, exc)
+            raise SignInRefused(INVALID_USERNAME, username) from exc
+
+
+def _valid_email(value) -> str | None:
+    """The e-mail claim if it is one (a malformed one is left out, not a refusal)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        validate_email(value)
+    except ValidationError:
+        return None
+    return value
+
+
+@service_transaction
+def _sign_in(username: str, *, role: str, email: str | None) -> User:
+    # The user and every active admin, locked in one pk-ordered call: two last admins
+    # demoted at once by two sign-ins cannot both see the other one still there.
+    admins = Q(is_active=True) & (Q(is_superuser=True) | Q(groups__name=Role.ADMIN))
+    candidates = User.objects.filter(Q(username=username) | admins).values("pk")
+    locked = {u.username: u for u in lock_all(User.objects.filter(pk__in=candidates))}
+    user = locked.get(username)
+    if user is not None:
+        current = role_of(user)
+        if not user.is_active:
+            raise SignInRefused(DEACTIVATED, username)
+        if current == Role.GATEWAY:
+            raise SignInRefused(NOT_A_PERSON, username)
+        other_admins = sum(1 for u in locked.values() if u.pk != user.pk and is_admin_row(u))
+        if rules.demotes_last_admin(current_role=current, new_role=role, other_admins=other_admins):
+            raise SignInRefused(LAST_ADMIN, username)
+    user, _created, _changed = ensure_user(
+        username,
+        role=role,
+        password=None,  # an SSO user signs in at the provider only
+        email=email,
+        reason=f"signed in with {settings.OIDC_PROVIDER_NAME}: role from the "
+        f"{settings.OIDC_ROLE_CLAIM} claim",
+    )
+    return user
+
+
+def is_admin_row(user: User) -> bool:
+    """An active admin among rows locked by ``_sign_in`` (they were selected as such, or as
+    the signing-in user: ``role_of`` tells which)."""
+    return user.is_active and role_of(user) == Role.ADMIN

@@ -1,12 +1,14 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from compliance.web import calendar, editing, gateways, manage, profile, views, webhooks
+from compliance.web import calendar, editing, gateways, manage, oidc, profile, views, webhooks
 
 app_name = "web"
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", oidc.LoginView.as_view(), name="login"),
+    path("logout/", oidc.LogoutView.as_view(), name="logout"),
+    # Single sign-on (R40); 404 unless OIDC_ISSUER is set.
+    path("auth/oidc/login/", oidc.oidc_login, name="oidc_login"),
+    path("auth/oidc/callback/", oidc.oidc_callback, name="oidc_callback"),
     path("", views.dashboard, name="dashboard"),
     path("releases/", views.release_list, name="releases"),
     path("releases/new/", editing.release_new, name="release_new"),
