@@ -645,3 +645,33 @@ def test_every_form_sent_twice_changes_once_and_shows_one_message(
     assert second.status_code == 302 and second["Location"] == first["Location"]
     landed = client.get(second["Location"])
     assert len(page_messages(landed)) == 1
+
+
+def test_a_second_send_while_the_first_runs_waits_and_shows_its_outcome(
+    client, settings, agencies, staff
+):
+    """The double click the script could not stop: the second POST arrives while the first
+    still runs (its token claimed, no outcome yet). It writes nothing, waits, and lands on
+    the first one's page with its message."""
+    import threading
+
+    from django.core.cache import caches
+
+    from compliance.web import once
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    client.force_login(staff)
+    form_token = token()
+    key = f"clearance:form-once:{staff.pk}:{form_token}"
+    cache = caches["default"]
+    assert cache.add(key, once.PENDING)  # the first send is running
+    landing = reverse("web:requests") + "?reference=W-1"
+    threading.Timer(
+        0.3, lambda: cache.set(key, {"url": landing, "message": "Request recorded."})
+    ).start()
+    before = db_state()
+    data = {"agency": "DOC", "reference": "W-1", "kind": "vet_users", "lab_position": "agree"}
+    resp = client.post(reverse("web:request_new"), {**data, "form_token": form_token})
+    assert (resp.status_code, resp["Location"]) == (302, landing)
+    assert db_state() == before
+    assert page_messages(client.get(landing)) == ["Request recorded."]
