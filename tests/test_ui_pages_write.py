@@ -675,3 +675,39 @@ def test_a_second_send_while_the_first_runs_waits_and_shows_its_outcome(
     assert (resp.status_code, resp["Location"]) == (302, landing)
     assert db_state() == before
     assert page_messages(client.get(landing)) == ["Request recorded."]
+
+
+def test_new_pages_answer_each_role(client, agencies, staff, auditor, admin_user):
+    release = make_release(staff, agencies=agencies)
+    req = services.record_request(
+        actor=staff, agency=agencies[0], reference="R-9", kind="vet_users"
+    )
+    writer_pages = [
+        reverse("web:release_new"),
+        reverse("web:release_edit", args=[release.slug]),
+        reverse("web:request_edit", args=[req.pk]),
+    ]
+    admin_pages = [
+        reverse("web:agencies"),
+        reverse("web:agency", args=["DOC"]),
+        reverse("web:partners"),
+        reverse("web:users"),
+        reverse("web:user", args=[staff.username]),
+    ]
+    expected = {
+        auditor: (403, 403),
+        staff: (200, 403),
+        admin_user: (200, 200),
+    }
+    for user, (writer, admin) in expected.items():
+        client.force_login(user)
+        assert client.get(reverse("web:profile")).status_code == 200
+        for urls, status in ((writer_pages, writer), (admin_pages, admin)):
+            for url in [reverse("web:profile"), *urls]:
+                resp = client.get(url)
+                if url != reverse("web:profile"):
+                    assert resp.status_code == status, (user.username, url)
+                ids = re.findall(r'\sid="([^"]+)"', resp.content.decode())
+                assert len(ids) == len(set(ids)), (url, ids)
+    client.logout()
+    assert client.get(reverse("web:profile")).status_code == 302  # to the login page
