@@ -449,6 +449,12 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     new_url = client.get(reverse("web:profile")).context["feed_url"]
     new_path = "/" + new_url.split("://", 1)[1].split("/", 1)[1]
     assert anonymous.get(new_path).status_code == 200
+    from compliance.services import users as user_services
+
+    user_services.deactivate_user(staff, actor=None)
+    assert anonymous.get(new_path).status_code == 404  # a deactivated user's feed is gone
+    user_services.ensure_user(staff.username, role="staff")  # reactivated
+    assert anonymous.get(new_path).status_code == 200
     client.post(reverse("web:calendar_revoke"), {"form_token": token()})
     assert anonymous.get(new_path).status_code == 404
 
