@@ -376,6 +376,11 @@ def test_admin_manages_agencies_partners_and_users(client, agencies, admin_user)
         reverse("web:user_deactivate", args=["ava"]), {"reason": "left", "form_token": token()}
     )
     assert not User.objects.get(username="ava").is_active
+    # A password the validators refuse is an error on its field; nothing is written.
+    before = db_state()
+    resp = client.post(reverse("web:users"), {"username": "ben", "role": "staff", "password": "1"})
+    assert resp.status_code == 400 and list(resp.context["form"].errors) == ["password"]
+    assert db_state() == before
     # An existing username is a field error, not a silent change of that user.
     resp = client.post(reverse("web:users"), {"username": "ava", "role": "admin"})
     assert resp.status_code == 400 and list(resp.context["form"].errors) == ["username"]

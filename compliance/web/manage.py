@@ -260,14 +260,25 @@ def user_list(request):
 def _create_user(data: dict, *, actor):
     if User.objects.filter(username=data["username"]).exists():
         raise ValidationError({"username": ["A user with that username already exists."]})
-    return user_services.ensure_user(
-        data["username"],
-        role=data["role"],
-        actor=actor,
-        password=_password(data),
-        email=data["email"],
-        reason=data["reason"],
-    )
+    return _ensure(data["username"], data, actor=actor)
+
+
+def _ensure(username: str, data: dict, *, actor):
+    """``ensure_user`` with the form's values; a password the validators refuse is an error
+    on the password field."""
+    try:
+        return user_services.ensure_user(
+            username,
+            role=data["role"],
+            actor=actor,
+            password=_password(data),
+            email=data["email"],
+            reason=data["reason"],
+        )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            raise
+        raise ValidationError({"password": exc.messages}) from exc
 
 
 @admin_required
@@ -291,14 +302,7 @@ def user_edit(request, username):
     return _edit(
         request,
         form,
-        lambda d: user_services.ensure_user(
-            user.username,
-            role=d["role"],
-            actor=request.user,
-            password=_password(d),
-            email=d["email"],
-            reason=d["reason"],
-        ),
+        lambda d: _ensure(user.username, d, actor=request.user),
         success=reverse("web:user", args=[user.username]),
         done=f"User {user.username} saved.",
         page=page,
