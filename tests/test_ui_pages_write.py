@@ -722,3 +722,25 @@ def test_new_pages_answer_each_role(client, agencies, staff, auditor, admin_user
                 assert len(ids) == len(set(ids)), (url, ids)
     client.logout()
     assert client.get(reverse("web:profile")).status_code == 302  # to the login page
+
+
+def test_admin_deactivates_and_reactivates_a_gateway(client, admin_user, auditor):
+    from compliance.models import Gateway
+
+    gateway, _token = services.create_gateway(actor=admin_user, name="gw-east")
+    url = reverse("web:gateway_active", args=["gw-east"])
+    client.force_login(auditor)
+    assert 'action="' + url not in client.get(reverse("web:gateways")).content.decode()
+    assert client.post(url, {"active": "0"}).status_code == 403
+    client.force_login(admin_user)
+    assert 'action="' + url in client.get(reverse("web:gateways")).content.decode()
+    first, second = post_twice(client, url, {"active": "0", "reason": "decommissioned"})
+    assert first["Location"] == second["Location"] == reverse("web:gateways")
+    gateway = Gateway.objects.get(pk=gateway.pk)
+    assert not gateway.active
+    rows = list(gateway.history.order_by("history_id"))
+    assert [r.active for r in rows] == [True, False]
+    assert rows[-1].history_change_reason == "decommissioned"
+    assert page_messages(client.get(reverse("web:gateways"))) == ["Gateway gw-east deactivated."]
+    client.post(url, {"active": "1", "form_token": token()})
+    assert Gateway.objects.get(pk=gateway.pk).active

@@ -38,6 +38,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/test/", webhooks.webhook_ping, name="webhook_ping"),
     path("gateways/", gateways.gateway_list, name="gateways"),
     path("gateways/register/", gateways.gateway_register, name="gateway_register"),
+    path("gateways/<str:name>/active/", gateways.gateway_active, name="gateway_active"),
     path("agencies/", manage.agency_list, name="agencies"),
     path("agencies/<str:code>/", manage.agency_edit, name="agency"),
     path("partners/", manage.partner_list, name="partners"),
