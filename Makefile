@@ -9,11 +9,22 @@ PYTEST_ARGS ?=
 
 .PHONY: venv run test lint format bench clean
 
+# PORT for `make run` (default 8000).
+PORT ?= 8000
+
+# Two installs from pyproject.toml: what serving needs (`make run`), and that plus the test and
+# lint tools (`make venv`, `make test`: the `dev` extra).
+$(VENV)/.installed-serve: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
-	touch $@
+	touch $@ $(VENV)/.installed-serve
 
 venv: $(VENV)/.installed
 
@@ -22,17 +33,23 @@ OIDC_NODE := tests/oidc/node_modules/.package-lock.json
 $(OIDC_NODE): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --no-audit --no-fund
 
+# axe-core for the accessibility tests (tests/test_ui_pages.py injects its axe.min.js).
+AXE_NODE := tests/axe/node_modules/.package-lock.json
+$(AXE_NODE): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund
+
 # SQLite + an embedded Celery broker (kombu filesystem transport): no service needed. The ASGI
 # server (uvicorn) serves every endpoint, the entitlement stream included.
-run: venv
+run: $(VENV)/.installed-serve
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py createcachetable
 	DEBUG=1 $(PY) manage.py seed_demo --with-demo-users
 	@mkdir -p var
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the server and the Celery worker)"
-	DEBUG=1 $(VENV)/bin/celery -A config worker -B --pool=solo --loglevel=INFO & \
+	@echo "Serving on http://127.0.0.1:$(PORT) (Ctrl-C stops the server and the Celery worker)"
+	export SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}"; \
+	  DEBUG=1 $(VENV)/bin/celery -A config worker -B --pool=solo --loglevel=INFO & \
 	  celery_pid=$$!; trap 'kill $$celery_pid 2>/dev/null' EXIT INT TERM; \
-	  DEBUG=1 $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port 8000
+	  DEBUG=1 $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT)
 
 # ruff, and no function in compliance/ above radon complexity C (STYLE: split such functions).
 lint: venv
@@ -47,7 +64,7 @@ format: venv
 
 # The whole suite on PostgreSQL (DATABASE_URL, else a reachable local server), then the
 # service-layer rules again on SQLite so the zero-setup default keeps working.
-test: venv $(OIDC_NODE)
+test: venv $(OIDC_NODE) $(AXE_NODE)
 	$(VENV)/bin/ruff check .
 	@db="$${DATABASE_URL:-}"; \
 	if [ -z "$$db" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then db="$(LOCAL_PG_URL)"; fi; \

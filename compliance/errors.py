@@ -57,13 +57,13 @@ _MESSAGES = {
     SIGNOFF_MISSING: "{agency} has not approved the {stage} stage yet.",
     SIGNOFF_REJECTED: "{agency} rejected the {stage} stage.",
     SIGNOFF_WITHDRAWN: "{agency} withdrew its {stage} approval.",
-    REQUEST_IN_FORCE: "Government request #{request} is in force.",
+    REQUEST_IN_FORCE: "{request_name} is in force.",
     ALLOWLIST_EMPTY: "No partner is approved on the allowlist.",
     REASON_REQUIRED: "A reason is required.",
     ALREADY_DECIDED: "This has already been decided.",
     STALE_ROUND: "This belongs to an earlier review round.",
     RELEASE_LIVE: "The release is live: suspend it first.",
-    RESTRICTION_IN_FORCE: "Foreign-access restriction request #{request} is in force.",
+    RESTRICTION_IN_FORCE: "{request_name} (a foreign-access restriction) is in force.",
     ALLOWLIST_FULL: "The allowlist is full ({approved} of {cap}).",
     CAP_BELOW_APPROVED: "The cap {cap} is below the {approved} partners already approved.",
     FOREIGN_PARTNER_RESTRICTED: "Foreign access is restricted: the partner is in {country}.",
@@ -93,15 +93,37 @@ class Blocker:
         return {"kind": self.kind, **self.fields}
 
     @property
+    def request_name(self) -> str | None:
+        """A request blocker's request as people name it: "DOC request BIS-20261118-LR"
+        (from the context ``request_blocker`` gives it); else by id."""
+        if "request" not in self.fields:
+            return None
+        agency, reference = self.context.get("agency_code"), self.context.get("reference")
+        if agency and reference:
+            return f"{agency} request {reference}"
+        return f"Government request #{self.fields['request']}"
+
+    @property
     def message(self) -> str:
+        words = {"request_name": self.request_name} if "request" in self.fields else {}
         try:
-            return _MESSAGES[self.kind].format(**self.context, **self.fields)
+            return _MESSAGES[self.kind].format(**self.context, **words, **self.fields)
         except (KeyError, IndexError):
             return _MESSAGES[self.kind]
 
 
 def blocker(kind: str, *, context: dict[str, Any] | None = None, **fields: Any) -> Blocker:
     return Blocker(kind, fields, context or {})
+
+
+def request_blocker(kind: str, request) -> Blocker:
+    """``request_in_force`` / ``restriction_in_force`` for a GovernmentRequest (its agency
+    loaded): the JSON names the request by id (R8), the words by agency and reference."""
+    return blocker(
+        kind,
+        request=request.pk,
+        context={"agency_code": request.agency.code, "reference": request.reference},
+    )
 
 
 class RuleViolation(Exception):

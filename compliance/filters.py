@@ -16,7 +16,11 @@ malformed value is a 400 on the API and a form error on the page, never ignored:
 is not a number, an unknown status, a boolean that is not one (``binding=maybe``), a text over
 its length limit or holding a NUL character (PostgreSQL cannot compare it), a time whose offset
 PostgreSQL cannot store. Labels, empty choices and widgets are for the pages, which render the
-FilterSet's form. (Ordering, when lists get it, is one more filter here: ``OrderingFilter``.)"""
+FilterSet's form.
+
+Sorting and text search are filters too, so the page, the API list and the export agree:
+``o`` (django-filter's ``OrderingFilter``: ``?o=name``, ``?o=-received_at``; an unknown column
+is a 400) and ``q`` (a text search over the list's words; case-insensitive "contains")."""
 
 from __future__ import annotations
 
@@ -154,6 +158,43 @@ class DateTimeFilter(filters.DateTimeFilter):
     field_class = DateTimeField
 
 
+class DateFilter(filters.DateFilter):
+    """A day, typed as a date input on the pages; ISO 8601 (YYYY-MM-DD) on the API."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        kwargs.setdefault("help_text", "YYYY-MM-DD.")
+        super().__init__(*args, **kwargs)
+
+
+def ordering(*columns: tuple[str, str]) -> filters.OrderingFilter:
+    """``?o=<column>`` / ``?o=-<column>``: (field or lookup, public name) pairs. The pages
+    render it as sortable column headers (``sort_header``), not in the filter bar."""
+    return filters.OrderingFilter(
+        fields=columns,
+        label="Sort by",
+        help_text="A column name; a leading '-' sorts descending.",
+    )
+
+
+def search(*lookups: str, label: str = "Search", help_text: str = "") -> filters.CharFilter:
+    """``?q=``: rows where any of ``lookups`` contains the text (case-insensitive)."""
+
+    def method(queryset, name, value):
+        condition = Q()
+        for lookup in lookups:
+            condition |= Q(**{f"{lookup}__icontains": value})
+        return queryset.filter(condition)
+
+    return filters.CharFilter(
+        method=method,
+        max_length=NAME_MAX,
+        label=label,
+        help_text=help_text or "Contains, any case.",
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+
 def _any(pairs) -> list[tuple[str, str]]:
     return [("", "Any"), *pairs]
 
@@ -213,10 +254,12 @@ class AgencyFilter(filters.FilterSet):
 class PartnerFilter(filters.FilterSet):
     country = filters.CharFilter(method="filter_country", max_length=2, help_text="e.g. US")
     name = filters.CharFilter(lookup_expr="icontains", max_length=NAME_MAX)
+    q = search("name", "contact_email", "notes", help_text="Name, e-mail or notes contain.")
+    o = ordering(("name", "name"), ("country", "country"), ("contact_email", "email"))
 
     class Meta:
         model = Partner
-        fields = ["country", "name"]
+        fields = ["country", "name", "q", "o"]
 
     def filter_country(self, queryset, name, value):
         return queryset.filter(country=value.upper())
@@ -228,12 +271,36 @@ class ReleaseFilter(filters.FilterSet):
     agency = code_filter(None, method="filter_agency", help_text="Releases that require it.")
     foreign_access_restricted = BooleanFilter(labels=("US only", "Open"), label="Foreign access")
     q = filters.CharFilter(
-        method="filter_q", max_length=NAME_MAX, label="Name", help_text="Slug or name contains."
+        method="filter_q",
+        max_length=NAME_MAX,
+        label="Search",
+        help_text="Slug or name contains.",
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    target_after = DateFilter(field_name="target_date", lookup_expr="gte", label="Target from")
+    target_before = DateFilter(field_name="target_date", lookup_expr="lte", label="Target until")
+    o = ordering(
+        ("name", "name"),
+        ("slug", "slug"),
+        ("status", "status"),
+        ("review_round", "round"),
+        ("target_date", "target_date"),
+        ("foreign_access_restricted", "foreign_access"),
+        ("owner__username", "owner"),
     )
 
     class Meta:
         model = Release
-        fields = ["status", "owner", "agency", "foreign_access_restricted", "q"]
+        fields = [
+            "status",
+            "owner",
+            "agency",
+            "foreign_access_restricted",
+            "q",
+            "target_after",
+            "target_before",
+            "o",
+        ]
 
     def filter_agency(self, queryset, name, value):
         # A subquery, not a join: no duplicate rows, no DISTINCT needed.
@@ -264,6 +331,7 @@ class GovernmentRequestFilter(filters.FilterSet):
     release = filters.CharFilter(
         method="filter_release",
         max_length=SLUG_MAX,
+        label="Release",
         help_text="Requests naming this release.",
         widget=Select(choices=release_choices()),
     )
@@ -275,6 +343,28 @@ class GovernmentRequestFilter(filters.FilterSet):
     )
     assignee = username_filter("assignee__username", "Assignee")
     lab_position = filters.ChoiceFilter(choices=LabPosition.choices, empty_label="Any")
+    received_after = DateFilter(
+        field_name="received_at", lookup_expr="date__gte", label="Received from"
+    )
+    received_before = DateFilter(
+        field_name="received_at", lookup_expr="date__lte", label="Received until"
+    )
+    q = search(
+        "reference",
+        "summary",
+        "agency__code",
+        "response",
+        help_text="Reference, agency, summary or response contain.",
+    )
+    o = ordering(
+        ("agency__code", "agency"),
+        ("reference", "reference"),
+        ("kind", "kind"),
+        ("status", "status"),
+        ("received_at", "received_at"),
+        ("due_at", "due_at"),
+        ("assignee__username", "assignee"),
+    )
 
     class Meta:
         model = GovernmentRequest
@@ -287,6 +377,10 @@ class GovernmentRequestFilter(filters.FilterSet):
             "in_force",
             "assignee",
             "lab_position",
+            "received_after",
+            "received_before",
+            "q",
+            "o",
         ]
 
     def filter_release(self, queryset, name, value):
@@ -305,10 +399,19 @@ class AllowlistEntryFilter(filters.FilterSet):
     """One release's allowlist (the release is in the path)."""
 
     status = filters.ChoiceFilter(choices=AllowlistStatus.choices, empty_label="Any")
+    q = search("partner__name", "note", "reason", help_text="Partner, note or reason contain.")
+    o = ordering(
+        ("release__slug", "release"),
+        ("partner__name", "partner"),
+        ("partner__country", "country"),
+        ("status", "status"),
+        ("proposed_by__username", "proposed_by"),
+        ("decided_at", "decided_at"),
+    )
 
     class Meta:
         model = AllowlistEntry
-        fields = ["status"]
+        fields = ["status", "q", "o"]
 
 
 class AllowlistFilter(AllowlistEntryFilter):
@@ -324,7 +427,7 @@ class AllowlistFilter(AllowlistEntryFilter):
 
     class Meta:
         model = AllowlistEntry
-        fields = ["release", "status"]
+        fields = ["release", "status", "q", "o"]
 
 
 # --- the audit log (R24) -------------------------------------------------------------------
@@ -359,6 +462,8 @@ class AuditFilterForm(forms.Form):
         return data
 
 
+OLDEST_FIRST = "at"  # ``?o=at``: the audit log oldest first (``-at``, the default: newest)
+
 _WHEN = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"})
 
 
@@ -377,26 +482,63 @@ class AuditRecordFilter(filters.FilterSet):
         help_text="An id (a release slug, agency code or username also); needs model.",
     )
     user = filters.CharFilter(
-        field_name="actor", max_length=USERNAME_MAX, help_text="A username, or system:<task>."
+        field_name="actor",
+        max_length=USERNAME_MAX,
+        label="User",
+        help_text="A username, or system:<task>.",
     )
     since = DateTimeFilter(
-        field_name="at", lookup_expr="gte", widget=_WHEN, help_text="ISO 8601; inclusive."
+        field_name="at",
+        lookup_expr="gte",
+        label="Since",
+        widget=_WHEN,
+        help_text="ISO 8601 (YYYY-MM-DDTHH:MM:SS); inclusive; without an offset, in your zone.",
     )
     until = DateTimeFilter(
-        field_name="at", lookup_expr="lt", widget=_WHEN, help_text="ISO 8601; exclusive."
+        field_name="at",
+        lookup_expr="lt",
+        label="Until",
+        widget=_WHEN,
+        help_text="ISO 8601 (YYYY-MM-DDTHH:MM:SS); exclusive; without an offset, in your zone.",
     )
     action = filters.ChoiceFilter(choices=AuditAction.choices, empty_label="Any")
+    release = filters.CharFilter(
+        method="filter_release",
+        max_length=SLUG_MAX,
+        label="Release",
+        help_text="A release slug: the release, its sign-offs, allowlist entries and requests.",
+        widget=Select(choices=release_choices(), attrs={"id": "id_audit_release"}),
+    )
+    q = search(
+        "object_repr",
+        "reason",
+        "actor",
+        "object_id",
+        help_text="Object, reason or user contain.",
+    )
+    # The log is walked by its sequence (keyset pages): newest or oldest first.
+    o = ordering(("seq", OLDEST_FIRST))
 
     class Meta:
         model = AuditRecord
-        fields = ["model", "object_id", "user", "since", "until", "action"]
+        fields = ["model", "object_id", "user", "since", "until", "action", "release", "q", "o"]
         form = AuditFilterForm
 
     def filter_object_id(self, queryset, name, value):
         return queryset.filter(object_id__in=object_ids(self.form.cleaned_data["model"], value))
 
+    def filter_release(self, queryset, name, value):
+        from compliance.audit.log import release_history_records
+
+        release = Release.objects.filter(slug=value).first()
+        if release is None:
+            return queryset.none()
+        return queryset.filter(seq__in=release_history_records(release).values("seq"))
+
 
 AUDIT_FILTERS = tuple(AuditRecordFilter.base_filters)
+# Sorting is not narrowing: the unfiltered log's count is its head's sequence number.
+AUDIT_NARROWING = tuple(name for name in AUDIT_FILTERS if name != "o")
 
 
 # --- the reminder log (R19) ----------------------------------------------------------------
@@ -411,9 +553,28 @@ class ReminderFilter(filters.FilterSet):
     )
     kind = filters.ChoiceFilter(choices=ReminderKind.choices, empty_label="Any")
     sweep = filters.UUIDFilter(field_name="sweep_id", label="Sweep")
-    since = DateTimeFilter(field_name="sent_at", lookup_expr="gte", label="Sent since")
-    until = DateTimeFilter(field_name="sent_at", lookup_expr="lt", label="Sent before")
+    since = DateTimeFilter(
+        field_name="sent_at",
+        lookup_expr="gte",
+        label="Sent since",
+        widget=_WHEN,
+        help_text="ISO 8601 (YYYY-MM-DDTHH:MM); without an offset, in your time zone.",
+    )
+    until = DateTimeFilter(
+        field_name="sent_at",
+        lookup_expr="lt",
+        label="Sent before",
+        widget=_WHEN,
+        help_text="ISO 8601 (YYYY-MM-DDTHH:MM); without an offset, in your time zone.",
+    )
+    q = search("subject", "email", help_text="Subject or address contain.")
+    o = ordering(
+        ("sent_at", "sent_at"),
+        ("kind", "kind"),
+        ("recipient__username", "recipient"),
+        ("subject", "subject"),
+    )
 
     class Meta:
         model = Reminder
-        fields = ["recipient", "kind", "sweep", "since", "until"]
+        fields = ["recipient", "kind", "sweep", "since", "until", "q", "o"]

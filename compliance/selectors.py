@@ -66,7 +66,12 @@ def load_gate_facts(release: Release, *, lock: bool = False) -> GateFacts:
     signoffs = SignOff.objects.filter(release=release, round=release.review_round).select_related(
         "agency"
     )
-    requests = GovernmentRequest.objects.in_force().binding().filter(releases=release)
+    requests = (
+        GovernmentRequest.objects.in_force()
+        .binding()
+        .filter(releases=release)
+        .select_related("agency")
+    )
     entries = AllowlistEntry.objects.filter(
         release=release, status=AllowlistStatus.APPROVED
     ).select_related("partner")
@@ -118,7 +123,7 @@ def signoff_blockers(facts: GateFacts, stage: str) -> list[Blocker]:
 def request_blockers(facts: GateFacts, kinds: Iterable[str]) -> list[Blocker]:
     kinds = set(kinds)
     return [
-        blocker(errors.REQUEST_IN_FORCE, request=r.pk)
+        errors.request_blocker(errors.REQUEST_IN_FORCE, r)
         for r in facts.binding_requests
         if r.kind in kinds
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -13,6 +14,8 @@ from tests import factories
 
 CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = "/usr/bin/chromium"
+# axe-core from npm (tests/axe/package.json), installed by `npm ci --prefix tests/axe`.
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -37,6 +40,8 @@ def _missing_services() -> dict[str, str]:
         missing["redis"] = f"Redis at {TEST_REDIS_URL}"
     if not os.access(CHROMIUM, os.X_OK):
         missing["browser"] = f"Chromium at {CHROMIUM}"
+    if not AXE.exists():
+        missing["axe"] = f"axe-core at {AXE} (npm ci --prefix tests/axe)"
     return missing
 
 

@@ -108,7 +108,7 @@ def test_signoffs_are_reminded_only_from_the_lead_time_on(release, staff, admin_
     [message] = mail.outbox
     assert message.to == ["sam@lab.example"]
     assert message.subject == "[Clearance] Due soon: 2 sign-offs"
-    assert "due 2026-03-07 09:00 UTC, in 3 days" in message.body
+    assert "due 7 Mar 2026, 09:00 UTC, in 3 days" in message.body
 
 
 def test_decided_older_round_and_suspended_signoffs_are_not_reminded(release, staff, doc):

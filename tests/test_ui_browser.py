@@ -152,9 +152,9 @@ def test_staff_submits_and_records_approvals_until_only_oncd_is_pending(login, s
     page.wait_for_url(f"{site}/releases/frontier-5/")
     assert page.get_by_test_id("round").inner_text() == "1"
     for code in ("CAISI", "DOC", "OSTP"):
-        page.select_option("#id_signoff", label=f"{code} · general")
+        page.select_option("#id_decide_signoff", label=f"{code} · general")
         page.check("input[name=decision][value=approved]")
-        page.fill("#id_evidence", f"{code} approval letter")
+        page.fill("#id_decide_evidence", f"{code} approval letter")
         page.get_by_test_id("record-decision").click()
         page.wait_for_url(f"{site}/releases/frontier-5/")
         assert page.get_by_test_id(f"cell-{code}-general").inner_text().startswith("Approved")
@@ -176,15 +176,15 @@ def test_staff_submits_and_records_approvals_until_only_oncd_is_pending(login, s
     }
 
     # A blocked GA shows its blockers in words, and nothing changes.
-    page.select_option("#id_to", "general")
-    page.fill("#id_reason", "launch window")
+    page.select_option("#id_move_to", "general")
+    page.fill("#id_move_reason", "launch window")
     page.get_by_test_id("transition").click()
     refusal = page.get_by_test_id("refusal")
     assert refusal.locator("li").all_inner_texts() == [
         "ONCD has not approved the general stage yet."
     ]
     assert refusal.locator("h2").inner_text() == "Could not move Frontier 5 to general"
-    assert page.input_value("#id_reason") == "launch window"
+    assert page.input_value("#id_move_reason") == "launch window"
     shot(page, "release-blocked-ga")
 
     page.goto(f"{site}/")
@@ -315,10 +315,14 @@ def test_auditor_sees_no_write_buttons_and_gets_403_on_write_url(login, scene, s
     assert page.get_by_test_id("signoff-matrix").is_visible()
     shot(page, "release-auditor")
     page.get_by_test_id("full-history").click()
-    page.wait_for_url(f"{site}/audit/?model=release&object_id={release.pk}")
-    assert page.get_by_test_id("audit-row").count() == (
+    page.wait_for_url(f"{site}/audit/?release={release.slug}")
+    # The release's own rows and its sign-offs', allowlist entries' and requests'.
+    rows = page.get_by_test_id("audit-table").inner_text()
+    assert page.get_by_test_id("audit-row").count() == audit_records(release=release.slug).count()
+    assert page.get_by_test_id("audit-row").count() > (
         AuditRecord.objects.filter(model="release", object_id=str(release.pk)).count()
     )
+    assert "signoff" in rows and "governmentrequest" in rows
     response = page.goto(f"{site}/requests/new/")
     assert response.status == 403
     assert page.get_by_test_id("forbidden").is_visible()

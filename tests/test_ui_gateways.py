@@ -61,7 +61,8 @@ def test_request_and_release_pages_say_enforced(client, agencies, staff, admin_u
         services.record_receipt(west, actor=west.user, revision=revision)
     page = client.get(f"/requests/{req.pk}/").content.decode()
     assert (
-        "atlas-1: received 22:21 · suspended 22:40 · enforced by 2/2 gateways 22:40:03 UTC" in page
+        "atlas-1: received 22:21 UTC · suspended 22:40 UTC · enforced by 2/2 gateways 22:40:03 UTC"
+        in page
     )
     assert "Time to enforce: 1143 s after it was received" in page
 

@@ -27,7 +27,7 @@ from compliance.audit import paging
 from compliance.audit.export import CONTENT_TYPES, FORMATS, iter_export
 from compliance.audit.log import audit_item, audit_records, release_history_records
 from compliance.audit.verify import verify_chain
-from compliance.filters import AUDIT_FILTERS, AuditRecordFilter
+from compliance.filters import AUDIT_FILTERS, OLDEST_FIRST, AuditRecordFilter
 from compliance.models import AuditRecord, Release
 
 PAGE_PARAMETERS = [
@@ -44,13 +44,14 @@ def keyset_page(request, queryset, *, unfiltered: bool = False) -> Response:
         cursor=request.query_params.get("cursor"),
         size=paging.page_size(request.query_params.get("page_size")),
         unfiltered=unfiltered,
+        oldest_first=request.query_params.get("o") == OLDEST_FIRST,
     )
     url = request.build_absolute_uri()
     return Response(
         {
             "count": page.count,
-            "next": replace_query_param(url, "cursor", page.older) if page.older else None,
-            "previous": replace_query_param(url, "cursor", page.newer) if page.newer else None,
+            "next": replace_query_param(url, "cursor", page.forward) if page.forward else None,
+            "previous": replace_query_param(url, "cursor", page.back) if page.back else None,
             "results": [audit_item(r) for r in page.rows],
         }
     )
@@ -77,7 +78,7 @@ class AuditLogView(AuditFiltered):
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses=OpenApiTypes.OBJECT, filters=True)
     def get(self, request):
-        unfiltered = not any(self.filter_params().values())
+        unfiltered = not any(v for k, v in self.filter_params().items() if k != "o")
         return keyset_page(request, self.records(), unfiltered=unfiltered)
 
 

@@ -25,23 +25,41 @@ def audit_records(**filters) -> QuerySet[AuditRecord]:
     return filtered(AuditRecordFilter, filters).order_by("-seq")
 
 
+def _child_ids(model: str, *, fk: str | None = None, m2m: str | None = None):
+    """How a release's child is found in the history tables (deleted ones included): by a
+    foreign key on its history rows, or by the history of a many-to-many to releases."""
+
+    def ids(release, by_name) -> QuerySet:
+        tracked = by_name[model]
+        if fk:
+            rows = tracked.history_model.objects.filter(**{fk: release.pk})
+            return rows.values_list("id", flat=True).distinct()
+        links = next(m for m in tracked.m2m if m.name == m2m).history_model.objects
+        return links.filter(release_id=release.pk).values_list("history__id", flat=True).distinct()
+
+    return model, ids
+
+
+# What a release's *Full history* covers besides the release row: one entry per kind of child.
+# The evidence documents (R37) join here once they are tracked, e.g.
+# ``_child_ids("evidencedocument", m2m="releases")``.
+RELEASE_CHILDREN = dict(
+    [
+        _child_ids("signoff", fk="release_id"),
+        _child_ids("allowlistentry", fk="release_id"),
+        _child_ids("governmentrequest", m2m="releases"),
+    ]
+)
+
+
 def release_history_records(release) -> QuerySet[AuditRecord]:
     """The release, its sign-offs and allowlist entries, and the government requests that
-    ever named it (deleted ones included: read from the history tables), newest first."""
+    ever named it (deleted ones included: read from the history tables), newest first: the
+    API's ``/releases/{slug}/history/`` and the page's *Full history* (``?release=``)."""
     by_name = {t.name: t for t in tracked_models().values()}
-    signoffs = by_name["signoff"].history_model.objects.filter(release_id=release.pk)
-    entries = by_name["allowlistentry"].history_model.objects.filter(release_id=release.pk)
-    request_links = next(
-        m for m in by_name["governmentrequest"].m2m if m.name == "releases"
-    ).history_model.objects.filter(release_id=release.pk)
-    ids = {
-        "signoff": signoffs.values_list("id", flat=True).distinct(),
-        "allowlistentry": entries.values_list("id", flat=True).distinct(),
-        "governmentrequest": request_links.values_list("history__id", flat=True).distinct(),
-    }
     q = Q(model="release", object_id=str(release.pk))
-    for model, values in ids.items():
-        q |= Q(model=model, object_id__in=[str(v) for v in values])
+    for model, ids in RELEASE_CHILDREN.items():
+        q |= Q(model=model, object_id__in=[str(v) for v in ids(release, by_name)])
     return AuditRecord.objects.filter(q).order_by("-seq")
 
 

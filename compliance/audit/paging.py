@@ -30,6 +30,17 @@ class KeysetPage:
     rows: list[AuditRecord]
     older: str | None  # the cursor of the next (older) page, if any
     newer: str | None  # the cursor of the previous (newer) page, if any
+    oldest_first: bool = False
+
+    @property
+    def forward(self) -> str | None:
+        """The cursor of the page after this one in reading order."""
+        return self.newer if self.oldest_first else self.older
+
+    @property
+    def back(self) -> str | None:
+        """The cursor of the page before this one in reading order."""
+        return self.older if self.oldest_first else self.newer
 
 
 def page_size(value) -> int:
@@ -63,8 +74,13 @@ def keyset_page(
     cursor: str | None = None,
     size: int = PAGE_SIZE,
     unfiltered: bool = False,
+    oldest_first: bool = False,
 ) -> KeysetPage:
-    """One page of ``queryset`` (newest first) in a fixed number of queries."""
+    """One page of ``queryset`` (newest first; with ``oldest_first`` the same walk read from
+    the start of the log: ``?o=at``) in a fixed number of queries."""
+    if oldest_first:
+        page = keyset_page(queryset, cursor=cursor or "a0", size=size, unfiltered=unfiltered)
+        return KeysetPage(page.count, page.rows[::-1], page.older, page.newer, oldest_first=True)
     direction, seq = parse_cursor(cursor)
     if unfiltered:
         count = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0

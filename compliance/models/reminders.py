@@ -50,7 +50,7 @@ class ReminderClaim(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.item_key} → {self.recipient_id} @ {self.window_start:%Y-%m-%d %H:%M}"
+        return f"{self.item_key} → {self.recipient_id} @ {self.window_start:%Y-%m-%d %H:%M %Z}"
 
 
 class ReminderKind(models.TextChoices):
@@ -82,7 +82,7 @@ class Reminder(models.Model):
         ordering = ["-sent_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.email} at {self.sent_at:%Y-%m-%d %H:%M}"
+        return f"{self.kind} to {self.email} at {self.sent_at:%Y-%m-%d %H:%M %Z}"
 
 
 class OutboxState(models.TextChoices):

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from compliance.timefmt import show_time
 
 SUBJECT_PREFIX = "[Clearance]"
 
@@ -91,7 +92,7 @@ def _describe_delta(delta: timedelta) -> str:
 def due_text(item: ReminderItem, now: datetime) -> str:
     if item.due_at is None:
         return ""
-    when = timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M %Z")
+    when = show_time(item.due_at)
     if item.due_at < now:
         return f"due {when}, overdue by {_describe_delta(now - item.due_at)}"
     return f"due {when}, in {_describe_delta(item.due_at - now)}"

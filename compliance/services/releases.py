@@ -148,8 +148,8 @@ def _edit_blockers(
             )
     if changed.get("foreign_access_restricted") is False:
         blockers += [
-            blocker(errors.RESTRICTION_IN_FORCE, request=r.pk)
-            for r in _restrictions_in_force(release)
+            errors.request_blocker(errors.RESTRICTION_IN_FORCE, r)
+            for r in _restrictions_in_force(release).select_related("agency")
         ]
     return blockers
 

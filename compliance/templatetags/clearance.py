@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
+from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from compliance import clock
 from compliance.errors import Blocker
+from compliance.timefmt import show_time
 
 register = template.Library()
 
@@ -64,6 +68,14 @@ def blocker_message(data) -> str:
 
 
 @register.filter
+def when(value, style: str = "") -> str:
+    """Every time the pages and e-mails show: in the active zone, naming it ("20 Nov 2026,
+    18:00 EST"). ``style``: "" (default), "seconds", "day", "time", "time_s", "short", "date"
+    (see compliance.timefmt.STYLES)."""
+    return show_time(value, style)
+
+
+@register.filter
 def isotime(value):
     """An ISO 8601 string (as in an audit item) as a datetime, for ``|date``."""
     if not value:
@@ -93,3 +105,50 @@ def reminder_item(item) -> str:
         return f"{item['title']} ({label(urgency).lower()})" if urgency else item["title"]
     parts = [label(item.get("kind", "")), item.get("release") or ""]
     return " · ".join(p for p in parts if p) or item.get("key", "")
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, filterset, column: str, title: str):
+    """A sortable column header of a list page: a link that sorts by ``column`` (the
+    FilterSet's ``o`` filter), descending when already ascending; ``aria-sort`` says how the
+    list is sorted now. Every other filter of the query string is kept."""
+    request = context["request"]
+    current = request.GET.get("o", "")
+    if current == column:
+        state, target, mark = "ascending", f"-{column}", " ▲"
+    elif current == f"-{column}":
+        state, target, mark = "descending", column, " ▼"
+    else:
+        state, target, mark = None, column, ""
+    query = request.GET.copy()
+    for key in ("o", "page", "cursor"):
+        query.pop(key, None)
+    query["o"] = target
+    aria = format_html(' aria-sort="{}"', state) if state else ""
+    return format_html(
+        '<th scope="col"{}><a class="sort" href="?{}">{}<span aria-hidden="true">{}</span></a></th>',
+        aria,
+        query.urlencode(),
+        title,
+        mark,
+    )
+
+
+@register.filter
+def blocker_html(data):
+    """A blocker in words, with the request it names linked to its page ("DOC request
+    BIS-20261118-LR is in force"). A plain sentence (a step that is no blocker) is escaped."""
+    if isinstance(data, str):
+        return escape(data)
+    item = (
+        data
+        if isinstance(data, Blocker)
+        else Blocker(data["kind"], {k: v for k, v in data.items() if k != "kind"})
+    )
+    text = escape(item.message)
+    request_id = item.fields.get("request")
+    name = item.request_name
+    if request_id is not None and name:
+        link = format_html('<a href="{}">{}</a>', reverse("web:request", args=[request_id]), name)
+        text = mark_safe(str(text).replace(str(escape(name)), str(link), 1))
+    return text

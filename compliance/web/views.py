@@ -42,9 +42,12 @@ from compliance.selectors import (
     alerts_for,
     check_access,
     gate_overviews,
+    gate_view,
+    load_gate_facts,
     load_many_gate_facts,
-    release_gate,
+    request_blockers,
     sent_reminders,
+    stage_blockers,
 )
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms, once
@@ -259,8 +262,55 @@ def _refusal_title(release: Release, bound: dict) -> str | None:
     return next((REFUSAL_TITLES[k] for k in bound), None)
 
 
+def _entered_state(release: Release, events) -> dict | None:
+    """When, by whom and why the release entered its present state (the reason of a
+    suspension or a retirement, shown as text), from its timeline's state events."""
+    for event in reversed(events):
+        if event.kind == "state" and event.label.split(" (")[0].endswith(str(release.status)):
+            return {"at": event.at, "actor": event.actor, "reason": event.reason}
+    return None
+
+
+def _next_steps(release: Release, facts, entered: dict | None) -> list[dict]:
+    """ "What stands in the way", for every state: each next stage's blockers (R2, R3) while
+    in review or limited; what a draft or a suspended release needs to go back to review
+    (the requests in force on it, by agency and reference); that retirement is final."""
+    if release.status in NEXT_STAGES:
+        return [
+            {"stage": st, "title": STAGE_TITLES[st], "blockers": stage_blockers(facts, st)}
+            for st in NEXT_STAGES[release.status]
+        ]
+    held = request_blockers(facts, [r.kind for r in facts.binding_requests])
+    round_no = release.review_round + 1
+    if release.status == ReleaseStatus.DRAFT:
+        items = [f"It is a draft: submit it for review to open round {round_no}.", *held]
+        return [{"stage": "review", "title": "review", "blockers": items}]
+    if release.status == ReleaseStatus.SUSPENDED:
+        why = f"Suspended: {entered['reason']}" if entered and entered["reason"] else "Suspended."
+        items = [why, *held, f"Submit it again for review: round {round_no} starts afresh."]
+        return [{"stage": "review", "title": "review again", "blockers": items}]
+    return [{"stage": "none", "title": "any other state", "blockers": ["Retired is final."]}]
+
+
+# Element ids of the release page's forms: each form its own prefix, so ids stay unique
+# (field names, what the POST handlers read, do not change).
+FORM_IDS = {
+    "submit": "id_submit_%s",
+    "transition": "id_move_%s",
+    "decide": "id_decide_%s",
+    "withdraw": "id_withdraw_%s",
+    "access": "id_access_%s",
+}
+
+
+def _with_ids(form, name: str):
+    form.auto_id = FORM_IDS[name]
+    return form
+
+
 def _release_page(request, release: Release, *, bound=None, refusal=None, status=200):
-    gate = release_gate(release)
+    facts = load_gate_facts(release)
+    gate = gate_view(facts)
     signoffs = SignOff.objects.filter(release=release, round=release.review_round).select_related(
         "agency", "recorded_by"
     )
@@ -270,20 +320,17 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         {"agency": a, "cells": [cells.get((a.code, st)) for st in (Stage.LIMITED, Stage.GENERAL)]}
         for a in agencies
     ]
-    next_steps = [
-        {
-            "stage": st,
-            "title": STAGE_TITLES[st],
-            "blockers": gate["stages"][st]["blockers"],
-        }
-        for st in NEXT_STAGES.get(release.status, ())
-    ]
+    events = release_events(release)
+    entered = _entered_state(release, events)
+    next_steps = _next_steps(release, facts, entered)
     entries = list(
         release.allowlist.select_related("partner", "proposed_by", "decided_by", "vetted_by")
     )
     approved = sum(1 for e in entries if e.status == AllowlistStatus.APPROVED)
     access = None
-    access_form = forms.AccessCheckForm(request.GET if "partner" in request.GET else None)
+    access_form = _with_ids(
+        forms.AccessCheckForm(request.GET if "partner" in request.GET else None), "access"
+    )
     if access_form.is_bound and access_form.is_valid():
         partner = access_form.cleaned_data["partner"]
         result = check_access(release, partner)
@@ -297,7 +344,9 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "entries": entries,
         "approved": approved,
         "requests": release.requests.select_related("agency").order_by("-received_at"),
-        "timeline": timeline_rows(release_events(release)),
+        "timeline": timeline_rows(events),
+        "events": list(reversed(events)),
+        "entered": entered,
         "access_form": access_form,
         "access": access,
         "refusal": refusal,
@@ -305,10 +354,16 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "nav": "releases",
         **release_gateways_context(release),
         "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
-        "submit_form": bound.get("submit") or forms.SubmitForm(),
-        "transition_form": bound.get("transition") or forms.TransitionForm(release=release),
-        "decide_form": bound.get("decide") or forms.DecideSignOffForm(release=release),
-        "withdraw_form": bound.get("withdraw") or forms.WithdrawSignOffForm(release=release),
+        "submit_form": _with_ids(bound.get("submit") or forms.SubmitForm(), "submit"),
+        "transition_form": _with_ids(
+            bound.get("transition") or forms.TransitionForm(release=release), "transition"
+        ),
+        "decide_form": _with_ids(
+            bound.get("decide") or forms.DecideSignOffForm(release=release), "decide"
+        ),
+        "withdraw_form": _with_ids(
+            bound.get("withdraw") or forms.WithdrawSignOffForm(release=release), "withdraw"
+        ),
     }
     return render(request, "compliance/release_detail.html", context, status=status)
 
@@ -440,6 +495,8 @@ def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=20
             row["form"] = (
                 bound["revoke"] if failed == e.pk and "revoke" in bound else forms.RevokeEntryForm()
             )
+        if "form" in row:
+            row["form"].auto_id = f"id_entry{e.pk}_%s"  # one form per row: unique ids
         row["failed"] = failed == e.pk
         rows.append(row)
     context = {
@@ -539,7 +596,9 @@ def request_list(request):
     filterset, requests, status = _filtered(
         filters.GovernmentRequestFilter,
         request,
-        GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related("releases"),
+        GovernmentRequest.objects.select_related("agency", "assignee")
+        .prefetch_related("releases")
+        .order_by("-received_at", "-pk"),
     )
     return render(
         request,
@@ -656,14 +715,19 @@ def audit_log(request):
     query = _filter_query(request.GET)
     filterset = filters.AuditRecordFilter(query or None, queryset=AuditRecord.objects.all())
     page, status = None, 200
+    narrowed = any(k in filters.AUDIT_NARROWING for k in query)
     if filterset.is_bound and not filterset.is_valid():
         status = 400
     else:
         records = filterset.qs.order_by("-seq")
+        paging = {
+            "unfiltered": not narrowed,
+            "oldest_first": query.get("o") == filters.OLDEST_FIRST,
+        }
         try:
-            page = keyset_page(records, cursor=request.GET.get("cursor"), unfiltered=not query)
-        except ValidationError:  # a hand-edited cursor: start again from the newest
-            page = keyset_page(records, unfiltered=not query)
+            page = keyset_page(records, cursor=request.GET.get("cursor"), **paging)
+        except ValidationError:  # a hand-edited cursor: start again from the first page
+            page = keyset_page(records, **paging)
 
     def page_url(cursor: str) -> str:
         return f"{reverse('web:audit')}?{urlencode({**query, 'cursor': cursor})}"
@@ -673,15 +737,16 @@ def audit_log(request):
         "form": filterset.form,
         "page": page,
         "rows": [audit_item(r) for r in page.rows] if page else [],
-        "older_url": page_url(page.older) if page and page.older else None,
-        "newer_url": page_url(page.newer) if page and page.newer else None,
+        "older_url": page_url(page.forward) if page and page.forward else None,
+        "newer_url": page_url(page.back) if page and page.back else None,
+        "oldest_first": bool(page and page.oldest_first),
         "exports": (
             [(fmt.upper(), f"{export}?{urlencode({'format': fmt, **query})}") for fmt in FORMATS]
             if page
             else []
         ),
         "query": urlencode(query),
-        "filtered": bool(query),
+        "filtered": narrowed,
         "verify": request.session.pop(VERIFY_RESULT, None),
         "nav": "audit",
     }
