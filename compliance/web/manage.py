@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from compliance import services, validators
+from compliance import filters, services, validators
 from compliance.models import Agency, Partner
 from compliance.models.roles import PERSON_ROLES, Role, role_of
 from compliance.services import users as user_services
 from compliance.web import once
-from compliance.web.views import _attempt, admin_required
+from compliance.web.views import _attempt, _filtered, admin_required
 
 User = get_user_model()
 REASON = forms.CharField(
@@ -173,14 +173,19 @@ def agency_edit(request, code):
 @admin_required
 @once.submit_once
 def partner_list(request):
+    """The list sorts (``o``) and searches (``q``) through the API's own PartnerFilter."""
     form = PartnerForm(request.POST or None)
+    filterset, partners, filter_status = _filtered(
+        filters.PartnerFilter, request, Partner.objects.order_by("name", "pk")
+    )
+    filterset.form.auto_id = "id_filter_%s"  # the add form below has the same field names
 
     def page(refusal, status):
         return _list_page(
             request,
             "partners.html",
-            {"partners": Partner.objects.order_by("name", "pk"), "form": form, "refusal": refusal},
-            status=status,
+            {"partners": partners, "filters": filterset, "form": form, "refusal": refusal},
+            status=status if status != 200 else filter_status,
         )
 
     return _edit(
