@@ -7,6 +7,7 @@ import secrets
 
 from compliance.models import UserPreference
 from compliance.services.common import lock, require_admin, service_transaction
+from compliance.zones import forget_time_zone
 
 
 def _own_or_admin(user, actor) -> None:
@@ -33,7 +34,7 @@ def set_time_zone(user, *, actor, time_zone: str) -> UserPreference:
     pref.time_zone = time_zone
     pref.full_clean()
     pref.save(update_fields=["time_zone"])
-    user._clearance_time_zone = None  # compliance.web.timezones' cache
+    forget_time_zone(user)
     return pref
 
 

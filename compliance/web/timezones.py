@@ -9,34 +9,11 @@ from __future__ import annotations
 import time
 import zoneinfo
 
-from django.conf import settings
 from django.utils import timezone
 
-from compliance.models import UserPreference
+from compliance.zones import default_time_zone, time_zone_name, user_time_zone
 
-
-def default_time_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-
-
-def user_time_zone(user) -> zoneinfo.ZoneInfo:
-    """The user's chosen zone, else settings.TIME_ZONE (also for anonymous users)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return default_time_zone()
-    cached = getattr(user, "_clearance_time_zone", None)
-    if cached is None:
-        name = UserPreference.objects.filter(user=user).values_list("time_zone", flat=True).first()
-        try:
-            cached = zoneinfo.ZoneInfo(name) if name else default_time_zone()
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # a zone the system dropped
-            cached = default_time_zone()
-        user._clearance_time_zone = cached
-    return cached
-
-
-def time_zone_name(user) -> str:
-    return user_time_zone(user).key
-
+__all__ = ["TimeZoneMiddleware", "default_time_zone", "time_zone_name", "user_time_zone"]
 
 API_PREFIXES = ("/api/", "/access/")
 # The zone's name in the session (read with it, so a page pays no query for it), refreshed
