@@ -744,3 +744,72 @@ def test_admin_deactivates_and_reactivates_a_gateway(client, admin_user, auditor
     assert page_messages(client.get(reverse("web:gateways"))) == ["Gateway gw-east deactivated."]
     client.post(url, {"active": "1", "form_token": token()})
     assert Gateway.objects.get(pk=gateway.pk).active
+
+
+POST_FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
+TOKEN_INPUT = re.compile(r'<input type="hidden" name="form_token" value="([A-Za-z0-9_-]+)">')
+
+
+def _served_token(client, url: str) -> str:
+    """The one-time token the server rendered into the form that posts to ``url``, on the
+    page the form sits on (an action URL opened with GET redirects there): no script runs."""
+    resp = client.get(url)
+    page = resp["Location"] if resp.status_code == 302 else url
+    if resp.status_code == 302:
+        resp = client.get(page)
+    assert resp.status_code == 200, (url, resp.status_code)
+    found = []
+    for attrs, body in POST_FORM.findall(resp.content.decode()):
+        if 'method="post"' not in attrs:
+            continue
+        action = re.search(r'action="([^"]*)"', attrs)
+        if (action.group(1) if action else page).split("?")[0] == url.split("?")[0]:
+            found.append(TOKEN_INPUT.findall(body))
+    assert found, f"no form posts to {url} on {page}"
+    assert all(len(tokens) == 1 for tokens in found), (url, found)
+    return found[0][0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__[6:] for c in CASES])
+def test_every_form_carries_its_token_without_javascript(
+    client, settings, agencies, staff, admin_user, admin2, case
+):
+    """The token is in the served HTML (not only added by the script), so sending the form
+    twice from a browser without JavaScript changes things once."""
+    w = {
+        "agencies": agencies,
+        "staff": staff,
+        "admin": admin_user,
+        "admin2": admin2,
+        "settings": settings,
+    }
+    actor, url, data = case(w)
+    client.force_login(actor)
+    served = _served_token(client, url)
+    before = db_state()
+    first = client.post(url, {**data, "form_token": served})
+    after_first = db_state()
+    second = client.post(url, {**data, "form_token": served})
+    assert first.status_code == 302 and after_first != before
+    assert db_state() == after_first
+    assert second.status_code == 302 and second["Location"] == first["Location"]
+
+
+def test_every_post_form_of_the_templates_renders_a_token():
+    """A static guard for forms no case above opens: each POST form in templates/ renders
+    ``{% form_token %}`` (itself or through _form_fields.html). Sign-in and sign-out write
+    nothing a second send could repeat."""
+    from pathlib import Path
+
+    exempt = {"registration/login.html", "base.html"}
+    root = Path(__file__).resolve().parent.parent / "templates"
+    missing = []
+    for path in sorted(root.rglob("*.html")):
+        name = str(path.relative_to(root))
+        if name in exempt:
+            continue
+        for attrs, body in POST_FORM.findall(path.read_text()):
+            if 'method="post"' in attrs and "{% form_token %}" not in body:
+                if '"compliance/_form_fields.html"' not in body:
+                    missing.append(f"{name}: <form{attrs[:60]}>")
+    assert missing == []
