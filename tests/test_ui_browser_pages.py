@@ -55,10 +55,10 @@ def test_staff_release_journey_in_their_own_zone(login, site, agencies, staff):
     page.get_by_test_id("submit-release").click()
     page.wait_for_selector("text=Submitted for review")
     # "Move to" preselects nothing (the current state is not even offered).
-    assert page.input_value("#id_to") == ""
-    page.select_option("#id_signoff", label="DOC · limited")
+    assert page.input_value("#id_move_to") == ""
+    page.select_option("#id_decide_signoff", label="DOC · limited")
     page.check("input[name=decision][value=approved]")
-    page.fill("#id_evidence", "DOC letter")
+    page.fill("#id_decide_evidence", "DOC letter")
     page.get_by_test_id("record-decision").click()
     page.wait_for_selector("text=Decision recorded.")
     decided = SignOff.objects.get(release=release, agency__code="DOC", stage="limited")

@@ -813,3 +813,38 @@ def test_every_post_form_of_the_templates_renders_a_token():
                 if '"compliance/_form_fields.html"' not in body:
                     missing.append(f"{name}: <form{attrs[:60]}>")
     assert missing == []
+
+
+def test_partners_sort_and_search_through_the_partner_filter(client, admin_user):
+    for name, country, email in [
+        ("Alpha Labs", "GB", "a@alpha.example"),
+        ("Beta Systems", "US", "ops@beta.example"),
+        ("Gamma Bio", "DE", "c@gamma.example"),
+    ]:
+        services.create_partner(actor=admin_user, name=name, country=country, contact_email=email)
+    client.force_login(admin_user)
+
+    def names(query: str) -> list[str]:
+        resp = client.get(reverse("web:partners") + query)
+        assert resp.status_code == 200, (query, resp.status_code)
+        return [p.name for p in resp.context["partners"]]
+
+    assert names("") == ["Alpha Labs", "Beta Systems", "Gamma Bio"]
+    assert names("?o=-name") == ["Gamma Bio", "Beta Systems", "Alpha Labs"]
+    assert names("?o=country") == ["Gamma Bio", "Alpha Labs", "Beta Systems"]
+    assert names("?o=-email") == ["Beta Systems", "Gamma Bio", "Alpha Labs"]
+    assert names("?q=BIO") == ["Gamma Bio"]
+    assert names("?q=beta.example&o=name") == ["Beta Systems"]
+    assert names("?country=us") == ["Beta Systems"]
+
+    html = client.get(reverse("web:partners") + "?q=a&o=country").content.decode()
+    # The headers sort (keeping the search); the sorted one says so to screen readers.
+    assert (
+        '<th scope="col" aria-sort="ascending"><a class="sort" href="?q=a&amp;o=-country">' in html
+    )
+    assert 'href="?q=a&amp;o=name">Name' in html
+    assert 'id="id_filter_q"' in html and 'id="id_name"' in html  # two forms, unique ids
+
+    bad = client.get(reverse("web:partners") + "?o=secret_column")
+    assert bad.status_code == 400
+    assert list(bad.context["partners"]) == []
