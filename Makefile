@@ -45,6 +45,10 @@ run: $(VENV)/.installed-serve
 	DEBUG=1 $(PY) manage.py createcachetable
 	DEBUG=1 $(PY) manage.py seed_demo --with-demo-users
 	@mkdir -p var
+	@# R34: a checkpoint signing key under var/ unless AUDIT_SIGNING_KEY is set (made once).
+	@test -n "$${AUDIT_SIGNING_KEY:-}" -o -s var/audit-signing.key || \
+	  DEBUG=1 $(PY) manage.py audit_keygen clearance.local/audit --output var/audit-signing.key >/dev/null
+	@test -n "$${AUDIT_SIGNING_KEY:-}" || echo "Audit log verifier key: $$(sed -n 2p var/audit-signing.key)"
 	@echo "Serving on http://127.0.0.1:$(PORT) (Ctrl-C stops the server and the Celery worker)"
 	export SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}"; \
 	  DEBUG=1 $(VENV)/bin/celery -A config worker -B --pool=solo --loglevel=INFO & \
@@ -81,6 +85,7 @@ test: venv $(OIDC_NODE) $(AXE_NODE)
 bench: venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/transparency.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 test-artifacts

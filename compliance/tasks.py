@@ -68,3 +68,14 @@ def deliver_due_webhooks() -> int:
     with system_actor("deliver_webhook"):
         events.raise_new_alerts(compliance_alerts())
         return webhooks.deliver_due()
+
+
+@shared_task(name="compliance.tasks.audit_checkpoint", soft_time_limit=240, time_limit=300)
+def audit_checkpoint() -> int | None:
+    """R34 (beat, every AUDIT_CHECKPOINT_MINUTES): a signed checkpoint when the tree grew;
+    returns its size, or None. Safe to run twice: a size is signed once."""
+    from compliance.audit.checkpoints import make_checkpoint
+
+    with system_actor("audit_checkpoint"):
+        checkpoint = make_checkpoint()
+    return None if checkpoint is None else checkpoint.tree_size

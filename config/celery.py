@@ -47,6 +47,11 @@ def _schedule_sweep(sender: Celery, **_kwargs) -> None:
         sender.signature("compliance.tasks.deliver_due_webhooks"),
         name="webhook deliveries due",
     )
+    sender.add_periodic_task(
+        settings.AUDIT_CHECKPOINT_MINUTES * 60,
+        sender.signature("compliance.tasks.audit_checkpoint"),
+        name="audit checkpoint",
+    )
 
 
 @worker_ready.connect

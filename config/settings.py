@@ -410,3 +410,19 @@ GATEWAY_SILENT_SECONDS = env.float("GATEWAY_SILENT_SECONDS", default=300)
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15)
 # Without PostgreSQL LISTEN/NOTIFY (SQLite), each server process polls the revision this often.
 STREAM_POLL_SECONDS = env.float("STREAM_POLL_SECONDS", default=0.5)
+
+# --- Transparency log (R33–R36) ---------------------------------------------------------
+# The checkpoint origin line, and the note private key that signs checkpoints
+# (PRIVATE+KEY+<name>+<hash>+<base64>, from `manage.py audit_keygen NAME`). Without
+# AUDIT_SIGNING_KEY the key is read from AUDIT_SIGNING_KEY_FILE (`make run` writes one
+# there); with neither, no checkpoint can be made and `audit_checkpoint` says so.
+AUDIT_LOG_ORIGIN = env.str("AUDIT_LOG_ORIGIN", default="clearance.local/audit")
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+AUDIT_SIGNING_KEY_FILE = env.str(
+    "AUDIT_SIGNING_KEY_FILE", default=str(VAR_DIR / "audit-signing.key")
+)
+# Beat makes a checkpoint this often when the tree grew.
+AUDIT_CHECKPOINT_MINUTES = env.float("AUDIT_CHECKPOINT_MINUTES", default=10)
+# An RFC 3161 time-stamping authority that timestamps every checkpoint (empty: none).
+AUDIT_TSA_URL = env.str("AUDIT_TSA_URL", default="")
+AUDIT_TSA_TIMEOUT_SECONDS = env.float("AUDIT_TSA_TIMEOUT_SECONDS", default=10.0)

@@ -14,13 +14,29 @@ from django.test.utils import isolate_apps
 from simple_history.models import HistoricalChanges
 
 from compliance.audit.registry import history_tables
-from compliance.models import AuditRecord
+from compliance.models import (
+    AuditCheckpoint,
+    AuditCheckpointVerification,
+    AuditCosignature,
+    AuditRecord,
+    MerkleNode,
+)
 from compliance.models.base import APPEND_ONLY, audited_history
 from tests import factories
 
 pytestmark = pytest.mark.postgres
 
-PROTECTED = [*history_tables(), "compliance_auditrecord"]
+# The ledger and the transparency log over it (R33–R36): tree nodes, checkpoints, their
+# cosignatures and verifications.
+LOG_MODELS = [
+    AuditRecord,
+    MerkleNode,
+    AuditCheckpoint,
+    AuditCosignature,
+    AuditCheckpointVerification,
+]
+PROTECTED = [*history_tables(), *(m._meta.db_table for m in LOG_MODELS)]
+UPDATED_COLUMN = {m._meta.db_table: m._meta.pk.column for m in LOG_MODELS}
 
 
 @pytest.fixture
@@ -36,7 +52,31 @@ def some_history(agencies, staff, admin_user, settings):
         actor=staff, agency=agencies[0], reference="R-1", kind="vet_users", releases=[release]
     )
     services.create_gateway(actor=factories.UserFactory(role="admin"), name="gw-1")
-    return services.submit_release(release, actor=staff)
+    submitted = services.submit_release(release, actor=staff)
+    _transparency_rows(admin_user, settings)
+    return submitted
+
+
+def _transparency_rows(admin_user, settings) -> None:
+    """A witness, a checkpoint, its cosignature and a verification of it (R34, R36)."""
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from compliance import services
+    from compliance.audit import checkpoints, notes
+
+    settings.AUDIT_SIGNING_KEY = notes.generate_key("append.test/log")[0]
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes_raw()
+    key = notes.verifier_string("w1.test", notes.COSIGNATURE_V1, public)
+    services.register_witness(actor=admin_user, name="w1.test", verifier_key=key)
+    checkpoint = checkpoints.make_checkpoint()
+    line = notes.cosign(
+        checkpoints.checkpoint_body(checkpoint), "w1.test", private, int(time.time())
+    )
+    services.add_cosignatures(checkpoint, text=line, actor=admin_user)
+    checkpoints.record_verification(checkpoint, checked=checkpoint.tree_size)
 
 
 def _refused(sql: str) -> str:
@@ -75,7 +115,8 @@ def test_every_history_table_and_the_ledger_carry_the_triggers(db):
             assert trigger.get_pgid(model) in installed[model._meta.db_table]
     tables = {m._meta.db_table for m in history_models}
     assert tables == set(history_tables())  # what the ledger chains is what is protected
-    assert len(PROTECTED) == 13  # 9 tracked models, 3 m2m history tables, the ledger
+    # 10 tracked models, 3 m2m history tables, the ledger and its 4 transparency-log tables
+    assert len(PROTECTED) == 18
 
 
 def test_the_migrations_install_what_is_declared(db):
@@ -122,11 +163,12 @@ def test_update_delete_truncate_refused(some_history, table):
         cursor.execute(f'SELECT count(*) FROM "{table}"')
         before = cursor.fetchone()[0]
     assert before > 0  # there is something to refuse
-    column = "seq" if table == "compliance_auditrecord" else "history_id"
+    column = UPDATED_COLUMN.get(table, "history_id")
     message = _refused(f'UPDATE "{table}" SET "{column}" = "{column}"')
     assert "append-only: UPDATE on " + table in message
     assert "append-only: DELETE on " + table in _refused(f'DELETE FROM "{table}"')
-    assert "append-only: TRUNCATE on " + table in _refused(f'TRUNCATE "{table}"')
+    # CASCADE: a checkpoint is referenced by its cosignatures (the trigger still refuses).
+    assert "append-only: TRUNCATE on " in _refused(f'TRUNCATE "{table}" CASCADE')
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{table}"')
         assert cursor.fetchone()[0] == before

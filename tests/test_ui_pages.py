@@ -61,6 +61,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/audit/?release=atlas-1&o=at", READERS),
     ("/reminders/", READERS),
     ("/gateways/", READERS),
+    ("/audit/witnesses/", ("admin",)),
     ("/webhooks/", ("admin",)),
     ("/webhooks/{hook}/", ("admin",)),
     ("/requests/new/", ("auditor",)),  # the 403 page
@@ -98,6 +99,7 @@ NOT_PAGES = {
     "allowlist_revoke",
     "request_status",
     "audit_verify",
+    "checkpoint_verify",
     "webhook_rotate",
     "webhook_ping",
     "gateway_register",

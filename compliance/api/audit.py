@@ -124,13 +124,22 @@ class AuditExportView(AuditFiltered):
 
 
 class AuditVerifyView(APIView):
-    """GET /audit/verify/: R23, ``{"ok", "checked", "broken"}``."""
+    """GET /audit/verify/: R23, ``{"ok", "checked", "broken"}``, and ``"checkpoint"``."""
 
     permission_classes = [IsAuthenticated, AuditReader]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        return Response(verify_chain())
+        from compliance.audit.consistency import check_latest
+
+        result = verify_chain()
+        # R34: and the latest signed checkpoint against the ledger, once there is one (the
+        # R23 shape is unchanged until then).
+        checkpoint = check_latest()
+        if checkpoint is not None:
+            result["checkpoint"] = checkpoint
+            result["ok"] = result["ok"] and checkpoint["ok"]
+        return Response(result)
 
 
 class ReleaseHistoryView(APIView):

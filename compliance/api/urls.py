@@ -44,6 +44,7 @@ urlpatterns = [
     # Before the router: its release detail route would otherwise see these first.
     path("reminders/", views.ReminderList.as_view(), name="reminder-list"),
     path("", include("compliance.api.audit")),
+    path("", include("compliance.api.transparency")),
     path("", include("compliance.api.gateways")),
     path("", include(router.urls)),
 ]

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from compliance.audit.chain import GENESIS_HASH
 from compliance.audit.ledger import _label_field, build_entry, lock_chain_head
 from compliance.audit.registry import Tracked, snapshots, snapshots_of, tracked_models
+from compliance.audit.tree import sync_tree
 from compliance.models.audit import AuditRecord
 
 BATCH = 5000
@@ -106,6 +107,7 @@ def chain_unchained(*, batch: int = BATCH, out: Callable[[str], None] | None = N
                     records.append(record)
                     last_object, last_snap = object_pk, snap
                 AuditRecord.objects.bulk_create(records)
+                sync_tree("default")  # R33: their leaves, under the same chain lock
             total += len(records)
             if out is not None:
                 out(f"ledger: {tracked.name} {start + len(chunk)}/{len(ids)} ({total} in all)")

@@ -20,6 +20,7 @@ from django.db import connections, models, transaction
 
 from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
 from compliance.audit.registry import Tracked, snapshots_of
+from compliance.audit.tree import append_leaf
 from compliance.models.audit import AuditAction, AuditRecord
 
 # pg_advisory_xact_lock key for the chain head ("CLRA"), taken inside the SQL function
@@ -79,6 +80,7 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         instance=instance,
     )
     record.save(using=using, force_insert=True)
+    append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
     return record
 
 

@@ -65,9 +65,15 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
 
 
 def _walk_chain() -> tuple[int, dict | None]:
+    return walk_chain()
+
+
+def walk_chain(*, after: int = 0, prev_hash: str | None = None) -> tuple[int, dict | None]:
+    """(entries checked, first problem or None) over the entries after seq ``after``, the
+    one before them having hash ``prev_hash`` (``--since-checkpoint`` starts mid-chain)."""
     tables = tracked_models()
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    for chunk in keyset_chunks(AuditRecord.objects.all(), "seq", CHUNK):
+    expected_seq, prev_hash, checked = after + 1, prev_hash or GENESIS_HASH, 0
+    for chunk in keyset_chunks(AuditRecord.objects.filter(seq__gt=after), "seq", CHUNK):
         wanted: dict[str, list[int]] = defaultdict(list)
         for record in chunk:
             wanted[record.history_table].append(record.history_id)

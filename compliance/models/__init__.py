@@ -17,6 +17,13 @@ from compliance.models.reminders import (
 from compliance.models.requests import GovernmentRequest, LabPosition, RequestKind, RequestStatus
 from compliance.models.roles import Role, role_of
 from compliance.models.signoffs import SignOff, SignOffStatus, Stage
+from compliance.models.transparency import (
+    AuditCheckpoint,
+    AuditCheckpointVerification,
+    AuditCosignature,
+    AuditWitness,
+    MerkleNode,
+)
 from compliance.models.webhooks import (
     DeliveryStatus,
     RaisedAlert,
@@ -33,12 +40,17 @@ __all__ = [
     "AllowlistEntry",
     "AllowlistStatus",
     "AuditAction",
+    "AuditCheckpoint",
+    "AuditCheckpointVerification",
+    "AuditCosignature",
+    "AuditWitness",
     "AuditRecord",
     "ClaimState",
     "DeliveryStatus",
     "Gateway",
     "GovernmentRequest",
     "LabPosition",
+    "MerkleNode",
     "Notification",
     "OutboxState",
     "Partner",

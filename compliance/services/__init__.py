@@ -31,8 +31,11 @@ from compliance.services.webhooks import (
     send_test_ping,
     update_webhook,
 )
+from compliance.services.witnesses import add_cosignatures, register_witness
 
 __all__ = [
+    "add_cosignatures",
+    "register_witness",
     "create_agency",
     "create_gateway",
     "create_partner",

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from compliance.web import calendar, editing, gateways, manage, oidc, profile, views, webhooks
+from compliance.web import (
+    calendar,
+    editing,
+    gateways,
+    manage,
+    oidc,
+    profile,
+    transparency,
+    views,
+    webhooks,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -31,6 +41,8 @@ urlpatterns = [
     path("requests/<int:pk>/status/", views.request_status, name="request_status"),
     path("audit/", views.audit_log, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("audit/checkpoint/verify/", transparency.checkpoint_verify, name="checkpoint_verify"),
+    path("audit/witnesses/", transparency.witness_list, name="witnesses"),
     path("reminders/", views.reminder_log, name="reminders"),
     path("webhooks/", webhooks.webhook_list, name="webhooks"),
     path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook"),

@@ -732,6 +732,8 @@ def audit_log(request):
     def page_url(cursor: str) -> str:
         return f"{reverse('web:audit')}?{urlencode({**query, 'cursor': cursor})}"
 
+    from compliance.web.transparency import checkpoint_context  # it imports this module
+
     export = reverse("api:audit-export")
     context = {
         "form": filterset.form,
@@ -749,6 +751,7 @@ def audit_log(request):
         "filtered": narrowed,
         "verify": request.session.pop(VERIFY_RESULT, None),
         "nav": "audit",
+        **checkpoint_context(request),  # R34, R36: the latest checkpoint, its cosigners
     }
     return render(request, "compliance/audit.html", context, status=status)
 
