@@ -610,6 +610,16 @@ def _case_webhook(w):
     return w["admin"], reverse("web:webhooks"), {"url": "http://127.0.0.1:9/x", "active": "on"}
 
 
+def _case_witness(w):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from compliance.audit import notes
+
+    public = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    key = notes.verifier_string("w9.example", notes.COSIGNATURE_V1, public)
+    return w["admin"], reverse("web:witnesses"), {"name": "w9.example", "verifier_key": key}
+
+
 CASES = [
     _case_submit,
     _case_transition,
@@ -629,6 +639,7 @@ CASES = [
     _case_calendar,
     _case_calendar_off,
     _case_webhook,
+    _case_witness,
 ]
 
 
