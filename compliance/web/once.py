@@ -1,8 +1,9 @@
 """A form submitted twice (double click, reload, back and submit again) changes things once
 and shows one outcome (SPEC "Pages").
 
-Every POST form carries a one-time ``form_token`` (``{% form_token %}`` renders it; the
-local script adds one to any POST form that lacks it). The first POST with a token claims
+Every POST form carries a one-time ``form_token``, rendered by the server
+(``{% form_token %}``: no JavaScript needed; the local script only backs up a form that
+lacks one). The first POST with a token claims
 it in the shared cache (an atomic ``add``); a successful write stores its outcome (where it
 redirected, and the message) under the token. A second POST with the same token runs no
 service: it waits for the first to finish, then redirects to the same page with the same
