@@ -44,7 +44,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 FINDINGS = ROOT / "benchmarks" / "findings.md"
 PY = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/clearance_bench"
-STEP_NAMES = ("seed", "http", "queries", "write", "sweep", "audit")
+STEP_NAMES = ("seed", "http", "queries", "write", "sweep", "audit", "audit_speed")
 
 TARGETS = {
     "access": 0.6,  # access check ≥ 0.6× the bare view
@@ -196,9 +196,10 @@ def machine_facts(db_url: str) -> dict:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
-        0
-    ]
+    wrk_version = "wrk not installed (no HTTP step)"
+    if shutil.which("wrk"):
+        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+        wrk_version = wrk.stdout.split("\n")[0]
     import django
     import gunicorn
 
@@ -541,6 +542,25 @@ def step_audit(args, env: dict) -> dict:
     }
 
 
+def _audit_speed():
+    if str(ROOT) not in sys.path:  # run as benchmarks/run.py: the package is one level up
+        sys.path.insert(0, str(ROOT))
+    from benchmarks import audit_speed
+
+    return audit_speed
+
+
+def step_audit_speed(args, env: dict) -> dict:
+    """Issue 18, item 7: verify and export, the implementation before it vs today's, side by
+    side (benchmarks/audit_speed.py)."""
+    audit_speed = _audit_speed()
+    out_dir = Path(tempfile.mkdtemp(prefix="clearance-bench-"))
+    try:
+        return audit_speed.measure(env, out_dir, log=log)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 STEPS = {
     "seed": step_seed,
     "http": step_http,
@@ -548,6 +568,7 @@ STEPS = {
     "write": step_write,
     "sweep": step_sweep,
     "audit": step_audit,
+    "audit_speed": step_audit_speed,
 }
 
 
@@ -831,6 +852,9 @@ def render(results: dict) -> str:
         lines += ["", "Not run in this invocation: " + ", ".join(skipped) + "."]
     if FINDINGS.exists():
         lines += ["", FINDINGS.read_text().strip()]
+    section = _audit_speed().render_section(results)
+    if section:
+        lines += ["", section.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -842,6 +866,15 @@ def command_line() -> str:
     if not sys.argv[1:]:
         return env + "make bench"
     return env + ".venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:])
+
+
+def kept_sections() -> str:
+    """Sections other benchmark scripts own (between their markers), kept on a re-render."""
+    old = DOC.read_text() if DOC.exists() else ""
+    begin, end = "<!-- evidence-bench:begin -->", "<!-- evidence-bench:end -->"
+    if begin in old and end in old:
+        return "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    return ""
 
 
 def main() -> None:
@@ -882,9 +915,10 @@ def main() -> None:
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     if not db_url.startswith(("postgres://", "postgresql://")):
         sys.exit("FATAL: BENCH_DATABASE_URL must be a PostgreSQL URL")
-    ensure_wrk()
     env = server_env(db_url)
     steps = list(args.only or STEP_NAMES)
+    if "http" in steps:  # the load generator is needed by the HTTP step only
+        ensure_wrk()
     if "seed" not in steps and not database_exists(db_url):
         sys.exit(f"FATAL: {db_name(db_url)} does not exist: run without --only (or include seed)")
     started = time.monotonic()
@@ -918,9 +952,11 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(text)
     if not args.no_doc:
         DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(render(results))
+        DOC.write_text(render(results) + kept_sections())
         log(f"wrote {DOC.relative_to(ROOT)}")
     log(f"wrote benchmarks/results/{results['file']} ({results['total_seconds']} s in all)")
+    if not args.only:  # the evidence benchmarks (R37–R39) write their own section
+        subprocess.run([PY, "benchmarks/evidence.py"], cwd=ROOT, check=False)
     for row in results["assessment"]:
         log(f"{row['measure']}: {row['value']} (target {row['target']}) {verdict(row['met'])}")
 

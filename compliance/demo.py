@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from compliance import clock, services
+from compliance.evidence_samples import pdf_letter
 from compliance.models import (
     Agency,
     AllowlistEntry,
@@ -213,6 +215,7 @@ def build_timeline(now: datetime | None = None) -> _Timeline:
     _atlas_story(t, friday, letter_day)
     _frontier_story(t, today, now)
     _gateway_story(t, friday, now)
+    _evidence_story(t, friday, letter_day, today)
     return t
 
 
@@ -640,3 +643,85 @@ def set_demo_passwords() -> list[DemoUser]:
             u.username, role=u.role, password=u.password, email=u.email, reason="demo login"
         )
     return DEMO_USERS
+
+
+def _letter(name: str, lines: list[str]) -> SimpleUploadedFile:
+    """A small PDF made here (compliance.evidence_samples): no file from outside."""
+    return SimpleUploadedFile(name, pdf_letter(lines), content_type="application/pdf")
+
+
+def _evidence_story(t: _Timeline, friday: date, letter_day: date, today: date) -> None:
+    """R37/R38: the letters beside the decisions they support: the Friday directive, the
+    letter allowing a limited release, and ONCD's limited-stage approval."""
+    directive_ref = f"BIS-{friday:%Y%m%d}-FA"
+    letter_ref = f"BIS-{letter_day:%Y%m%d}-LR"
+
+    def directive():
+        services.upload_evidence(
+            actor=_user("staff"),
+            file=_letter(
+                f"{directive_ref}.pdf",
+                [
+                    "U.S. Department of Commerce - Bureau of Industry and Security",
+                    f"Directive {directive_ref}, {friday:%A %d %B %Y}, 17:21 ET",
+                    "Block all access to Atlas 1 and Atlas 1 Mini from outside the",
+                    "United States, effective immediately. Confirm compliance tonight.",
+                ],
+            ),
+            title=f"Commerce directive {directive_ref} (foreign access)",
+            kind="directive",
+            agency=_agency("DOC"),
+            received_at=eastern(friday, 17, 21),
+            requests=[_request("DOC", directive_ref)],
+            releases=[_release(ATLAS), _release(ATLAS_MINI)],
+            reason="Directive e-mail attachment filed",
+        )
+
+    t.at(eastern(friday, 17, 40), "Friday directive filed as evidence", directive)
+
+    def letter():
+        services.upload_evidence(
+            actor=_user("staff"),
+            file=_letter(
+                f"{letter_ref}.pdf",
+                [
+                    "The Secretary of Commerce",
+                    f"Letter {letter_ref}, {letter_day:%d %B %Y}",
+                    "A limited release of Atlas 1 Mini to vetted US partners may proceed.",
+                    "General availability stays withheld; Atlas 1 remains suspended.",
+                ],
+            ),
+            title=f"Commerce Secretary letter {letter_ref} (limited release of Atlas 1 Mini)",
+            kind="agency_letter",
+            agency=_agency("DOC"),
+            received_at=eastern(letter_day, 11),
+            requests=[_request("DOC", letter_ref)],
+            releases=[_release(ATLAS_MINI)],
+            reason="Signed letter filed",
+        )
+
+    t.at(eastern(letter_day, 11, 25), "limited-release letter filed as evidence", letter)
+
+    oncd_day = today - timedelta(days=10)
+
+    def oncd():
+        services.upload_evidence(
+            actor=_user("staff"),
+            file=_letter(
+                f"ONCD-{FRONTIER}-limited.pdf",
+                [
+                    "Office of the National Cyber Director",
+                    f"Decision on {FRONTIER}, limited stage, round 1, {oncd_day:%d %B %Y}",
+                    "ONCD approves a limited preview to vetted partners.",
+                ],
+            ),
+            title=f"ONCD decision: limited preview of {FRONTIER}",
+            kind="approval",
+            agency=_agency("ONCD"),
+            received_at=eastern(oncd_day, 12),
+            signoffs=[_signoff(FRONTIER, "ONCD", Stage.LIMITED)],
+            releases=[_release(FRONTIER)],
+            reason="ONCD decision letter filed",
+        )
+
+    t.at(eastern(oncd_day, 13, 10), "ONCD decision filed as evidence", oncd)

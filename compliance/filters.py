@@ -10,6 +10,7 @@ the query string of the page, the API list and the export.
     AllowlistFilter          /allowlist/ page (every release's entries)
     AuditRecordFilter        /audit/ page, GET /api/v1/audit/ and its export, export_audit
     ReminderFilter           /reminders/ page, GET /api/v1/reminders/
+    EvidenceDocumentFilter   /evidence/ page, GET /api/v1/evidence/
 
 Filters by code, slug or username match exactly: an unknown value gives an empty list. A
 malformed value is a 400 on the API and a form error on the page, never ignored: a round that
@@ -41,6 +42,8 @@ from compliance.models import (
     AllowlistStatus,
     AuditAction,
     AuditRecord,
+    EvidenceDocument,
+    EvidenceKind,
     GovernmentRequest,
     LabPosition,
     Partner,
@@ -578,3 +581,36 @@ class ReminderFilter(filters.FilterSet):
     class Meta:
         model = Reminder
         fields = ["recipient", "kind", "sweep", "since", "until", "q", "o"]
+
+
+class EvidenceDocumentFilter(filters.FilterSet):
+    """/evidence/ page and GET /api/v1/evidence/ (R37)."""
+
+    q = search(
+        "title",
+        "original_name",
+        "sha256",
+        help_text="Title, file name or SHA-256 (part of it) contain.",
+    )
+    kind = filters.ChoiceFilter(choices=EvidenceKind.choices, empty_label="Any")
+    agency = code_filter("agency__code")
+    release = filters.CharFilter(
+        field_name="releases__slug",
+        max_length=SLUG_MAX,
+        label="Release",
+        help_text="Release slug.",
+        widget=Select(choices=release_choices()),
+    )
+    sha256 = filters.CharFilter(max_length=64, label="SHA-256", help_text="The full hash.")
+    o = ordering(
+        ("title", "title"),
+        ("kind", "kind"),
+        ("agency__code", "agency"),
+        ("uploaded_at", "uploaded_at"),
+        ("received_at", "received_at"),
+        ("size", "size"),
+    )
+
+    class Meta:
+        model = EvidenceDocument
+        fields = ["q", "kind", "agency", "release", "sha256", "o"]

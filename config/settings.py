@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "compliance.models.signoffs.Stage.choices",
         "AccessReasonEnum": "compliance.api.serializers.ACCESS_REASONS",
         "AlertKindEnum": "compliance.api.serializers.ALERT_KINDS",
+        "EvidenceKindEnum": "compliance.models.evidence.EvidenceKind.choices",
     },
 }
 
@@ -410,6 +411,42 @@ GATEWAY_SILENT_SECONDS = env.float("GATEWAY_SILENT_SECONDS", default=300)
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15)
 # Without PostgreSQL LISTEN/NOTIFY (SQLite), each server process polls the revision this often.
 STREAM_POLL_SECONDS = env.float("STREAM_POLL_SECONDS", default=0.5)
+
+# --- Evidence (R37-R39) -----------------------------------------------------------------
+# Uploaded agency letters live in Django's default storage: a folder (MEDIA_ROOT) unless
+# EVIDENCE_S3_BUCKET names an S3-compatible bucket (django-storages; the usual AWS_*
+# variables, AWS_S3_ENDPOINT_URL for a non-AWS server such as MinIO or Ceph).
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "/media/"  # never served directly: downloads go through the API (R37)
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=25 * 1024 * 1024)
+# Uploads above this spill from memory to a temporary file (Django's own knob).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+EVIDENCE_S3_BUCKET = env.str("EVIDENCE_S3_BUCKET", default="")
+if EVIDENCE_S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": EVIDENCE_S3_BUCKET,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("EVIDENCE_S3_PREFIX", default="evidence"),
+            # Never overwrite an object: a name taken gets a new one (R37 immutability).
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # --- Transparency log (R33–R36) ---------------------------------------------------------
 # The checkpoint origin line, and the note private key that signs checkpoints

@@ -1,6 +1,7 @@
 """Settings for pytest: production settings, with a throwaway secret and fast hashing."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
@@ -20,3 +21,14 @@ CELERY_TASK_ALWAYS_EAGER = True
 AXES_ENABLED = False
 # Tests open connections in threads and live servers: close them as Django's default does.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Evidence files (R37) of a test run go to a throwaway folder, never the project's var/media
+# (tests that look at the files set their own folder: the ``media`` fixture).
+# A live server subprocess (uvicorn) is given its test's folder through TEST_MEDIA_ROOT.
+MEDIA_ROOT = os.environ.get("TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="clearance-test-media-")
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
+}

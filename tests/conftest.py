@@ -98,3 +98,17 @@ def admin2(db):
 @pytest.fixture
 def auditor(db):
     return factories.UserFactory(username="audrey", role="auditor")
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """R37: evidence stored in a folder of this test (Django resets its storages on the change)."""
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root)},
+        },
+    }
+    return root

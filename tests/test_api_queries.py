@@ -124,11 +124,11 @@ AUTH = 1 if connection.vendor == "postgresql" else 2
 # build, queries per request after authentication (the view's own)
 CASES = {
     "releases": (releases, 3),
-    "signoffs": (signoff_rows, 2),
+    "signoffs": (signoff_rows, 3),  # 2, plus R38: the documents each cites (one prefetch)
     "agencies": (agency_rows, 2),
-    "requests": (requests, 3),
+    "requests": (requests, 4),  # 3, plus R38's linked documents
     "partners": (partners, 2),
-    "allowlist": (allowlist, 3),
+    "allowlist": (allowlist, 4),  # 3, plus R38's cited documents
     "gate": (gate, 8),  # 5, plus R29: the latest access change, the gateways, their receipts
     "access": (access, 1),  # release, partner and entry in one query
 }

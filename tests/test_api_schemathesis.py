@@ -28,8 +28,11 @@ CHECKS = [
 
 
 @pytest.fixture
-def admin_token(db, agencies, staff, admin_user):
+def admin_token(db, agencies, staff, admin_user, settings):
     """Enough real data that some generated ids and slugs hit objects."""
+    from compliance.audit.notes import generate_key
+
+    settings.AUDIT_SIGNING_KEY = generate_key("schema.test/audit")[0]  # packs sign (R39)
     release = services.submit_release(make_release(staff, agencies=agencies), actor=staff)
     approve(signoffs(release, "limited"), staff)
     entry = services.propose_allowlist_entry(release, actor=staff, partner=PartnerFactory())

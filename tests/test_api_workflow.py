@@ -45,6 +45,7 @@ def test_signoff_list_filters_and_shape(review, staff):
         "evidence",
         "conditions",
         "reason",
+        "documents",  # R38: the evidence documents it cites
     }
     assert (row["release"], row["round"], row["agency"], row["stage"], row["status"]) == (
         "frontier-1",
@@ -153,6 +154,7 @@ def test_propose_list_decide_revoke(review, staff, admin_user):
         "note": "n",
         "reason": "",
         "created_at": entry["created_at"],
+        "documents": [],  # R38
     }
     again = post(staff, "/releases/frontier-1/allowlist/", {"partner": partner.pk})
     assert again.status_code == 400
@@ -246,6 +248,7 @@ def test_vetted_by_code_and_unknown_code(review, staff, admin_user):
 
 REQUEST_KEYS = {
     "id",
+    "documents",  # R38
     "agency",
     "reference",
     "kind",

@@ -9,6 +9,7 @@ import io
 import pgtrigger
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, models, transaction
 from django.test.utils import isolate_apps
 from simple_history.models import HistoricalChanges
@@ -47,14 +48,26 @@ def some_history(agencies, staff, admin_user, settings):
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     services.create_webhook(actor=admin_user, url="http://127.0.0.1:9/hook")
     release = factories.make_release(staff, agencies=agencies[:2])
-    services.propose_allowlist_entry(release, actor=staff, partner=factories.PartnerFactory())
-    services.record_request(
+    entry = services.propose_allowlist_entry(
+        release, actor=staff, partner=factories.PartnerFactory()
+    )
+    request = services.record_request(
         actor=staff, agency=agencies[0], reference="R-1", kind="vet_users", releases=[release]
     )
     services.create_gateway(actor=factories.UserFactory(role="admin"), name="gw-1")
-    submitted = services.submit_release(release, actor=staff)
+    release = services.submit_release(release, actor=staff)
+    services.upload_evidence(  # R37: a document with each of its four links
+        actor=staff,
+        file=SimpleUploadedFile("letter.txt", b"A letter.\n"),
+        title="Letter",
+        kind="agency_letter",
+        releases=[release],
+        requests=[request],
+        signoffs=list(release.signoffs.all()[:1]),
+        allowlist_entries=[entry],
+    )
     _transparency_rows(admin_user, settings)
-    return submitted
+    return release
 
 
 def _transparency_rows(admin_user, settings) -> None:
@@ -115,8 +128,9 @@ def test_every_history_table_and_the_ledger_carry_the_triggers(db):
             assert trigger.get_pgid(model) in installed[model._meta.db_table]
     tables = {m._meta.db_table for m in history_models}
     assert tables == set(history_tables())  # what the ledger chains is what is protected
-    # 10 tracked models, 3 m2m history tables, the ledger and its 4 transparency-log tables
-    assert len(PROTECTED) == 18
+    # 11 tracked models (witnesses, evidence documents), 7 m2m history tables (3, plus an
+    # evidence document's four links), the ledger and its 4 transparency-log tables.
+    assert len(PROTECTED) == 23
 
 
 def test_the_migrations_install_what_is_declared(db):

@@ -145,6 +145,20 @@ def test_seed_demo_twice_gives_the_same_data(seeded):
     assert all_counts() == first
 
 
+def test_seed_demo_files_sample_letters_beside_their_decisions(seeded):
+    from compliance.audit.verify import verify_chain
+    from compliance.models import EvidenceDocument
+
+    docs = {d.kind: d for d in EvidenceDocument.objects.all()}
+    assert set(docs) == {"directive", "agency_letter", "approval"}
+    assert docs["directive"].requests.get().kind == "restrict_foreign_access"
+    assert docs["agency_letter"].requests.get().kind == "limit_release"
+    oncd = docs["approval"].signoffs.get()
+    assert (oncd.agency.code, oncd.stage) == ("ONCD", "limited")
+    assert all(d.content_type == "application/pdf" for d in docs.values())
+    assert verify_chain()["ok"] is True  # the stored bytes hash as chained
+
+
 def test_seed_demo_with_demo_users_sets_passwords_once_and_prints_logins(seeded):
     for u in demo.DEMO_USERS:
         assert not User.objects.get(username=u.username).has_usable_password()

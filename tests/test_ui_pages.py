@@ -21,7 +21,7 @@ from django.test import override_settings
 from django.test.testcases import LiveServerThread
 
 from compliance import services
-from compliance.models import GovernmentRequest, Partner
+from compliance.models import EvidenceDocument, GovernmentRequest, Partner
 from compliance.models.roles import Role
 from tests.conftest import AXE, CHROMIUM
 
@@ -64,6 +64,9 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/audit/witnesses/", ("admin",)),
     ("/webhooks/", ("admin",)),
     ("/webhooks/{hook}/", ("admin",)),
+    ("/evidence/", PERSONS),  # R37: documents, upload form for writers
+    ("/evidence/?q=directive&o=-uploaded_at", PERSONS),
+    ("/evidence/{doc}/", PERSONS),
     ("/requests/new/", ("auditor",)),  # the 403 page
     # The write pages (create and edit), the admin screens and the profile.
     ("/releases/new/", WRITERS),
@@ -111,6 +114,8 @@ NOT_PAGES = {
     "calendar_regenerate",
     "calendar_revoke",
     "calendar",  # an iCalendar feed, not a page (tests/test_ui_pages_write.py)
+    "evidence_upload",
+    "evidence_file",  # a download (an attachment), not a page
 }
 CASES = [(role, path) for path, roles in PAGES for role in roles]
 
@@ -157,6 +162,7 @@ def demo_site(django_db_setup, django_db_blocker):
             "BIS-FA": next(pk for ref, pk in ids.items() if ref.endswith("-FA")),
             "hook": hook.pk,
             "partner": Partner.objects.get(name="Pennine Bio").pk,
+            "doc": EvidenceDocument.objects.order_by("pk").values_list("pk", flat=True)[0],
         }
         # Plain http: the browser keeps its session and CSRF cookies.
         insecure = override_settings(SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False)

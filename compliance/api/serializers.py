@@ -20,6 +20,8 @@ from compliance.models import (
     Agency,
     AllowlistEntry,
     AllowlistStatus,
+    EvidenceDocument,
+    EvidenceKind,
     GovernmentRequest,
     Partner,
     Release,
@@ -160,6 +162,23 @@ def release_slugs(**kwargs) -> LookupField:
 
 
 TEXT_KWARGS = {"max_length": TEXT_MAX}
+
+
+def cited_documents() -> serializers.PrimaryKeyRelatedField:
+    """R38: the evidence documents a decision cites (ids); unknown ids are a 400."""
+    return serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=EvidenceDocument.objects.all(),
+        required=False,
+        default=list,
+        help_text="Ids of the evidence documents this decision cites (R38).",
+    )
+
+
+def linked_documents() -> serializers.PrimaryKeyRelatedField:
+    return serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Ids of the evidence documents linked (R38)."
+    )
 
 
 # --- Agencies and partners --------------------------------------------------------------
@@ -385,6 +404,7 @@ class SignOffSerializer(ModelSerializer):
     release = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     recorded_by = UsernameField(read_only=True, allow_null=True)
+    documents = linked_documents()
 
     class Meta:
         model = SignOff
@@ -401,6 +421,7 @@ class SignOffSerializer(ModelSerializer):
             "evidence",
             "conditions",
             "reason",
+            "documents",
         ]
         read_only_fields = fields
 
@@ -420,6 +441,7 @@ class SignOffDecisionSerializer(StrictSerializer):
         required=False, allow_blank=True, default="", max_length=TEXT_MAX
     )
     reason = reason_field("Required to reject.")
+    documents = cited_documents()
 
 
 class ReasonSerializer(StrictSerializer):
@@ -434,6 +456,7 @@ class GovernmentRequestSerializer(StrictModelSerializer):
     releases = release_slugs(many=True, required=False, help_text="Release slugs.")
     assignee = UsernameField(required=False, allow_null=True)
     in_force = serializers.BooleanField(read_only=True, help_text="Not closed (R12).")
+    documents = linked_documents()
     reason = optional_reason_field()
 
     class Meta:
@@ -455,6 +478,7 @@ class GovernmentRequestSerializer(StrictModelSerializer):
             "complied_at",
             "closed_at",
             "in_force",
+            "documents",
             "reason",
         ]
         read_only_fields = ["status", "complied_at", "closed_at"]
@@ -489,6 +513,14 @@ class GovernmentRequestDetailSerializer(GovernmentRequestSerializer):
 class GovernmentRequestUpdateSerializer(GovernmentRequestSerializer):
     # PATCH: the agency cannot change. It is left out rather than made read-only, because
     # DRF turns a read-only member of a unique constraint into a hidden, writable field.
+    # R38: ``documents`` (ids) replaces the set of evidence documents linked to the request.
+
+    documents = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=EvidenceDocument.objects.all(),
+        required=False,
+        help_text="Ids of the evidence documents linked to this request (R38).",
+    )
 
     class Meta(GovernmentRequestSerializer.Meta):
         fields = [f for f in GovernmentRequestSerializer.Meta.fields if f != "agency"]
@@ -509,6 +541,7 @@ class AllowlistEntrySerializer(ModelSerializer):
     proposed_by = UsernameField(read_only=True)
     decided_by = UsernameField(read_only=True, allow_null=True)
     vetted_by = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    documents = linked_documents()
 
     class Meta:
         model = AllowlistEntry
@@ -526,6 +559,7 @@ class AllowlistEntrySerializer(ModelSerializer):
             "note",
             "reason",
             "created_at",
+            "documents",
         ]
         read_only_fields = fields
 
@@ -550,6 +584,7 @@ class AllowlistDecisionSerializer(StrictSerializer):
         help_text="Code of the agency that vetted the partner (needed under R14 vet_users).",
     )
     reason = reason_field("Required to reject.")
+    documents = cited_documents()
 
 
 # --- Auth -------------------------------------------------------------------------------
@@ -658,3 +693,81 @@ class WebhookDeliverySerializer(ModelSerializer):
             "created_at",
             "log",
         ]
+
+
+# --- Evidence (R37) ---------------------------------------------------------------------
+
+
+class EvidenceDocumentSerializer(ModelSerializer):
+    agency = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    uploaded_by = UsernameField(read_only=True)
+    releases = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    requests = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    signoffs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    allowlist_entries = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    superseded_by = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvidenceDocument
+        fields = [
+            "id",
+            "title",
+            "kind",
+            "agency",
+            "sha256",
+            "size",
+            "content_type",
+            "original_name",
+            "uploaded_by",
+            "uploaded_at",
+            "received_at",
+            "supersedes",
+            "superseded_by",
+            "releases",
+            "requests",
+            "signoffs",
+            "allowlist_entries",
+            "download",
+        ]
+        read_only_fields = fields
+
+    def get_download(self, document) -> str:
+        return f"/api/v1/evidence/{document.pk}/file/"
+
+
+class EvidenceLinksMixin(serializers.Serializer):
+    agency = agency_codes(required=False, allow_null=True, help_text="Agency code.")
+    received_at = OffsetDateTimeField(
+        required=False, allow_null=True, help_text="The letter's own date."
+    )
+    supersedes = serializers.PrimaryKeyRelatedField(
+        queryset=EvidenceDocument.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of the document this one replaces (a new version).",
+    )
+    releases = release_slugs(many=True, required=False, help_text="Release slugs.")
+    requests = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=GovernmentRequest.objects.all(), required=False
+    )
+    signoffs = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=SignOff.objects.all(), required=False
+    )
+    allowlist_entries = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=AllowlistEntry.objects.all(), required=False
+    )
+    reason = reason_field()
+
+
+class EvidenceUploadSerializer(StrictInputMixin, EvidenceLinksMixin):
+    # multipart/form-data: ``file`` and the metadata; many-valued links repeat their key.
+    file = serializers.FileField(allow_empty_file=False, use_url=False)
+    title = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+
+
+class EvidenceUpdateSerializer(StrictInputMixin, EvidenceLinksMixin):
+    # PATCH: metadata and links only; the bytes, the hash and the size never change.
+    title = serializers.CharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices, required=False)

@@ -46,5 +46,7 @@ urlpatterns = [
     path("", include("compliance.api.audit")),
     path("", include("compliance.api.transparency")),
     path("", include("compliance.api.gateways")),
+    # Before the router: /releases/{slug}/evidence-pack/ and /requests/{id}/evidence-pack/.
+    path("", include("compliance.api.evidence")),
     path("", include(router.urls)),
 ]

@@ -56,7 +56,7 @@ SERIALIZED = ("retrieve", "partial_update")
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="Release slug.")
 ALLOWLIST = AllowlistEntry.objects.select_related(
     "release", "partner", "proposed_by", "decided_by", "vetted_by"
-)
+).prefetch_related("documents")
 
 
 def refuse_nul(value) -> None:
@@ -377,7 +377,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
 
 
 class SignOffViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
-    queryset = SignOff.objects.select_related("release", "agency", "recorded_by")
+    queryset = SignOff.objects.select_related("release", "agency", "recorded_by").prefetch_related(
+        "documents"
+    )
     serializer_class = s.SignOffSerializer
     filterset_class = filters.SignOffFilter
     permission_classes = STAFF
@@ -406,7 +408,7 @@ class SignOffViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
 class GovernmentRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = GovernmentRequest.objects.select_related("agency", "assignee").prefetch_related(
-        "releases"
+        "releases", "documents"
     )
     serializer_class = s.GovernmentRequestSerializer
     update_serializer_class = s.GovernmentRequestUpdateSerializer

@@ -18,7 +18,13 @@ import threading
 
 from django.db import connections, models, transaction
 
-from compliance.audit.chain import GENESIS_HASH, content_digest, entry_hash, jsonable
+from compliance.audit.chain import (
+    GENESIS_HASH,
+    content_digest,
+    entry_hash,
+    jsonable,
+    sha256_plain,
+)
 from compliance.audit.registry import Tracked, snapshots_of
 from compliance.audit.tree import append_leaf
 from compliance.models.audit import AuditAction, AuditRecord
@@ -84,10 +90,12 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
     return record
 
 
-def snapshot_columns(tracked: Tracked, snap: dict) -> dict:
+def snapshot_columns(tracked: Tracked, snap: dict, *, plain: bool = False) -> dict:
     """The ledger columns that one history snapshot determines by itself: which record,
     what happened, who, when and why, and the digest of its content. The one mapping from
-    history fields to an entry: ``append`` and ``backfill`` write it, ``verify`` checks it."""
+    history fields to an entry: ``append`` and ``backfill`` write it, ``verify`` checks it.
+    ``plain``: ``snap`` is already JSON-ready (as ``snapshots`` returns it), which spares
+    the digest a second walk over it."""
     fields = snap["fields"]
     return {
         "model": tracked.name,
@@ -99,7 +107,7 @@ def snapshot_columns(tracked: Tracked, snap: dict) -> dict:
         "user_id": fields["history_user_id"],
         "at": dt.datetime.fromisoformat(fields["history_date"]),
         "reason": fields["history_change_reason"] or "",
-        "content_digest": content_digest(snap),
+        "content_digest": sha256_plain(snap) if plain else content_digest(snap),
     }
 
 

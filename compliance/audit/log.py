@@ -40,22 +40,46 @@ def _child_ids(model: str, *, fk: str | None = None, m2m: str | None = None):
     return model, ids
 
 
+def _links(tracked, field: str):
+    return next(m for m in tracked.m2m if m.name == field).history_model.objects
+
+
+def _document_ids(release, by_name) -> QuerySet:
+    """R37: documents ever linked to the release or to its sign-offs, entries or requests."""
+    documents = by_name["evidencedocument"]
+    links = (
+        _links(documents, "releases")
+        .filter(release_id=release.pk)
+        .values_list("evidencedocument_id", flat=True)
+    )
+    for field, attname, model in (
+        ("signoffs", "signoff_id", "signoff"),
+        ("allowlist_entries", "allowlistentry_id", "allowlistentry"),
+        ("requests", "governmentrequest_id", "governmentrequest"),
+    ):
+        children = RELEASE_CHILDREN[model](release, by_name)
+        linked = _links(documents, field).filter(**{f"{attname}__in": children})
+        links = links.union(linked.values_list("evidencedocument_id", flat=True))
+    return links
+
+
 # What a release's *Full history* covers besides the release row: one entry per kind of child.
-# The evidence documents (R37) join here once they are tracked, e.g.
-# ``_child_ids("evidencedocument", m2m="releases")``.
 RELEASE_CHILDREN = dict(
     [
         _child_ids("signoff", fk="release_id"),
         _child_ids("allowlistentry", fk="release_id"),
         _child_ids("governmentrequest", m2m="releases"),
+        ("evidencedocument", _document_ids),
     ]
 )
 
 
 def release_history_records(release) -> QuerySet[AuditRecord]:
-    """The release, its sign-offs and allowlist entries, and the government requests that
-    ever named it (deleted ones included: read from the history tables), newest first: the
-    API's ``/releases/{slug}/history/`` and the page's *Full history* (``?release=``)."""
+    """The release, its sign-offs and allowlist entries, the government requests that
+    ever named it, and the evidence documents ever linked to any of them (deleted ones
+    included: read from the history tables), newest first: the API's
+    ``/releases/{slug}/history/``, the page's *Full history* (``?release=``) and the
+    evidence pack (R39)."""
     by_name = {t.name: t for t in tracked_models().values()}
     q = Q(model="release", object_id=str(release.pk))
     for model, ids in RELEASE_CHILDREN.items():

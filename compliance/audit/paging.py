@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import F, QuerySet
+from psycopg.types.datetime import TimestamptzLoader
 
 from compliance.models.audit import AuditRecord
 
@@ -108,6 +110,21 @@ def keyset_page(
         older=f"b{rows[-1].seq}" if more_older else None,
         newer=f"a{rows[0].seq}" if more_newer and rows else None,
     )
+
+
+def plain_rows(queryset: QuerySet) -> list[tuple]:
+    """``list(queryset)`` of a ``values_list`` whose columns need no Django converter (ints,
+    text, timestamps: cast JSON to text first). On PostgreSQL it runs the same SQL on a
+    cursor with psycopg's own C timestamp loader instead of Django's Python one (the same
+    instants: the connection's zone is UTC), several times faster per row."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def keyset_chunks(queryset: QuerySet, key: str, size: int) -> Iterator[list]:

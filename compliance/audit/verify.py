@@ -16,7 +16,27 @@ app's own database role needs no trigger bypass) is caught:
 - ``history_missing``: a live row without history (or whose latest record is a deletion);
 - ``live_missing``: no live row, but the latest history record says the object exists.
 
-Memory stays flat: the ledger and each live table are read in keyset chunks of ``CHUNK``."""
+Last (``"kind": "evidence"``, R37), every evidence document's stored bytes are hashed again:
+- ``evidence_mismatch``: they no longer hash to the ``sha256`` the chain recorded;
+- ``evidence_missing``: they are gone from the folder or the bucket.
+
+Memory stays flat: the ledger and each live table are read in chunks of ``CHUNK``.
+
+Speed (issue 18, item 7): the walk does not load the ledger in sequence order with the
+history rows it names. Instead
+1. one SQL statement finds the first entry whose ``seq`` or ``prev_hash`` does not follow
+   the entry before it (a window over the ledger: the gaps and links of the whole chain);
+2. each history table is read once, in ``history_id`` order, side by side with its m2m
+   history rows and with its ledger entries (ordered by the same key: the unique index on
+   ``(history_table, history_id)``), as plain tuples; every entry's content digest, columns
+   and own hash are recomputed and the smallest ``seq`` with a problem is kept; a history row
+   that no entry names is the ``ledger_missing`` candidate;
+3. the smallest ``seq`` of all is then checked again, alone, by the original record-by-record
+   check (``_check``) against its predecessor, which names the problem exactly as the walk
+   in sequence order would (kind, detail, ``checked``). Should the two ever disagree, the
+   original walk (``_walk_chain``) decides.
+With ``VERIFY_WORKERS`` > 1 on PostgreSQL, the history tables (step 2) and the live tables
+are shared among worker processes that read the same snapshot (``pg_export_snapshot``)."""
 
 from __future__ import annotations
 
@@ -26,30 +46,54 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash, jsonable
+from compliance.audit.evidence import altered_document
 from compliance.audit.ledger import entry_of, snapshot_columns
 from compliance.audit.paging import keyset_chunks
 from compliance.audit.registry import Tracked, snapshots, tracked_models
+from compliance.audit.scan import live_suspect, scan_chain
 from compliance.models.audit import AuditRecord
 
 CHUNK = 2000
 
 
-def verify_chain() -> dict:
+def verify_chain(workers: int = 1) -> dict:
     """``{"ok", "checked", "broken"}``; ``checked`` counts ledger entries; ``broken`` is None
     or the first problem: ``{"kind", "problem", "seq", "model", "history_table",
     "history_id", "detail"}``, plus ``"object_id"`` and ``"fields"`` when ``kind`` is
-    ``"live"`` (a live row that its history does not explain)."""
+    ``"live"`` (a live row that its history does not explain). ``workers`` > 1 shares the
+    history tables among that many processes (PostgreSQL; ``verify_audit --workers``)."""
     outer = connection.in_atomic_block  # inside a caller's transaction: use its snapshot
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
             # One consistent snapshot of ledger and history tables, even while writers run.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # Forked workers cannot see a caller's uncommitted writes: one process then.
+        checked, broken, unchained = _fast_walk(1 if outer else workers)
+        if broken is None and unchained is not None:
+            broken = _ledger_missing(*unchained)
+        if broken is None:
+            broken = _unexplained_live_row()
+        if broken is None:
+            broken = altered_document()
+    return {"ok": broken is None, "checked": checked, "broken": broken}
+
+
+def verify_chain_reference() -> dict:
+    """``verify_chain`` as it was before the fast scan (the walk in sequence order): what the
+    tests compare the fast scan with, and the benchmark's "before"."""
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not outer:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         checked, broken = _walk_chain()
         if broken is None:
             broken = _unchained_history_row()
         if broken is None:
-            broken = _unexplained_live_row()
+            broken = _unexplained_live_row(fast=False)
+        if broken is None:
+            broken = altered_document()
     return {"ok": broken is None, "checked": checked, "broken": broken}
 
 
@@ -64,13 +108,35 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
     return {"kind": "chain", **where, "problem": problem, "detail": detail}
 
 
+def _fast_walk(workers: int = 1) -> tuple[int, dict | None, tuple | None]:
+    """(checked, the first broken entry or None, the ledger_missing candidate or None): the
+    same answer as ``_walk_chain`` followed by ``_unchained_history_row``."""
+    scan = scan_chain(workers)
+    if scan.first_bad is None:
+        return scan.entries, None, scan.unchained
+    record = AuditRecord.objects.filter(seq=scan.first_bad).first()
+    before = AuditRecord.objects.filter(seq__lt=scan.first_bad).order_by("-seq").first()
+    expected_seq, prev_hash = (before.seq + 1, before.hash) if before else (1, GENESIS_HASH)
+    tables = tracked_models()
+    snaps = {}
+    if record is not None and record.history_table in tables:
+        snaps = {record.history_table: snapshots(tables[record.history_table], [record.history_id])}
+    problem = None if record is None else _check(record, expected_seq, prev_hash, tables, snaps)
+    if problem is None:  # the fast scan and the original check disagree: the original decides
+        checked, broken = _walk_chain()
+        return checked, broken, None if broken else _unchained_key()
+    checked = AuditRecord.objects.filter(seq__lte=record.seq).count()
+    return checked, _broken(record, *problem), None
+
+
 def _walk_chain() -> tuple[int, dict | None]:
     return walk_chain()
 
 
 def walk_chain(*, after: int = 0, prev_hash: str | None = None) -> tuple[int, dict | None]:
     """(entries checked, first problem or None) over the entries after seq ``after``, the
-    one before them having hash ``prev_hash`` (``--since-checkpoint`` starts mid-chain)."""
+    one before them having hash ``prev_hash`` (``--since-checkpoint`` starts mid-chain). The
+    original walk in sequence order: the reference the fast scan is checked against."""
     tables = tracked_models()
     expected_seq, prev_hash, checked = after + 1, prev_hash or GENESIS_HASH, 0
     for chunk in keyset_chunks(AuditRecord.objects.filter(seq__gt=after), "seq", CHUNK):
@@ -110,6 +176,12 @@ def _check(record, expected_seq, prev_hash, tables, snaps) -> tuple[str, str] | 
 
 def _unchained_history_row() -> dict | None:
     """The earliest history row (any table) that has no ledger entry, else None."""
+    key = _unchained_key()
+    return None if key is None else _ledger_missing(*key)
+
+
+def _unchained_key() -> tuple | None:
+    """(history_date, table, model, history_id) of the earliest unchained history row."""
     found = []
     for table, tracked in tracked_models().items():
         chained = AuditRecord.objects.filter(history_table=table, history_id=OuterRef("history_id"))
@@ -121,9 +193,10 @@ def _unchained_history_row() -> dict | None:
         )
         if row is not None:
             found.append((row["history_date"], table, tracked.name, row["history_id"]))
-    if not found:
-        return None
-    _date, table, model, history_id = min(found)
+    return min(found) if found else None
+
+
+def _ledger_missing(_date, table: str, model: str, history_id: int) -> dict:
     return _broken(
         None,
         "ledger_missing",
@@ -135,14 +208,26 @@ def _unchained_history_row() -> dict | None:
     )
 
 
-def _unexplained_live_row() -> dict | None:
+def _unexplained_live_row(fast: bool = True) -> dict | None:
     """The first live row (table by table, in primary-key order) that its latest history
     record does not explain, else the first object whose history says it exists but whose
     row is gone."""
     for table in sorted(tables := tracked_models()):
         tracked = tables[table]
         live = tracked.model._default_manager.order_by().values(*_compared(tracked))
-        for rows in keyset_chunks(live, tracked.pk_attname, CHUNK):
+        if fast and connection.vendor == "postgresql":
+            # One statement finds the first row that may be unexplained; the rows before it
+            # are explained, so the original check starts there (or skips the table).
+            suspect = live_suspect(tracked, _compared(tracked))
+            if suspect is None:
+                rows_from = None
+            else:
+                rows_from = live.filter(**{f"{tracked.pk_attname}__gte": suspect})
+        else:
+            rows_from = live
+        for rows in (
+            () if rows_from is None else keyset_chunks(rows_from, tracked.pk_attname, CHUNK)
+        ):
             problem = _first_unexplained(tracked, rows)
             if problem is not None:
                 return problem

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0013_transparency_log'),
+        ('compliance', '0015_evidence_documents'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

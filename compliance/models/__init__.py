@@ -2,6 +2,7 @@ from compliance.models import users  # noqa: F401,E402  (registers User history)
 from compliance.models.agencies import Agency
 from compliance.models.allowlist import AllowlistEntry, AllowlistStatus
 from compliance.models.audit import GENESIS_HASH, AuditAction, AuditRecord
+from compliance.models.evidence import EvidenceDocument, EvidenceKind
 from compliance.models.gateways import Gateway
 from compliance.models.partners import Partner
 from compliance.models.preferences import UserPreference
@@ -47,6 +48,8 @@ __all__ = [
     "AuditRecord",
     "ClaimState",
     "DeliveryStatus",
+    "EvidenceDocument",
+    "EvidenceKind",
     "Gateway",
     "GovernmentRequest",
     "LabPosition",

@@ -6,6 +6,7 @@ from compliance.services.allowlist import (
     propose_allowlist_entry,
     revoke_allowlist_entry,
 )
+from compliance.services.evidence import update_evidence, upload_evidence
 from compliance.services.gateways import (
     create_gateway,
     ensure_gateway,
@@ -59,5 +60,7 @@ __all__ = [
     "update_release",
     "update_request",
     "update_webhook",
+    "update_evidence",
+    "upload_evidence",
     "withdraw_signoff",
 ]

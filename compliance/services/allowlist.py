@@ -25,6 +25,7 @@ from compliance.services.common import (
     save,
     service_transaction,
 )
+from compliance.services.evidence import citation, cite, lock_documents
 
 DECISIONS = (AllowlistStatus.APPROVED, AllowlistStatus.REJECTED)
 
@@ -71,13 +72,21 @@ def _vetting_requests(release: Release):
 
 @service_transaction
 def decide_allowlist_entry(
-    entry: AllowlistEntry, *, actor, decision: str, vetted_by=None, reason: str = ""
+    entry: AllowlistEntry,
+    *,
+    actor,
+    decision: str,
+    vetted_by=None,
+    reason: str = "",
+    documents=(),
 ) -> AllowlistEntry:
-    """R14: an admin other than the proposer approves or rejects a proposed entry."""
+    """R14: an admin other than the proposer approves or rejects a proposed entry. R38: the
+    decision cites ``documents``; its history row names each with its hash."""
     require_admin(actor)
     if decision not in DECISIONS:
         raise ValidationError({"decision": [f"Must be one of {', '.join(DECISIONS)}."]})
     release, entry = _lock_entry(entry)
+    documents = lock_documents(documents)
     blockers: list[Blocker] = []
     if entry.status != AllowlistStatus.PROPOSED:
         blockers.append(blocker(errors.ALREADY_DECIDED))
@@ -108,7 +117,17 @@ def decide_allowlist_entry(
     entry.decided_at = clock.now()
     entry.vetted_by = vetted_by if decision == AllowlistStatus.APPROVED else None
     entry.reason = reason or ""
-    save(entry, actor=actor, reason=reason or f"partner {decision}")
+    history_reason = reason or f"partner {decision}"
+    if documents:
+        history_reason = f"{history_reason}; {citation(documents)}"
+    save(entry, actor=actor, reason=history_reason)
+    cite(
+        documents,
+        field="allowlist_entries",
+        target=entry,
+        actor=actor,
+        reason=f"cited by allowlist entry #{entry.pk} ({entry.partner.name} {decision})",
+    )
     events.allowlist_changed(entry, actor=actor, reason=reason)
     return entry
 

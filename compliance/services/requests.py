@@ -21,6 +21,7 @@ from compliance.services.common import (
     set_many,
     stamp,
 )
+from compliance.services.evidence import lock_documents, relink
 
 # R12: open → acknowledged → complied | contested → closed; contested → complied;
 # open/acknowledged → closed.
@@ -46,6 +47,7 @@ EDITABLE_FIELDS = (
     "assignee",
     "lab_position",
     "response",
+    "documents",
 )
 
 
@@ -150,6 +152,7 @@ def update_request(
     require_writer(actor)
     require_editable(changes, EDITABLE_FIELDS)
     releases = changes.pop("releases", None)
+    documents = changes.pop("documents", None)
     # The request, then the releases it names now and the ones it will name (LOCK_ORDER),
     # all before the first write: under the request's lock its releases stay as read.
     request = lock(request)
@@ -163,13 +166,31 @@ def update_request(
     new_ids = None if releases is None else {r.pk for r in releases}
     current_ids = old_ids if new_ids is None else new_ids
     locked = {r.pk: r for r in _lock_releases_by_id(old_ids | current_ids)}
+    linked = _lock_linked_documents(request, documents)
     for name, value in changes.items():
         setattr(request, name, value)
     if new_ids is not None:
         set_many(request, "releases", [locked[pk] for pk in sorted(new_ids)])
-    save(request, actor=actor, reason=reason or "request edited")
-    _apply_restriction(request, [locked[pk] for pk in sorted(current_ids)], actor=actor)
+    if changes or new_ids is not None or documents is None:
+        save(request, actor=actor, reason=reason or "request edited")
+        _apply_restriction(request, [locked[pk] for pk in sorted(current_ids)], actor=actor)
+    if documents is not None:
+        relink(
+            linked,
+            field="requests",
+            target=request,
+            wanted={d.pk for d in documents},
+            actor=actor,
+            reason=reason or f"linked to request #{request.pk} ({request})",
+        )
     return request
+
+
+def _lock_linked_documents(request: GovernmentRequest, documents) -> list:
+    """R38: the documents that link the request now and the ones that will (locked)."""
+    if documents is None:
+        return []
+    return lock_documents([*request.documents.all(), *documents])
 
 
 @service_transaction

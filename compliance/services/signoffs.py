@@ -17,6 +17,7 @@ from compliance.services.common import (
     save,
     service_transaction,
 )
+from compliance.services.evidence import citation, cite, cited_evidence, lock_documents
 
 DECISIONS = (SignOffStatus.APPROVED, SignOffStatus.REJECTED)
 
@@ -43,15 +44,20 @@ def decide_signoff(
     evidence: str = "",
     conditions: str = "",
     reason: str = "",
+    documents=(),
 ) -> SignOff:
     """R9: a current-round pending sign-off becomes approved (evidence required) or rejected
-    (reason required). Deciding twice or deciding an older round is refused."""
+    (reason required). Deciding twice or deciding an older round is refused. R38: the
+    decision cites ``documents`` (evidence documents); a cited document is the evidence when
+    no text is given, and the history row names every cited document with its hash."""
     require_writer(actor)
     if decision not in DECISIONS:
         raise ValidationError({"decision": [f"Must be one of {', '.join(DECISIONS)}."]})
-    if decision == SignOffStatus.APPROVED and not (evidence or "").strip():
+    evidence = (evidence or "").strip() or cited_evidence(documents)
+    if decision == SignOffStatus.APPROVED and not evidence:
         raise ValidationError({"evidence": ["Evidence is required to record an approval."]})
     release, signoff = _lock_signoff(signoff)
+    documents = lock_documents(documents)
     blockers = _round_blockers(release, signoff)
     if signoff.status != SignOffStatus.PENDING:
         blockers.append(blocker(errors.ALREADY_DECIDED))
@@ -65,7 +71,11 @@ def decide_signoff(
     signoff.evidence = evidence or ""
     signoff.conditions = conditions or ""
     signoff.reason = reason or ""
-    save(signoff, actor=actor, reason=reason or f"{signoff.agency.code} {decision}")
+    history_reason = reason or f"{signoff.agency.code} {decision}"
+    if documents:
+        history_reason = f"{history_reason}; {citation(documents)}"
+    save(signoff, actor=actor, reason=history_reason)
+    cite(documents, field="signoffs", target=signoff, actor=actor, reason=_cited_by(signoff))
     notify_release_owner(
         release=release, actor=actor, event=f"signoff_{decision}", subject=signoff, reason=reason
     )
@@ -96,3 +106,9 @@ def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
     )
     events.signoff_withdrawn(signoff, actor=actor, reason=reason)
     return signoff
+
+
+def _cited_by(signoff: SignOff) -> str:
+    return (
+        f"cited by sign-off #{signoff.pk} ({signoff.agency.code} {signoff.stage} {signoff.status})"
+    )

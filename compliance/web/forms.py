@@ -11,6 +11,7 @@ from compliance import validators
 from compliance.models import (
     Agency,
     AllowlistStatus,
+    EvidenceDocument,
     GovernmentRequest,
     Partner,
     Release,
@@ -127,12 +128,21 @@ class DecideSignOffForm(forms.Form):
     reason = forms.CharField(
         required=False, widget=REASON_WIDGET, help_text="Required for a rejection.", **REASON
     )
+    documents = forms.ModelMultipleChoiceField(
+        queryset=EvidenceDocument.objects.none(),
+        required=False,
+        label="Cited documents",
+        help_text="Evidence documents of this release that the decision cites (R38).",
+    )
 
     def __init__(self, *args, release: Release, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["signoff"].queryset = SignOff.objects.filter(
             release=release, round=release.review_round, status=SignOffStatus.PENDING
         ).select_related("agency")
+        from compliance.audit.pack import release_documents
+
+        self.fields["documents"].queryset = release_documents(release)
 
 
 class WithdrawSignOffForm(forms.Form):
@@ -170,6 +180,9 @@ class DecideEntryForm(forms.Form):
         empty_label="— not vetted —",
     )
     reason = forms.CharField(required=False, label="Reason", **REASON)
+    documents = forms.ModelMultipleChoiceField(
+        queryset=EvidenceDocument.objects.all(), required=False, label="Cited documents"
+    )
 
 
 class RevokeEntryForm(forms.Form):

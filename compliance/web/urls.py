@@ -3,6 +3,7 @@ from django.urls import path
 from compliance.web import (
     calendar,
     editing,
+    evidence,
     gateways,
     manage,
     oidc,
@@ -49,6 +50,10 @@ urlpatterns = [
     path("webhooks/<int:pk>/rotate-secret/", webhooks.webhook_rotate, name="webhook_rotate"),
     path("webhooks/<int:pk>/test/", webhooks.webhook_ping, name="webhook_ping"),
     path("gateways/", gateways.gateway_list, name="gateways"),
+    path("evidence/", evidence.evidence_list, name="evidence_list"),
+    path("evidence/upload/", evidence.evidence_upload, name="evidence_upload"),
+    path("evidence/<int:pk>/", evidence.evidence_detail, name="evidence"),
+    path("evidence/<int:pk>/file/", evidence.evidence_file, name="evidence_file"),
     path("gateways/register/", gateways.gateway_register, name="gateway_register"),
     path("gateways/<str:name>/active/", gateways.gateway_active, name="gateway_active"),
     path("agencies/", manage.agency_list, name="agencies"),

@@ -29,6 +29,7 @@ from compliance.models import (
     AllowlistEntry,
     AllowlistStatus,
     AuditRecord,
+    EvidenceDocument,
     GovernmentRequest,
     Release,
     ReleaseStatus,
@@ -439,6 +440,7 @@ def signoff_decide(request, slug):
             evidence=d["evidence"],
             conditions=d["conditions"],
             reason=d["reason"],
+            documents=d["documents"],
         ),
         "Decision recorded.",
     )
@@ -485,8 +487,13 @@ def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=20
     )
     bound = bound or {}
     rows = []
+    documents = documents_by_release({e.release_id for e in entries})
     for e in entries:
-        row = {"entry": e, "needs_vetting": e.release_id in vetting}
+        row = {
+            "entry": e,
+            "needs_vetting": e.release_id in vetting,
+            "documents": documents.get(e.release_id, []),
+        }
         if e.status == AllowlistStatus.PROPOSED:
             row["form"] = (
                 bound["decide"] if failed == e.pk and "decide" in bound else forms.DecideEntryForm()
@@ -510,6 +517,16 @@ def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=20
         "nav": "allowlist",
     }
     return render(request, "compliance/allowlist.html", context, status=status)
+
+
+def documents_by_release(release_ids) -> dict[int, list]:
+    """R38: the evidence documents linked to each release (what its decisions may cite), in
+    one query."""
+    out: dict[int, list] = {}
+    links = EvidenceDocument.releases.through.objects.filter(release_id__in=release_ids)
+    for link in links.select_related("evidencedocument").order_by("-evidencedocument_id"):
+        out.setdefault(link.release_id, []).append(link.evidencedocument)
+    return out
 
 
 def _release_filter(request) -> str:
@@ -561,6 +578,7 @@ def allowlist_decide(request, pk):
             decision=d["decision"],
             vetted_by=d["vetted_by"],
             reason=d["reason"],
+            documents=d["documents"],
         ),
         success=_allowlist_url(request),
         done="Allowlist decision recorded.",

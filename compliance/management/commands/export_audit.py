@@ -4,7 +4,7 @@ streamed to the file in constant memory."""
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.audit.export import FORMATS, iter_export
+from compliance.audit.export import FORMATS, iter_export_blocks
 from compliance.audit.log import audit_records
 
 
@@ -29,14 +29,11 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(f"bad filter: {exc.message_dict}") from exc
         if options["output"] == "-":
-            for text in iter_export(records, options["format"]):
+            for text in iter_export_blocks(records, options["format"]):
                 self.stdout.write(text, ending="")
             return
-        count = 0
+        stats: dict = {}
         with open(options["output"], "w", encoding="utf-8", newline="") as handle:
-            for text in iter_export(records, options["format"]):
+            for text in iter_export_blocks(records, options["format"], stats=stats):
                 handle.write(text)
-                count += 1
-        if options["format"] == "csv":
-            count -= 1  # the header
-        self.stderr.write(f"wrote {count} records to {options['output']}")
+        self.stderr.write(f"wrote {stats['rows']} records to {options['output']}")

@@ -7,6 +7,7 @@ consistent with that signed checkpoint (a rewritten history is a ``fork``: the r
 a verification found intact."""
 
 import json
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -27,6 +28,12 @@ class Command(BaseCommand):
             action="store_true",
             help="only the entries after the last verified checkpoint",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=min(2, os.cpu_count() or 1),
+            help="processes that share the history tables (PostgreSQL; default: up to 2)",
+        )
 
     def handle(self, *args, checkpoint=None, verifier_key=None, since_checkpoint=False, **opts):
         from compliance.audit import consistency
@@ -36,7 +43,7 @@ class Command(BaseCommand):
         if since_checkpoint:
             result = consistency.verify_since_checkpoint()
         else:
-            result = verify_chain()
+            result = verify_chain(workers=max(1, opts.get("workers") or 1))
         if checkpoint:
             result["checkpoint"] = consistency.check_checkpoint(
                 _read(checkpoint), _key(verifier_key)

@@ -1,0 +1,338 @@
+"""The fast part of ``verify_audit`` (issue 18, item 7): find the smallest ``seq`` whose
+entry the record-by-record check (``verify._check``) would reject, without walking the
+ledger in sequence order. ``verify`` then re-checks that one entry the original way.
+
+- gaps and links: one SQL statement, a window over the whole ledger (``first_link_problem``);
+- entries naming a history table that is not tracked (``history_missing``);
+- per history table (``scan_table``): the history rows, their m2m history rows and the
+  table's ledger entries, all three in ``history_id`` order, merged in one pass; each entry
+  is recomputed as ``_check`` does (``snapshot_columns``: its content digest and columns; then
+  its own hash). An entry without its history row is ``history_missing``; a history row
+  without an entry is a ``ledger_missing`` candidate (the earliest by history_date wins).
+
+Rows are plain dicts read in chunks (server-side cursors on PostgreSQL): no model instance
+and never more than a chunk per stream in memory. A table can be scanned in ``history_id``
+ranges (``lo`` ≤ id < ``hi``), which is how ``parallel`` shares the work among processes."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import connection, connections, transaction
+from django.db.models import Count, Max, Min
+from psycopg.types.datetime import TimestamptzLoader
+
+from compliance.audit.chain import _PLAIN, ENTRY_KEYS, GENESIS_HASH, jsonable, sha256_plain
+from compliance.audit.ledger import snapshot_columns
+from compliance.audit.registry import Tracked, tracked_models
+from compliance.models.audit import AuditRecord
+
+CHUNK = 5000
+LEDGER_COLUMNS = (*ENTRY_KEYS, "hash")  # seq first, history_id fourth, the hash last
+
+
+@dataclass(frozen=True)
+class TableScan:
+    entries: int  # ledger entries of this table (range) seen
+    first_bad: int | None  # the smallest seq that fails a check
+    unchained: tuple | None  # (history_date, table, model, history_id) of the earliest orphan
+
+
+@dataclass(frozen=True)
+class Scan:
+    entries: int
+    first_bad: int | None
+    unchained: tuple | None
+
+
+def _min(*values):
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def first_link_problem() -> int | None:
+    """The smallest seq that does not follow its predecessor (seq + 1, prev_hash = hash; the
+    first entry: seq 1 and the genesis hash)."""
+    table = connection.ops.quote_name(AuditRecord._meta.db_table)
+    sql = (
+        "SELECT seq FROM (SELECT seq, prev_hash, LAG(seq) OVER w AS pseq,"
+        " LAG(hash) OVER w AS phash FROM " + table + " WINDOW w AS (ORDER BY seq)) AS walk"
+        " WHERE seq <> COALESCE(pseq, 0) + 1 OR prev_hash <> COALESCE(phash, %s)"
+        " ORDER BY seq LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [GENESIS_HASH])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def untracked_entry() -> int | None:
+    """The smallest seq of an entry whose history table is not tracked (history_missing)."""
+    rows = AuditRecord.objects.exclude(history_table__in=list(tracked_models()))
+    return rows.order_by("seq").values_list("seq", flat=True).first()
+
+
+def _stream(queryset, columns, lo, hi, order) -> Iterator[tuple]:
+    """``queryset.values_list(*columns)`` in ``order``, lo ≤ history_id < hi."""
+    if lo is not None:
+        queryset = queryset.filter(history_id__gte=lo)
+    if hi is not None:
+        queryset = queryset.filter(history_id__lt=hi)
+    queryset = queryset.order_by(*order)
+    if connection.vendor == "postgresql":
+        return _pg_stream(queryset, columns)
+    return queryset.values_list(*columns).iterator(chunk_size=CHUNK)
+
+
+_cursor_names = itertools.count()
+
+
+def _pg_stream(queryset, columns) -> Iterator[tuple]:
+    """The same rows as ``queryset.values_list(*columns)``, read by a server-side cursor with
+    psycopg's own (C) loaders: Django's time zone loader parses every timestamp in Python,
+    psycopg's gives the same instant (the connection's zone is UTC) several times faster.
+    Fields with converters (JSONField) still get Django's, value by value."""
+    model = queryset.model
+    cols = [model._meta.get_field(name).get_col(model._meta.db_table) for name in columns]
+    sql, params = queryset.values_list(*columns).query.sql_with_params()
+    converters = [
+        (i, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)], col)
+        for i, col in enumerate(cols)
+    ]
+    converters = [(i, funcs, col) for i, funcs, col in converters if funcs]
+    memo: dict[int, dict] = {i: {} for i, _funcs, _col in converters}
+    connection.ensure_connection()
+    cursor = connection.connection.cursor(name=f"clearance_scan_{next(_cursor_names)}")
+    cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+    try:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK):
+            if not converters:
+                yield from rows
+                continue
+            for row in rows:
+                row = list(row)
+                for i, funcs, col in converters:
+                    row[i] = _convert(memo[i], row[i], funcs, col)
+                yield tuple(row)
+    finally:
+        cursor.close()
+
+
+def _convert(memo: dict, raw, funcs, col):
+    """Django's converters of one value (JSONField: json.loads of the column's text), once
+    per distinct text: a pure function of it, and nothing here changes the value it returns
+    (``jsonable`` builds new lists and dicts)."""
+    if not isinstance(raw, str):
+        for func in funcs:
+            raw = func(raw, col, connection)
+        return raw
+    try:
+        return memo[raw]
+    except KeyError:
+        pass
+    value = raw
+    for func in funcs:
+        value = func(value, col, connection)
+    if len(memo) >= 4096:
+        memo.clear()
+    memo[raw] = value
+    return value
+
+
+def _plain(columns: tuple[str, ...], row: tuple) -> dict:
+    """``jsonable(dict(zip(columns, row)))`` in one pass."""
+    return {c: v if type(v) in _PLAIN else jsonable(v) for c, v in zip(columns, row, strict=True)}
+
+
+class _M2MRows:
+    """One m2m history table, read alongside its history rows (both by history_id)."""
+
+    def __init__(self, m, lo, hi):
+        self.name = m.name
+        self.columns = m.attnames
+        self.key = m.attnames.index("history_id")
+        order = ("history_id", "m2m_history_id")
+        self.rows = _stream(m.history_model.objects, m.attnames, lo, hi, order)
+        self.head = next(self.rows, None)
+
+    def take(self, history_id: int) -> list[dict]:
+        out = []
+        key, head = self.key, self.head
+        while head is not None and head[key] <= history_id:
+            if head[key] == history_id:
+                out.append(_plain(self.columns, head))
+            head = next(self.rows, None)
+        self.head = head
+        return out
+
+
+_AT = {name: i for i, name in enumerate(LEDGER_COLUMNS)}
+
+
+def _entry_fails(tracked: Tracked, snap: dict, entry: tuple) -> bool:
+    """``verify._check`` from its snapshot on: content digest, columns, then the hash
+    (``entry_hash`` of the ledger row: ``_plain`` is the ``jsonable`` it starts with)."""
+    expected = snapshot_columns(tracked, snap, plain=True)
+    if any(entry[_AT[key]] != value for key, value in expected.items()):
+        return True
+    return sha256_plain(_plain(ENTRY_KEYS, entry[:-1])) != entry[-1]
+
+
+def scan_table(tracked: Tracked, lo: int | None = None, hi: int | None = None) -> TableScan:
+    columns = tracked.attnames
+    key, date = columns.index("history_id"), columns.index("history_date")
+    history = _stream(tracked.history_model.objects, columns, lo, hi, ("history_id",))
+    m2m = [_M2MRows(m, lo, hi) for m in tracked.m2m]
+    ledger = _stream(
+        AuditRecord.objects.filter(history_table=tracked.table),
+        LEDGER_COLUMNS,
+        lo,
+        hi,
+        ("history_id",),
+    )
+    entry = next(ledger, None)  # a tuple of LEDGER_COLUMNS: seq first, history_id fourth
+    entries, first_bad, orphan = 0, None, None
+    for row in history:
+        history_id = row[key]
+        while entry is not None and entry[3] < history_id:  # no history row
+            entries, first_bad = entries + 1, _min(first_bad, entry[0])
+            entry = next(ledger, None)
+        # What ``registry.snapshots`` returns for this row: JSON-ready already.
+        snap = {"fields": _plain(columns, row), "m2m": {m.name: m.take(history_id) for m in m2m}}
+        if entry is None or entry[3] != history_id:
+            orphan = _min(orphan, (row[date], history_id))
+            continue
+        entries += 1
+        if _entry_fails(tracked, snap, entry):
+            first_bad = _min(first_bad, entry[0])
+        entry = next(ledger, None)
+    if entry is not None:  # entries past the last history row: none of them has its row
+        for left in itertools.chain([entry], ledger):
+            entries, first_bad = entries + 1, _min(first_bad, left[0])
+    unchained = None if orphan is None else (orphan[0], tracked.table, tracked.name, orphan[1])
+    return TableScan(entries, first_bad, unchained)
+
+
+def tasks(workers: int = 1) -> list[tuple[str, int | None, int | None]]:
+    """(history table, lo, hi), largest first: every table whole, or with several workers the
+    large ones cut into ``history_id`` ranges (each range merges its own rows and entries)."""
+    tables = tracked_models()
+    if workers <= 1:
+        return [(table, None, None) for table in sorted(tables)]
+    out = []
+    for table in sorted(tables):
+        bounds = tables[table].history_model.objects.aggregate(
+            lo=Min("history_id"), hi=Max("history_id"), n=Count("history_id")
+        )
+        if not bounds["n"]:
+            continue
+        pieces = max(1, min(4 * workers, bounds["n"] // PIECE))
+        step = (bounds["hi"] - bounds["lo"]) // pieces + 1
+        for i in range(pieces):
+            lo = bounds["lo"] + i * step
+            out.append((bounds["n"] // pieces, table, lo, lo + step))
+    out.sort(key=lambda task: -task[0])
+    return [(table, lo, hi) for _n, table, lo, hi in out]
+
+
+def combine(scans: list[TableScan], first_link: int | None, untracked: int | None) -> Scan:
+    entries = AuditRecord.objects.count()
+    first_bad = _min(first_link, untracked, *(s.first_bad for s in scans))
+    unchained = _min(*(s.unchained for s in scans))
+    return Scan(entries, first_bad, unchained)
+
+
+def scan_chain(workers: int = 1) -> Scan:
+    """Every check of the walk in sequence order: in this process, or (PostgreSQL, inside
+    the caller's REPEATABLE READ transaction) shared among ``workers`` forked processes."""
+    if workers > 1 and connection.vendor == "postgresql":
+        return _parallel_scan(workers)
+    tables = tracked_models()
+    scans = [scan_table(tables[table], lo, hi) for table, lo, hi in tasks()]
+    return combine(scans, first_link_problem(), untracked_entry())
+
+
+# --- several processes -------------------------------------------------------------------
+# The parent exports its snapshot (pg_export_snapshot); each worker is forked, opens its own
+# connection (the parent's stays untouched: the child keeps the inherited one referenced and
+# never closes it) and reads every range in a transaction on that same snapshot, so all of
+# them see exactly what the parent sees. Ranges are independent: each merges its own history
+# rows, m2m rows and entries; links between entries are checked by the parent's window query.
+PIECE = 50_000
+_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
+_inherited: list = []
+_snapshot: str | None = None
+
+
+def _parallel_scan(workers: int) -> Scan:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = cursor.fetchone()[0]
+    work = tasks(workers)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_worker_start, initargs=(snapshot,)) as pool:
+        pending = pool.map_async(_worker_scan, work, chunksize=1)
+        first_link, untracked = first_link_problem(), untracked_entry()  # meanwhile, here
+        scans = pending.get()
+    return combine(scans, first_link, untracked)
+
+
+def _worker_start(snapshot: str) -> None:
+    global _snapshot
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"unexpected snapshot id {snapshot!r}")
+    _snapshot = snapshot
+    for alias in connections:
+        _inherited.append(connections[alias])  # the parent's: kept alive, never closed here
+        connections[alias] = connections.create_connection(alias)
+
+
+def _worker_scan(task: tuple[str, int | None, int | None]) -> TableScan:
+    table, lo, hi = task
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot}'")
+        return scan_table(tracked_models()[table], lo, hi)
+
+
+def live_suspect(tracked: Tracked, compared: list[str]):
+    """PostgreSQL: the smallest primary key of a live row that its latest history record may
+    not explain, or None: one statement compares every live row with its object's latest
+    history record (each compared column as text: where ``verify._first_unexplained`` sees a
+    difference the texts differ too) and its m2m sets. ``verify`` checks the rows from that
+    key on the original way, which names the problem (and goes on past a false alarm)."""
+    qn = connection.ops.quote_name
+    live, hist = tracked.model._meta, tracked.history_model._meta
+    pk = qn(live.get_field(tracked.pk_attname).column)
+    hpk = qn(hist.get_field(tracked.pk_attname).column)
+    differs = [
+        f"l.{qn(live.get_field(n).column)}::text IS DISTINCT FROM h.{qn(hist.get_field(n).column)}::text"
+        for n in compared
+    ]
+    for m in tracked.m2m:
+        through, mhist = m.through._meta, m.history_model._meta
+        target = qn(through.get_field(m.target_attname).column)
+        source = qn(through.get_field(m.source_attname).column)
+        htarget = qn(mhist.get_field(m.target_attname).column)
+        differs.append(
+            f"(SELECT array_agg(t.{target} ORDER BY t.{target}) FROM {qn(through.db_table)} t"
+            f" WHERE t.{source} = l.{pk}) IS DISTINCT FROM"
+            f" (SELECT array_agg(r.{htarget} ORDER BY r.{htarget}) FROM {qn(mhist.db_table)} r"
+            " WHERE r.history_id = h.history_id)"
+        )
+    sql = (
+        f"WITH latest AS (SELECT {hpk} AS pk, MAX(history_id) AS hid FROM {qn(hist.db_table)}"
+        f" GROUP BY {hpk}) SELECT MIN(l.{pk}) FROM {qn(live.db_table)} l"
+        f" LEFT JOIN latest ON latest.pk = l.{pk}"
+        f" LEFT JOIN {qn(hist.db_table)} h ON h.history_id = latest.hid"
+        " WHERE h.history_id IS NULL OR h.history_type = '-' OR "
+        + " OR ".join(differs or ["false"])
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]

@@ -1,0 +1,139 @@
+"""R37/R38 pages: upload from the release and request pages, the documents list with
+search, a document's page and its download; cited documents shown with their hash."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from compliance import services
+from compliance.evidence_samples import pdf_letter
+from compliance.models import EvidenceDocument
+from tests import factories
+from tests.api_support import signoffs
+
+pytestmark = pytest.mark.postgres
+
+
+def ids_are_unique(html: str) -> bool:
+    """The evidence panel's and pages' own ids are unique (``ev-`` fields, ``evidence-``)."""
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    counts = Counter(i for i in ids if "ev-" in i or "evidence" in i or "sha256" in i)
+    dups = [i for i, n in counts.items() if n > 1]
+    assert not dups, dups
+    return True
+
+
+def test_upload_on_the_release_page_then_cite_it_in_a_decision(client, staff, agencies, media):
+    release = services.submit_release(factories.make_release(staff, agencies=agencies), actor=staff)
+    client.force_login(staff)
+    page = client.get(f"/releases/{release.slug}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="evidence-upload"' in html and ids_are_unique(html)
+    data = pdf_letter(["Commerce letter of June 26"])
+    signoff = signoffs(release, "limited")[0]
+    response = client.post(
+        "/evidence/upload/",
+        {
+            "ev-file": SimpleUploadedFile("june-26.pdf", data),
+            "ev-title": "June 26 letter",
+            "ev-kind": "agency_letter",
+            "ev-agency": "DOC",
+            "ev-releases": release.slug,
+            "ev-signoffs": "",
+            "next": f"/releases/{release.slug}/",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/releases/{release.slug}/"
+    document = EvidenceDocument.objects.get()
+    assert list(document.releases.all()) == [release]
+    decided = client.post(
+        f"/releases/{release.slug}/signoffs/decide/",
+        {"signoff": signoff.pk, "decision": "approved", "documents": [document.pk]},
+    )
+    assert decided.status_code == 302, decided.content.decode()[:2000]
+    assert list(document.signoffs.all()) == [signoff]
+    html = client.get(f"/releases/{release.slug}/").content.decode()
+    assert document.sha256 in html
+    assert f"{signoff.agency.code} limited sign-off" in html
+
+    detail = client.get(f"/evidence/{document.pk}/").content.decode()
+    assert document.sha256 in detail and ids_are_unique(detail)
+    download = client.get(f"/evidence/{document.pk}/file/")
+    assert download["Content-Disposition"] == 'attachment; filename="june-26.pdf"'
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(download.streaming_content) == data
+
+
+def test_refused_upload_shows_the_error_and_stores_nothing(client, staff, media):
+    client.force_login(staff)
+    response = client.post(
+        "/evidence/upload/",
+        {
+            "ev-file": SimpleUploadedFile("letter.pdf", b"<html><script>x()</script></html>"),
+            "ev-title": "Not a letter",
+            "ev-kind": "other",
+        },
+    )
+    assert response.status_code == 400
+    assert "not accepted" in response.content.decode()
+    assert not EvidenceDocument.objects.exists()
+
+
+def test_list_searches_and_auditors_cannot_upload(client, staff, auditor, agencies, media):
+    request = services.record_request(
+        actor=staff, agency=agencies[1], reference="DOC-FRI", kind="restrict_foreign_access"
+    )
+    for title, body in (("Friday directive", b"Block.\n"), ("ONCD decision", b"Approve.\n")):
+        services.upload_evidence(
+            actor=staff,
+            file=SimpleUploadedFile("x.txt", body),
+            title=title,
+            kind="directive",
+            requests=[request],
+        )
+    client.force_login(auditor)
+    listing = client.get("/evidence/", {"q": "friday"}).content.decode()
+    assert "Friday directive" in listing and "ONCD decision" not in listing
+    assert 'data-testid="evidence-upload"' not in listing
+    request_page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert "Friday directive" in request_page and ids_are_unique(request_page)
+    refused = client.post(
+        "/evidence/upload/",
+        {"ev-file": SimpleUploadedFile("a.txt", b"a\n"), "ev-title": "a", "ev-kind": "other"},
+    )
+    assert refused.status_code == 403
+    assert EvidenceDocument.objects.count() == 2
+
+
+def test_admin_cites_a_release_document_when_deciding_on_the_allowlist_page(
+    client, staff, admin_user, agencies, media
+):
+    release = factories.make_release(staff, agencies=agencies)
+    entry = services.propose_allowlist_entry(
+        release, actor=staff, partner=factories.PartnerFactory(name="Acme")
+    )
+    document, _ = services.upload_evidence(
+        actor=staff,
+        file=SimpleUploadedFile("vetting.txt", b"Acme vetted by CAISI.\n"),
+        title="Vetting letter",
+        kind="vetting",
+        releases=[release],
+    )
+    client.force_login(admin_user)
+    page = client.get("/allowlist/").content.decode()
+    assert f'id="id_documents_{entry.pk}"' in page and ids_are_unique(page)
+    response = client.post(
+        f"/allowlist/{entry.pk}/decide/", {"decision": "approved", "documents": [document.pk]}
+    )
+    assert response.status_code == 302
+    assert list(document.allowlist_entries.all()) == [entry]
+    latest = entry.history.latest("history_id")
+    assert f"cites document #{document.pk} sha256:{document.sha256}" in latest.history_change_reason
+    page = client.get("/allowlist/").content.decode()
+    assert document.sha256 in page  # the panel shows what the entry cites, with its hash
