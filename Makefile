@@ -56,6 +56,7 @@ run: $(VENV)/.installed-serve
 	  DEBUG=1 $(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT)
 
 # ruff, and no function in compliance/ above radon complexity C (STYLE: split such functions).
+# `make test` runs it first.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -68,8 +69,7 @@ format: venv
 
 # The whole suite on PostgreSQL (DATABASE_URL, else a reachable local server), then the
 # service-layer rules again on SQLite so the zero-setup default keeps working.
-test: venv $(OIDC_NODE) $(AXE_NODE)
-	$(VENV)/bin/ruff check .
+test: lint $(OIDC_NODE) $(AXE_NODE)
 	@db="$${DATABASE_URL:-}"; \
 	if [ -z "$$db" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then db="$(LOCAL_PG_URL)"; fi; \
 	if [ -z "$$db" ]; then \

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import CharField, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
 
 from compliance import clock
@@ -129,7 +130,9 @@ def enforcement_of(changes: list[AccessChange]) -> list[dict]:
     return [_enforcement(c, gateways, receipts) for c in changes]
 
 
-def _release_access_changes(release: Release):
+def _access_keys(release: Release) -> tuple[QuerySet, QuerySet]:
+    """The ledger ``object_id`` of the release's allowlist entries (ever) and of the partners
+    on its allowlist."""
     entry_keys = (
         AllowlistEntry.history.model.objects.filter(release_id=release.pk)
         .annotate(key=Cast("id", CharField()))
@@ -140,6 +143,11 @@ def _release_access_changes(release: Release):
         .annotate(key=Cast("partner_id", CharField()))
         .values("key")
     )
+    return entry_keys, partner_keys
+
+
+def _release_access_changes(release: Release) -> QuerySet:
+    entry_keys, partner_keys = _access_keys(release)
     return access_changes(
         AuditRecord.objects.filter(
             Q(model="release", object_id=str(release.pk))
@@ -151,9 +159,29 @@ def _release_access_changes(release: Release):
     )
 
 
+def _latest_release_access_change(release: Release) -> AuditRecord | None:
+    """The newest of ``_release_access_changes``, in one statement that reads each of its
+    three parts through the ledger's (model, object_id, seq) index newest first and keeps
+    the newest of the three: the single OR-filter walked the whole ledger backwards (the
+    gate at ~0.02× of the bare view on 90k entries, docs/benchmarks.md). SQLite cannot
+    order or limit the parts of a UNION: there, the one filter (small databases)."""
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return _release_access_changes(release).order_by("-seq").first()
+    entry_keys, partner_keys = _access_keys(release)
+    parts = [
+        access_changes(AuditRecord.objects.filter(**where)).order_by("-seq")[:1]
+        for where in (
+            {"model": "release", "object_id": str(release.pk)},
+            {"model": "allowlistentry", "object_id__in": entry_keys},
+            {"model": "partner", "action": "changed", "object_id__in": partner_keys},
+        )
+    ]
+    return parts[0].union(*parts[1:], all=True).order_by("-seq").first()
+
+
 def release_enforcement(release: Release) -> dict | None:
     """The gate's ``enforcement``: R29 for the release's latest access change (None: none)."""
-    record = _release_access_changes(release).order_by("-seq").first()
+    record = _latest_release_access_change(release)
     if record is None:
         return None
     return enforcement_of([_change(record)])[0]

@@ -1,6 +1,6 @@
 """Read models for gateways (R25–R27): the access revision, AuthZEN decisions and the
 entitlement feed. Every answer is computed from one consistent snapshot and carries the
-revision it was computed at; the decision itself is R15's (``selectors._access_answer``),
+revision it was computed at; the decision itself is R15's (``rules.access_answer``),
 so the feed, the evaluation API and the access check cannot disagree."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from compliance.models import (
     Release,
     ReleaseStatus,
 )
-from compliance.selectors import DOMESTIC_COUNTRY, _access_answer, access_revision, snapshot
+from compliance.rules import DOMESTIC_COUNTRY, access_answer
+from compliance.selectors import access_revision, snapshot
 
 # R29: the ledger entries that change an access answer, by model: the fields that decide
 # R15, and the value one side of the change must have (None: any change of the field). An
@@ -95,7 +96,7 @@ def feed_entry(release: ReleaseFacts, partners: dict[int, str], approved: set[in
         p
         for p in candidates
         if p in partners
-        and _access_answer(release.status, release.restricted, partners[p], lambda: True)["allowed"]
+        and access_answer(release.status, release.restricted, partners[p], lambda: True)["allowed"]
     )
     return {
         "release": release.slug,
@@ -279,7 +280,7 @@ def evaluate_access(queries: list[AccessQuery]) -> tuple[int, list[dict]]:
         elif pk not in partners:
             answer = {"allowed": False, "reason": "unknown_partner"}
         else:
-            answer = _access_answer(
+            answer = access_answer(
                 release.status,
                 release.restricted,
                 partners[pk],

@@ -1,23 +1,24 @@
 """Read models: the gate (R2/R3), the access check (R15) and compliance alerts (R16).
 
-Pure reads with a query count that does not depend on the data size. The evaluation helpers
-(``stage_blockers``…) work on already-loaded rows so the services can call them on rows they
+Pure reads with a query count that does not depend on the data size. The rules they explain
+(``stage_blockers``, ``alerts_for``, ``access_answer``…) are pure functions in
+``compliance/rules.py`` over the facts loaded here, so the services call them on rows they
 have locked."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
-from knox.models import get_token_model
+from knox.models import AuthToken, get_token_model
 
-from compliance import errors, rules
-from compliance.errors import Blocker, blocker
+from compliance import rules
 from compliance.models import (
     LIVE_STATUSES,
     AllowlistEntry,
@@ -36,30 +37,17 @@ from compliance.models import (
 )
 from compliance.models.roles import is_admin
 
-DOMESTIC_COUNTRY = "US"
-
-# R2/R3: which binding request kinds hold back which stage.
-STAGE_BLOCKING_KINDS = {
-    Stage.LIMITED: (RequestKind.POSTPONE_RELEASE, RequestKind.SUSPEND_ACCESS),
-    Stage.GENERAL: (
-        RequestKind.POSTPONE_RELEASE,
-        RequestKind.LIMIT_RELEASE,
-        RequestKind.SUSPEND_ACCESS,
-    ),
-}
-ALERT_DIRECTIVE_KINDS = (RequestKind.POSTPONE_RELEASE, RequestKind.SUSPEND_ACCESS)
-STAGE_FOR_STATUS = {ReleaseStatus.LIMITED: Stage.LIMITED, ReleaseStatus.GENERAL: Stage.GENERAL}
-
-
-@dataclass
-class GateFacts:
-    """Everything the gate rules read about one release, loaded in a fixed number of queries."""
-
-    release: Release
-    required_codes: list[str]
-    signoffs: list[SignOff]  # current round only
-    binding_requests: list[GovernmentRequest]  # binding, in force, naming the release
-    approved_entries: list[AllowlistEntry]
+# Re-exported: the evaluators moved to rules.py; callers written against selectors keep working.
+from compliance.rules import (  # noqa: F401
+    DOMESTIC_COUNTRY,
+    STAGE_BLOCKING_KINDS,
+    GateFacts,
+    alerts_for,
+    request_blockers,
+    signoff_blockers,
+    signoff_summary,
+    stage_blockers,
+)
 
 
 def load_gate_facts(release: Release, *, lock: bool = False) -> GateFacts:
@@ -90,98 +78,6 @@ def load_gate_facts(release: Release, *, lock: bool = False) -> GateFacts:
     )
 
 
-def _signoffs_by_agency(facts: GateFacts, stage: str) -> dict[str, SignOff]:
-    return {s.agency.code: s for s in facts.signoffs if s.stage == stage}
-
-
-def signoff_summary(facts: GateFacts, stage: str) -> dict[str, list[str]]:
-    by_agency = _signoffs_by_agency(facts, stage)
-    out: dict[str, list[str]] = {k: [] for k in SignOffStatus.values}
-    for code in facts.required_codes:
-        so = by_agency.get(code)
-        out[so.status if so else SignOffStatus.PENDING].append(code)
-    return out
-
-
-def signoff_blockers(facts: GateFacts, stage: str) -> list[Blocker]:
-    """Every required agency whose current-round sign-off for ``stage`` is not approved."""
-    by_agency = _signoffs_by_agency(facts, stage)
-    kind_for = {
-        SignOffStatus.PENDING: errors.SIGNOFF_MISSING,
-        SignOffStatus.REJECTED: errors.SIGNOFF_REJECTED,
-        SignOffStatus.WITHDRAWN: errors.SIGNOFF_WITHDRAWN,
-    }
-    out = []
-    for code in facts.required_codes:
-        so = by_agency.get(code)
-        status = so.status if so else SignOffStatus.PENDING
-        if status != SignOffStatus.APPROVED:
-            out.append(blocker(kind_for[status], agency=code, stage=str(stage)))
-    return out
-
-
-def request_blockers(facts: GateFacts, kinds: Iterable[str]) -> list[Blocker]:
-    kinds = set(kinds)
-    return [
-        errors.request_blocker(errors.REQUEST_IN_FORCE, r)
-        for r in facts.binding_requests
-        if r.kind in kinds
-    ]
-
-
-def stage_blockers(facts: GateFacts, stage: str) -> list[Blocker]:
-    """R2 (limited) / R3 (general): what stands between the release and ``stage``."""
-    out = signoff_blockers(facts, stage)
-    if stage == Stage.LIMITED and not facts.approved_entries:
-        out.append(blocker(errors.ALLOWLIST_EMPTY))
-    out += request_blockers(facts, STAGE_BLOCKING_KINDS[stage])
-    return out
-
-
-def alerts_for(facts: GateFacts) -> list[dict]:
-    """R16 compliance alerts for one release, computed from its gate facts."""
-    release = facts.release
-    alerts: list[dict] = []
-    stage = STAGE_FOR_STATUS.get(release.status)
-    if stage is not None:
-        unapproved = signoff_blockers(facts, stage)
-        if unapproved:
-            alerts.append(
-                {
-                    "kind": "live_without_signoffs",
-                    "release": release.slug,
-                    "stage": str(stage),
-                    "agencies": [b.fields["agency"] for b in unapproved],
-                    "detail": f"{release.slug} is {release.status} but "
-                    + ", ".join(b.message for b in unapproved),
-                }
-            )
-        for r in facts.binding_requests:
-            if r.kind in ALERT_DIRECTIVE_KINDS:
-                alerts.append(
-                    {
-                        "kind": "live_under_directive",
-                        "release": release.slug,
-                        "request": r.pk,
-                        "detail": f"{release.slug} is {release.status} while binding "
-                        f"{r.kind} request #{r.pk} ({r.reference}) is in force",
-                    }
-                )
-    if release.foreign_access_restricted:
-        for e in facts.approved_entries:
-            if e.partner.country != DOMESTIC_COUNTRY:
-                alerts.append(
-                    {
-                        "kind": "foreign_partner_approved",
-                        "release": release.slug,
-                        "partner": e.partner_id,
-                        "detail": f"{release.slug} is restricted to {DOMESTIC_COUNTRY} but "
-                        f"{e.partner.name} ({e.partner.country}) is approved",
-                    }
-                )
-    return alerts
-
-
 def _stage_view(facts: GateFacts, stage: str) -> dict:
     summary = signoff_summary(facts, stage)
     blockers = stage_blockers(facts, stage)
@@ -210,7 +106,7 @@ def gate_view(facts: GateFacts) -> dict:
 
 def check_access(release: Release, partner: Partner) -> dict:
     """R15: may ``partner`` use ``release`` now? ``{"allowed", "reason"}``."""
-    return _access_answer(
+    return rules.access_answer(
         release.status,
         release.foreign_access_restricted,
         partner.country,
@@ -233,7 +129,7 @@ def check_access_by_keys(slug: str, partner_id: int) -> dict | None:
     if row is None:
         return None
     status, restricted, country, approved = row
-    return _access_answer(status, bool(restricted), country, lambda: bool(approved))
+    return rules.access_answer(status, bool(restricted), country, lambda: bool(approved))
 
 
 @cache
@@ -253,22 +149,6 @@ def _access_statement() -> str:
         f"FROM {qn(release.db_table)} r, {qn(partner.db_table)} p "
         f"WHERE r.{col(release, 'slug')} = %s AND p.{qn(partner.pk.column)} = %s"
     )
-
-
-def _access_answer(status: str, restricted: bool, country, approved) -> dict:
-    """The R15 decision from already-loaded facts; ``approved()`` is asked only when needed."""
-    if status == ReleaseStatus.RETIRED:
-        return {"allowed": False, "reason": "retired"}
-    if status == ReleaseStatus.SUSPENDED:
-        return {"allowed": False, "reason": "suspended"}
-    if status not in LIVE_STATUSES:
-        return {"allowed": False, "reason": "not_released"}
-    if restricted and str(country) != DOMESTIC_COUNTRY:
-        return {"allowed": False, "reason": "foreign_restricted"}
-    if status == ReleaseStatus.GENERAL:
-        return {"allowed": True, "reason": "general"}
-    allowed = bool(approved())
-    return {"allowed": allowed, "reason": "allowlisted" if allowed else "not_allowlisted"}
 
 
 def load_many_gate_facts(releases: Iterable[Release]) -> dict[int, GateFacts]:
@@ -346,6 +226,27 @@ def gate_overviews(facts_by_release: dict[int, GateFacts]) -> dict[int, dict]:
     return out
 
 
+def due_signoffs(now: datetime) -> QuerySet[SignOff]:
+    """R17: pending current-round sign-offs due within the lead time or overdue, soonest
+    first, of every release that is not quiet (``rules.QUIET_RELEASE_STATUSES``). The one
+    definition the reminder sweep and the dashboard both list."""
+    return (
+        SignOff.objects.filter(
+            status=SignOffStatus.PENDING,
+            round=F("release__review_round"),
+            due_at__lte=now + settings.REMINDER_LEAD_TIME,
+        )
+        .exclude(release__status__in=rules.QUIET_RELEASE_STATUSES)
+        .order_by("due_at", "pk")
+    )
+
+
+def vetting_requests() -> QuerySet[GovernmentRequest]:
+    """R14: the binding ``vet_users`` requests in force: an approval on a release they name
+    must name the vetting agency (the service refuses without it, the pages say so)."""
+    return GovernmentRequest.objects.in_force().binding().filter(kind=RequestKind.VET_USERS)
+
+
 @contextmanager
 def snapshot() -> Iterator[None]:
     """One consistent view of the data for an answer that carries its revision (R25): on
@@ -385,7 +286,7 @@ def deploy_check(release: Release, *, stage: str, digest: str | None) -> dict:
     }
 
 
-def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet:
+def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet[AuthToken]:
     """The API tokens ``viewer`` may see and revoke: their own; an admin's, everyone's.
     ``username`` narrows to one user. Newest first."""
     tokens = get_token_model().objects.select_related("user").order_by("-created", "digest")
@@ -396,7 +297,7 @@ def api_tokens(*, viewer: User, username: str | None = None) -> QuerySet:
     return tokens
 
 
-def sent_reminders():
+def sent_reminders() -> QuerySet[Reminder]:
     """R19: every reminder and notification e-mail sent, newest first, with its recipient
     (the reminder log page and GET /api/v1/reminders/)."""
     return Reminder.objects.select_related("recipient").order_by("-sent_at", "-id")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rest_framework.test import APIClient
 
 from compliance.services.users import issue_token
@@ -15,6 +17,21 @@ def client_for(user=None) -> APIClient:
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)}")
     return client
+
+
+def refused(response, *blockers: dict | str) -> None:
+    """A 409 whose body is exactly ``{"code": "rule_violation", "detail", "blockers"}`` with
+    exactly ``blockers``: the same set and the same count, in any order (SPEC R8 says every
+    blocker is listed, not in which order). A string stands for a blocker with no fields
+    (``"allowlist_empty"`` is ``{"kind": "allowlist_empty"}``)."""
+    assert response.status_code == 409, (response.status_code, response.content)
+    body = response.json()
+    assert set(body) == {"code", "detail", "blockers"}, body
+    assert body["code"] == "rule_violation", body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    expected = [{"kind": b} if isinstance(b, str) else b for b in blockers]
+    key = lambda b: json.dumps(b, sort_keys=True)  # noqa: E731
+    assert sorted(body["blockers"], key=key) == sorted(expected, key=key), body["blockers"]
 
 
 def results(response) -> list:

@@ -188,6 +188,41 @@ def test_update_delete_truncate_refused(some_history, table):
         assert cursor.fetchone()[0] == before
 
 
+def _pgids(table: str) -> list[str]:
+    model = next(m for m in [*apps.get_models()] if m._meta.db_table == table and m._meta.triggers)
+    return sorted(t.get_pgid(model) for t in APPEND_ONLY)
+
+
+@pytest.mark.parametrize("table", ["compliance_auditrecord", "compliance_historicalrelease"])
+def test_pgtrigger_ignore_does_not_bypass_the_protection(some_history, table):
+    """pgtrigger's escape hatch is a session setting any role may set: naming the triggers
+    in ``pgtrigger.ignore`` (by hand or through ``pgtrigger.ignore()``) changes nothing."""
+    ignore = "{" + ",".join(_pgids(table)) + "}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{table}"')
+        before = cursor.fetchone()[0]
+    column = "seq" if table == "compliance_auditrecord" else "history_id"
+    for sql, op in [
+        (f'UPDATE "{table}" SET "{column}" = "{column}"', "UPDATE"),
+        (f'DELETE FROM "{table}"', "DELETE"),
+        (f'TRUNCATE "{table}"', "TRUNCATE"),
+    ]:
+        with pytest.raises(DatabaseError, match=f"append-only: {op} on {table}"):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", [ignore])
+                cursor.execute(sql)
+    uris = [
+        t.get_uri(m) for m in apps.get_models() if m._meta.db_table == table for t in APPEND_ONLY
+    ]
+    with pytest.raises(DatabaseError, match=f"append-only: DELETE on {table}"):
+        with pgtrigger.ignore(*uris), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f'DELETE FROM "{table}"')
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{table}"')
+        assert cursor.fetchone()[0] == before > 0
+
+
 def test_orm_delete_of_history_refused(some_history):
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic():
@@ -204,16 +239,17 @@ def test_inserting_history_still_works(some_history, staff):
 
 @pytest.mark.django_db(transaction=True)
 def test_test_flush_bypass_is_scoped_to_its_own_transaction(agencies, staff):
-    """The suite's flush (tests/suite_app: TRUNCATE with the triggers ignored) leaves the
-    session as production runs it: nothing ignored, every trigger refusing again."""
+    """The suite's flush (tests/suite_app: TRUNCATE with ``session_replication_role``
+    replica for its own transaction) leaves the session as production runs it: every
+    trigger refusing again."""
     from django.core.management import call_command
 
     factories.make_release(staff, agencies=agencies[:1])
     call_command("flush", interactive=False, verbosity=0)  # what pytest-django runs
     assert AuditRecord.objects.count() == 0  # the flush did empty the ledger
     with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(current_setting('pgtrigger.ignore', true), '')")
-        assert cursor.fetchone()[0] in ("", "{}")
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
     factories.AgencyFactory(code="DOC")  # groups are flushed too: no service call here
     assert "append-only: DELETE" in _refused("DELETE FROM compliance_historicalagency")
     assert "append-only: TRUNCATE" in _refused("TRUNCATE compliance_auditrecord")

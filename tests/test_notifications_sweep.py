@@ -607,3 +607,47 @@ def test_the_one_duplicate_a_digest_accepted_but_not_recorded(
         "sasha",
         "sid",
     ]
+
+
+# --- one definition of "due" (R17): the dashboard lists what the sweep reminds -----------
+
+
+def test_dashboard_lists_exactly_the_signoffs_the_sweep_reminds(client, doc, staff, auditor):
+    """A ``general`` release reached straight from review keeps its pending ``limited``
+    sign-off: the sweep reminds it, so the dashboard shows it too; draft, suspended and
+    retired releases' sign-offs are in neither."""
+    with at(T0):
+        services.submit_release(
+            make_release(staff, slug="in-review", agencies=[doc], review_days=2), actor=staff
+        )
+        general = services.submit_release(
+            make_release(staff, slug="general", agencies=[doc], review_days=2), actor=staff
+        )
+        ga = SignOff.objects.get(release=general, stage="general")
+        services.decide_signoff(ga, actor=staff, decision="approved", evidence="letter")
+        services.transition_release(general, to="general", actor=staff, reason="GA")
+        quiet = services.submit_release(
+            make_release(staff, slug="suspended", agencies=[doc], review_days=2), actor=staff
+        )
+        services.transition_release(quiet, to="suspended", actor=staff, reason="hold")
+        make_release(staff, slug="draft", agencies=[doc], review_days=2)
+    expected = {
+        ("in-review", "limited"),
+        ("in-review", "general"),
+        ("general", "limited"),
+    }
+
+    sweep_at(T0 + timedelta(days=1))
+    [digest] = Reminder.objects.filter(kind="digest")
+    reminded = SignOff.objects.filter(
+        pk__in=[int(i["key"].removeprefix("signoff:")) for i in digest.items]
+    )
+    client.force_login(auditor)
+    with at(T0 + timedelta(days=1)):
+        listed = list(client.get("/").context["due_signoffs"])
+
+    assert {(so.release.slug, so.stage) for so in reminded.select_related("release")} == expected
+    assert [so.pk for so in listed] == list(
+        reminded.order_by("due_at", "pk").values_list("pk", flat=True)
+    )
+    assert len(listed) == len(digest.items) == 3

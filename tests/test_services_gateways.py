@@ -348,3 +348,40 @@ def test_release_page_states(agencies, staff, admin_user):
     assert states == {"gw-us-east": ("enforcing", 0), "gw-eu-west": ("behind", 3)}
     later = clock.now() + timedelta(seconds=301)
     assert {s["state"] for s in enforcement.gateway_states(release, later)} == {"silent"}
+
+
+@pytest.mark.postgres
+def test_latest_access_change_read_by_parts_is_the_single_filters_newest(
+    agencies, staff, admin_user
+):
+    """The gate reads the newest access change as the newest of three index-ordered parts
+    (PostgreSQL): after every kind of change it is the record the one OR-filter finds."""
+
+    def both() -> tuple[int | None, int | None]:
+        one = enforcement._release_access_changes(release).order_by("-seq").first()
+        parts = enforcement._latest_release_access_change(release)
+        return (one and one.seq), (parts and parts.seq)
+
+    release = services.submit_release(
+        factories.make_release(staff, slug="parts", agencies=agencies), actor=staff
+    )
+    other = services.submit_release(
+        factories.make_release(staff, slug="other", agencies=agencies), actor=staff
+    )
+    seen = [both()]
+    release = limited(release, staff, admin_user)  # status and an approved entry
+    seen.append(both())
+    entry = release.allowlist.get()
+    services.update_partner(entry.partner, actor=admin_user, country="GB", reason="moved")
+    seen.append(both())
+    approved_entry(other, staff, admin_user)  # another release's change does not count
+    seen.append(both())
+    services.revoke_allowlist_entry(entry, actor=admin_user, reason="ended")
+    seen.append(both())
+    services.update_release(release, actor=staff, name="Renamed", reason="typo")  # not access
+    seen.append(both())
+    assert all(one == parts for one, parts in seen), seen
+    newest = [one for one, _ in seen]
+    # each access change of the release moved the newest; the other release's and the
+    # rename did not
+    assert newest[0] < newest[1] < newest[2] == newest[3] < newest[4] == newest[5]

@@ -14,7 +14,7 @@ from django.db import models
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
-from compliance import validators
+from compliance import rules, validators
 from compliance.errors import BLOCKER_KINDS, DEPLOY_BLOCKER_KINDS
 from compliance.models import (
     Agency,
@@ -36,6 +36,8 @@ from compliance.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from compliance.services import releases as release_services
+from compliance.services import requests as request_services
 
 User = get_user_model()
 
@@ -44,16 +46,8 @@ User = get_user_model()
 REASON_MAX = validators.REASON_MAX
 TEXT_MAX = validators.TEXT_MAX
 UNKNOWN_FIELD = "Unknown or read-only field."
-ACCESS_REASONS = (
-    "general",
-    "allowlisted",
-    "not_allowlisted",
-    "not_released",
-    "suspended",
-    "retired",
-    "foreign_restricted",
-)
-ALERT_KINDS = ("live_without_signoffs", "live_under_directive", "foreign_partner_approved")
+ACCESS_REASONS = rules.ACCESS_REASONS
+ALERT_KINDS = rules.ALERT_KINDS
 
 
 class OffsetDateTimeField(serializers.DateTimeField):
@@ -224,17 +218,10 @@ class ReleaseSerializer(StrictModelSerializer):
 
     class Meta:
         model = Release
+        # What a caller may edit is the service's list (one definition, services/releases.py).
         fields = [
             "slug",
-            "name",
-            "description",
-            "owner",
-            "target_date",
-            "artifact_digest",
-            "required_agencies",
-            "partner_cap",
-            "review_days",
-            "foreign_access_restricted",
+            *release_services.EDITABLE_FIELDS,
             "status",
             "review_round",
             "created_at",
@@ -464,17 +451,9 @@ class GovernmentRequestSerializer(StrictModelSerializer):
         fields = [
             "id",
             "agency",
-            "reference",
-            "kind",
-            "binding",
-            "received_at",
-            "due_at",
-            "releases",
-            "summary",
+            # What a caller may edit is the service's list (services/requests.py).
+            *request_services.EDITABLE_FIELDS,
             "status",
-            "assignee",
-            "lab_position",
-            "response",
             "complied_at",
             "closed_at",
             "in_force",

@@ -6,8 +6,8 @@ The role that owns a table can disable or drop its triggers, so the append-only 
 
 - SELECT, INSERT on every append-only table (history tables, the ledger, the tree nodes,
   checkpoints, cosignatures, verifications): no UPDATE, DELETE or TRUNCATE at all, so no
-  trigger is even reached, and no setting (``pgtrigger.ignore``, which the triggers honour
-  for the owner's test flush) lets it through;
+  trigger is even reached (and the triggers honour no setting: ``pgtrigger.ignore`` skips
+  nothing, ``compliance.models.base.AppendOnlySql``);
 - SELECT, INSERT, UPDATE, DELETE on the other tables (never TRUNCATE, REFERENCES, TRIGGER);
 - USAGE, SELECT on the sequences; CONNECT; USAGE (not CREATE) on the schema.
 

@@ -16,7 +16,8 @@ from compliance.models import (
     Release,
     SignOff,
 )
-from compliance.selectors import GateFacts, gate_view
+from compliance.rules import GateFacts
+from compliance.selectors import gate_view
 
 
 def _latest_of_each(model, as_of: datetime, **stable_filters) -> list:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0015_evidence_documents'),
+        ('compliance', '0016_append_only_not_ignorable'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

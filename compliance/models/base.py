@@ -3,6 +3,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import pgtrigger
+import pgtrigger.compiler
 from django.db import models
 from django.db.models.signals import class_prepared
 from simple_history.models import HistoricalChanges, HistoricalRecords
@@ -69,14 +70,49 @@ class TrackedQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, *args, **kwargs)
 
 
+class AppendOnlySql(pgtrigger.compiler.UpsertTriggerSql):
+    """pgtrigger's trigger installation without its ignore clause. pgtrigger's own template
+    lets a session skip any trigger it names in the ``pgtrigger.ignore`` setting, which
+    every role may set: append-only protection that any connection can switch off is no
+    protection. This template installs the function and the trigger only; the one way past
+    it is PostgreSQL's own (a superuser's ``session_replication_role``)."""
+
+    def get_template(self) -> str:
+        return """
+            CREATE OR REPLACE FUNCTION {pgid}()
+            RETURNS TRIGGER AS $$
+                {declare}
+                BEGIN
+                    {func}
+                END;
+            $$ LANGUAGE plpgsql;
+
+            DROP TRIGGER IF EXISTS {pgid} ON {table};
+            CREATE {constraint} TRIGGER {pgid}
+                {when} {operation} ON {table}
+                {timing}
+                {referencing}
+                FOR EACH {level} {condition}
+                EXECUTE PROCEDURE {execute};
+
+            COMMENT ON TRIGGER {pgid} ON {table} IS '{hash}';
+        """
+
+
 class AppendOnly(pgtrigger.Protect):
-    """R22: PostgreSQL refuses the operation, naming it and the table."""
+    """R22: PostgreSQL refuses the operation, naming it and the table; no session setting
+    (``pgtrigger.ignore``) exempts a connection (``AppendOnlySql``)."""
 
     def get_func(self, model):
         return (
             "RAISE EXCEPTION 'Clearance audit history is append-only: % on % refused', "
             "TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';"
         )
+
+    def compile(self, model) -> pgtrigger.compiler.Trigger:
+        declared = super().compile(model)
+        kwargs = {k: v for k, v in declared.sql.kwargs.items() if k != "ignore_func_name"}
+        return pgtrigger.compiler.Trigger(name=declared.name, sql=AppendOnlySql(**kwargs))
 
 
 # Row triggers refuse UPDATE and DELETE; TRUNCATE fires statement triggers only.

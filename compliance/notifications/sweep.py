@@ -33,21 +33,19 @@ from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from compliance import selectors
 from compliance.enforcement import gateway_alerts
 from compliance.models import (
     ClaimState,
     GovernmentRequest,
-    ReleaseStatus,
     Reminder,
     ReminderClaim,
     ReminderKind,
     RequestStatus,
     Role,
-    SignOff,
-    SignOffStatus,
 )
 from compliance.notifications import outbox
 from compliance.notifications.rendering import (
@@ -63,9 +61,6 @@ from compliance.zones import load_time_zones
 
 logger = logging.getLogger(__name__)
 
-# A review on hold (suspended) or over (retired) needs no one's attention: resubmission
-# opens a new round anyway.
-QUIET_RELEASE_STATUSES = (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED, ReleaseStatus.RETIRED)
 REMINDED_REQUEST_STATUSES = (RequestStatus.OPEN, RequestStatus.ACKNOWLEDGED)
 # Sent claims are only needed to anchor the next window; older ones are deleted.
 CLAIM_RETENTION = timedelta(days=30)
@@ -107,18 +102,11 @@ def _urgency(due_at: datetime, now: datetime) -> tuple[str, timedelta | None]:
 
 
 def due_signoffs(now: datetime) -> list[dict]:
-    """Pending current-round sign-offs due within the lead time or overdue, as plain rows:
-    a sweep at scale reads 100k of them, and model instances (with their release, owner and
-    agency) cost several seconds more than the rows."""
+    """R17's due sign-offs (``selectors.due_signoffs``, the dashboard's list too) as plain
+    rows: a sweep at scale reads 100k of them, and model instances (with their release, owner
+    and agency) cost several seconds more than the rows."""
     return list(
-        SignOff.objects.filter(
-            status=SignOffStatus.PENDING,
-            round=F("release__review_round"),
-            due_at__lte=now + settings.REMINDER_LEAD_TIME,
-        )
-        .exclude(release__status__in=QUIET_RELEASE_STATUSES)
-        .order_by("due_at", "pk")
-        .values(
+        selectors.due_signoffs(now).values(
             "pk",
             "stage",
             "round",

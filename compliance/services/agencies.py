@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
+
 from compliance.models import Agency
 from compliance.services.common import (
     apply_changes,
@@ -16,7 +18,13 @@ AGENCY_FIELDS = ("name", "contact_email", "active")
 
 @service_transaction
 def create_agency(
-    *, actor, code: str, name: str, contact_email: str = "", active: bool = True, reason: str = ""
+    *,
+    actor: User,
+    code: str,
+    name: str,
+    contact_email: str = "",
+    active: bool = True,
+    reason: str = "",
 ) -> Agency:
     require_admin(actor)
     agency = Agency(code=code, name=name, contact_email=contact_email, active=active)
@@ -24,7 +32,7 @@ def create_agency(
 
 
 @service_transaction
-def update_agency(agency: Agency, *, actor, reason: str = "", **changes) -> Agency:
+def update_agency(agency: Agency, *, actor: User, reason: str = "", **changes: object) -> Agency:
     require_admin(actor)
     agency = lock(agency)
     apply_changes(agency, changes, AGENCY_FIELDS)

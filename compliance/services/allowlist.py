@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from compliance import clock, errors
+from compliance import clock, errors, selectors
 from compliance.errors import Blocker, blocker
 from compliance.models import (
+    Agency,
     AllowlistEntry,
     AllowlistStatus,
-    GovernmentRequest,
+    EvidenceDocument,
+    Partner,
     Release,
-    RequestKind,
 )
 from compliance.notifications import events
-from compliance.selectors import DOMESTIC_COUNTRY
+from compliance.rules import DOMESTIC_COUNTRY
 from compliance.services.common import (
     lock,
     lock_all,
@@ -39,7 +43,9 @@ def _lock_entry(entry: AllowlistEntry) -> tuple[Release, AllowlistEntry]:
 
 
 @service_transaction
-def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "") -> AllowlistEntry:
+def propose_allowlist_entry(
+    release: Release, *, actor: User, partner: Partner, note: str = ""
+) -> AllowlistEntry:
     """Propose ``partner`` for ``release``. A rejected or revoked partner may be proposed again."""
     require_writer(actor)
     release = lock(release)
@@ -62,23 +68,15 @@ def propose_allowlist_entry(release: Release, *, actor, partner, note: str = "")
     return entry
 
 
-def _vetting_requests(release: Release):
-    return (
-        GovernmentRequest.objects.in_force()
-        .binding()
-        .filter(releases=release, kind=RequestKind.VET_USERS)
-    )
-
-
 @service_transaction
 def decide_allowlist_entry(
     entry: AllowlistEntry,
     *,
-    actor,
+    actor: User,
     decision: str,
-    vetted_by=None,
+    vetted_by: Agency | None = None,
     reason: str = "",
-    documents=(),
+    documents: Iterable[EvidenceDocument] = (),
 ) -> AllowlistEntry:
     """R14: an admin other than the proposer approves or rejects a proposed entry. R38: the
     decision cites ``documents``; its history row names each with its hash."""
@@ -108,7 +106,7 @@ def decide_allowlist_entry(
             blockers.append(
                 blocker(errors.FOREIGN_PARTNER_RESTRICTED, context={"country": country})
             )
-        if vetted_by is None and _vetting_requests(release).exists():
+        if vetted_by is None and selectors.vetting_requests().filter(releases=release).exists():
             blockers.append(blocker(errors.VETTING_REQUIRED))
     refuse_if(blockers)
 
@@ -133,7 +131,7 @@ def decide_allowlist_entry(
 
 
 @service_transaction
-def revoke_allowlist_entry(entry: AllowlistEntry, *, actor, reason: str) -> AllowlistEntry:
+def revoke_allowlist_entry(entry: AllowlistEntry, *, actor: User, reason: str) -> AllowlistEntry:
     """R14: an admin revokes an approved entry, with a reason."""
     require_admin(actor)
     _release, entry = _lock_entry(entry)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from django.contrib.auth.models import User
 from django.db import models, transaction
 
 from compliance import clock, errors
@@ -20,13 +21,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def require_writer(actor) -> None:
+def require_writer(actor: User) -> None:
     """Staff and admins write; auditors (and anyone without a role) are refused."""
     if not can_write(actor):
         raise PermissionDenied("Only compliance staff and admins may change this.")
 
 
-def require_admin(actor) -> None:
+def require_admin(actor: User) -> None:
     if not is_admin(actor):
         raise PermissionDenied("Only admins may do this.")
 
@@ -123,14 +124,16 @@ def _locking(queryset: models.QuerySet, *, no_key: bool) -> models.QuerySet:
     return queryset.select_for_update(of=("self",), no_key=no_key)
 
 
-def stamp(instance: models.Model, actor, reason: str = "") -> None:
+def stamp(instance: models.Model, actor: User, reason: str = "") -> None:
     """Who and why, for the history row simple-history writes on the next save (R7, R21)."""
     instance._history_user = actor
     instance._change_reason = reason or ""
     instance._history_date = clock.now()
 
 
-def save(instance: M, *, actor, reason: str = "", update_fields: Iterable[str] | None = None) -> M:
+def save(
+    instance: M, *, actor: User, reason: str = "", update_fields: Iterable[str] | None = None
+) -> M:
     """full_clean() then save, with the history row carrying actor and reason."""
     instance.full_clean()
     stamp(instance, actor, reason)
@@ -141,7 +144,7 @@ def save(instance: M, *, actor, reason: str = "", update_fields: Iterable[str] |
     return instance
 
 
-def set_many(instance: models.Model, field: str, values) -> None:
+def set_many(instance: models.Model, field: str, values: Iterable[models.Model]) -> None:
     """Replace a tracked many-to-many field; the caller's next ``save()`` writes the history
     row, which snapshots the new set. (simple-history would write one row per m2m signal: a
     ``.set()`` that removes and adds leaves two, the first a state that never existed.)"""

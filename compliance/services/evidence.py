@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import datetime
+from typing import IO
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from compliance import clock
 from compliance.audit.evidence import stored_digest
 from compliance.evidence_types import RefusedType, detect
-from compliance.models import EvidenceDocument
+from compliance.models import Agency, EvidenceDocument
 from compliance.models.evidence import evidence_path
 from compliance.services.common import (
     lock_all,
@@ -43,7 +47,7 @@ LINK_FIELDS = ("releases", "requests", "signoffs", "allowlist_entries")
 CHUNK = 1024 * 1024
 
 
-def file_digest(stream) -> tuple[str, int]:
+def file_digest(stream: IO[bytes]) -> tuple[str, int]:
     """(sha256 hex, size) of a file object read in chunks from the start (memory stays flat)."""
     digest, size = hashlib.sha256(), 0
     stream.seek(0)
@@ -54,7 +58,7 @@ def file_digest(stream) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _check_upload(upload) -> tuple[str, int, str]:
+def _check_upload(upload: File) -> tuple[str, int, str]:
     size = upload.size
     if size is not None and size > settings.EVIDENCE_MAX_BYTES:
         raise ValidationError({"file": [too_large_message()]})
@@ -73,7 +77,7 @@ def too_large_message() -> str:
     return f"The file is larger than the limit of {limit} bytes ({limit // (1024 * 1024)} MB)."
 
 
-def _store(upload, sha256: str) -> str:
+def _store(upload: File, sha256: str) -> str:
     """Save the bytes under their hash; bytes already stored under that name (a retried or
     rolled-back upload) are reused only when they still hash the same."""
     name = evidence_path(EvidenceDocument(sha256=sha256), upload.name)
@@ -86,12 +90,12 @@ def _store(upload, sha256: str) -> str:
 @service_transaction
 def upload_evidence(
     *,
-    actor,
-    file,
+    actor: User,
+    file: File,
     title: str,
     kind: str,
-    agency=None,
-    received_at=None,
+    agency: Agency | None = None,
+    received_at: datetime | None = None,
     supersedes: EvidenceDocument | None = None,
     releases: Iterable = (),
     requests: Iterable = (),
@@ -145,7 +149,7 @@ def upload_evidence(
 
 @service_transaction
 def update_evidence(
-    document: EvidenceDocument, *, actor, reason: str = "", **changes
+    document: EvidenceDocument, *, actor: User, reason: str = "", **changes: object
 ) -> EvidenceDocument:
     """R37: a document's metadata and links change; its bytes, hash and size never do."""
     require_writer(actor)
@@ -191,7 +195,9 @@ def cited_evidence(documents: Iterable[EvidenceDocument]) -> str:
     return "; ".join(f"{d.title} (document #{d.pk}, sha256:{d.sha256})" for d in documents)
 
 
-def cite(documents: list[EvidenceDocument], *, field: str, target, actor, reason: str) -> None:
+def cite(
+    documents: list[EvidenceDocument], *, field: str, target: models.Model, actor: User, reason: str
+) -> None:
     """R38: link ``target`` (a sign-off, an allowlist entry, a request) to each locked
     document that does not yet cite it; each such document gets a history row."""
     for document in documents:
@@ -206,9 +212,9 @@ def relink(
     documents: list[EvidenceDocument],
     *,
     field: str,
-    target,
+    target: models.Model,
     wanted: set[int],
-    actor,
+    actor: User,
     reason: str,
 ) -> None:
     """Make exactly the documents in ``wanted`` (ids) link ``target``; ``documents`` are the

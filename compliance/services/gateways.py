@@ -18,7 +18,7 @@ User = get_user_model()
 
 
 @service_transaction
-def create_gateway(*, actor, name: str) -> tuple[Gateway, str]:
+def create_gateway(*, actor: User, name: str) -> tuple[Gateway, str]:
     """Register a gateway (admins): its user in the role ``gateway``, its record, and a new
     API token, returned in clear text this once (only its digest is stored)."""
     from compliance.api.auth import issue_token  # the token model lives with the API auth
@@ -35,7 +35,7 @@ def create_gateway(*, actor, name: str) -> tuple[Gateway, str]:
 
 
 @service_transaction
-def ensure_gateway(user, *, actor=None) -> Gateway:
+def ensure_gateway(user: User, *, actor: User | None = None) -> Gateway:
     """The ``Gateway`` record of a user in the role ``gateway`` (created once; running it
     again changes nothing). ``actor`` None: a command under ``system_actor``."""
     if actor is not None:
@@ -48,7 +48,7 @@ def ensure_gateway(user, *, actor=None) -> Gateway:
 
 
 @service_transaction
-def set_gateway_active(gateway: Gateway, *, actor, active: bool, reason: str = "") -> Gateway:
+def set_gateway_active(gateway: Gateway, *, actor: User, active: bool, reason: str = "") -> Gateway:
     """Admins take a gateway out of (or back into) enforcement: an inactive gateway is not
     waited for (R29) and raises no alert (R30)."""
     require_admin(actor)
@@ -65,7 +65,7 @@ def set_gateway_active(gateway: Gateway, *, actor, active: bool, reason: str = "
 
 
 @service_transaction
-def record_receipt(gateway: Gateway, *, actor, revision: int) -> Gateway:
+def record_receipt(gateway: Gateway, *, actor: User, revision: int) -> Gateway:
     """R28: "I enforce everything up to ``revision``", from that gateway only.
 
     Above the current revision: bad input (400). At or below ``applied_revision``: nothing

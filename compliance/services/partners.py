@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
+
 from compliance.models import LIVE_STATUSES, Partner, Release
 from compliance.notifications import events
 from compliance.services.common import (
@@ -17,7 +19,13 @@ PARTNER_FIELDS = ("name", "country", "contact_email", "notes")
 
 @service_transaction
 def create_partner(
-    *, actor, name: str, country: str, contact_email: str = "", notes: str = "", reason: str = ""
+    *,
+    actor: User,
+    name: str,
+    country: str,
+    contact_email: str = "",
+    notes: str = "",
+    reason: str = "",
 ) -> Partner:
     require_admin(actor)
     partner = Partner(name=name, country=country, contact_email=contact_email, notes=notes)
@@ -25,7 +33,9 @@ def create_partner(
 
 
 @service_transaction
-def update_partner(partner: Partner, *, actor, reason: str = "", **changes) -> Partner:
+def update_partner(
+    partner: Partner, *, actor: User, reason: str = "", **changes: object
+) -> Partner:
     require_admin(actor)
     partner = lock(partner)
     moved = "country" in changes and str(changes["country"]) != str(partner.country)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import date, timedelta
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
-from compliance import clock, errors
+from compliance import clock, errors, rules
 from compliance.errors import Blocker, blocker
 from compliance.models import (
     LIVE_STATUSES,
@@ -21,7 +24,8 @@ from compliance.models import (
 )
 from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
-from compliance.selectors import load_gate_facts, stage_blockers
+from compliance.rules import stage_blockers
+from compliance.selectors import load_gate_facts
 from compliance.services.common import (
     lock,
     reason_blockers,
@@ -46,11 +50,10 @@ EDITABLE_FIELDS = (
     "review_days",
     "foreign_access_restricted",
 )
-SUBMITTABLE = (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED)
 SUSPENDABLE = (ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED, ReleaseStatus.GENERAL)
 
 
-def _agencies_or_error(agencies) -> list[Agency]:
+def _agencies_or_error(agencies: Iterable[Agency]) -> list[Agency]:
     agencies = list(agencies)
     if not agencies:
         raise ValidationError({"required_agencies": ["At least one agency is required."]})
@@ -60,14 +63,14 @@ def _agencies_or_error(agencies) -> list[Agency]:
 @service_transaction
 def create_release(
     *,
-    actor,
+    actor: User,
     slug: str,
     name: str,
     description: str = "",
-    owner=None,
-    target_date=None,
+    owner: User | None = None,
+    target_date: date | None = None,
     artifact_digest: str = "",
-    required_agencies=None,
+    required_agencies: Iterable[Agency] | None = None,
     partner_cap: int = DEFAULT_PARTNER_CAP,
     review_days: int = 14,
     foreign_access_restricted: bool = False,
@@ -97,7 +100,9 @@ def create_release(
 
 
 @service_transaction
-def update_release(release: Release, *, actor, reason: str = "", **changes) -> Release:
+def update_release(
+    release: Release, *, actor: User, reason: str = "", **changes: object
+) -> Release:
     """Edit a release. R11: a new artifact digest restarts review (refused while live);
     R13: the foreign-access flag cannot be lifted under an in-force restriction;
     R14: only admins set the cap, never below the approved count."""
@@ -129,7 +134,7 @@ def update_release(release: Release, *, actor, reason: str = "", **changes) -> R
 
 
 def _edit_blockers(
-    release: Release, changed: dict, *, agencies_changed: bool, actor
+    release: Release, changed: dict, *, agencies_changed: bool, actor: User
 ) -> list[Blocker]:
     """What refuses an edit of a live, capped or restricted release (R11, R13, R14)."""
     blockers: list[Blocker] = []
@@ -154,7 +159,7 @@ def _edit_blockers(
     return blockers
 
 
-def _restrictions_in_force(release: Release):
+def _restrictions_in_force(release: Release) -> QuerySet[GovernmentRequest]:
     return (
         GovernmentRequest.objects.in_force()
         .binding()
@@ -163,7 +168,7 @@ def _restrictions_in_force(release: Release):
     )
 
 
-def _start_round(release: Release, *, actor, reason: str) -> None:
+def _start_round(release: Release, *, actor: User, reason: str) -> None:
     """R1: a new review round with one pending sign-off per required agency and stage."""
     release.review_round += 1
     save(
@@ -179,11 +184,11 @@ def _start_round(release: Release, *, actor, reason: str) -> None:
 
 
 @service_transaction
-def submit_release(release: Release, *, actor, reason: str = "") -> Release:
+def submit_release(release: Release, *, actor: User, reason: str = "") -> Release:
     """R1: draft or suspended → in_review, opening review round N+1."""
     require_writer(actor)
     release = lock(release)
-    if release.status not in SUBMITTABLE:
+    if not rules.can_submit(release.status):
         refuse_if(
             [blocker(errors.INVALID_TRANSITION, **{"from": release.status, "to": "in_review"})]
         )
@@ -195,7 +200,7 @@ def submit_release(release: Release, *, actor, reason: str = "") -> Release:
 
 
 @service_transaction
-def transition_release(release: Release, *, to: str, actor, reason: str = "") -> Release:
+def transition_release(release: Release, *, to: str, actor: User, reason: str = "") -> Release:
     """R2–R6: move a release to ``to`` if every rule allows it; otherwise refuse with every
     blocker. ``to="in_review"`` is a submission (R1)."""
     require_writer(actor)
@@ -245,7 +250,7 @@ def transition_blockers(
     return blockers
 
 
-def _notify_state(release: Release, *, actor, previous: str, reason: str) -> None:
+def _notify_state(release: Release, *, actor: User, previous: str, reason: str) -> None:
     notify_release_owner(
         release=release,
         actor=actor,

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from compliance import clock, errors
 from compliance.errors import blocker
-from compliance.models import GovernmentRequest, Release, RequestKind, RequestStatus
+from compliance.models import (
+    Agency,
+    EvidenceDocument,
+    GovernmentRequest,
+    Release,
+    RequestKind,
+    RequestStatus,
+)
 from compliance.notifications import events
 from compliance.services.common import (
     lock,
@@ -57,7 +66,7 @@ DUE_BEFORE_RECEIVED = "The due time cannot be before the time the request was re
 RECEIVED_IN_FUTURE = "The time received cannot be more than a day in the future."
 
 
-def _check_times(received_at, due_at, *, received_changed: bool) -> None:
+def _check_times(received_at: datetime, due_at: datetime | None, *, received_changed: bool) -> None:
     """Bad input on the field, for the API and the pages alike: ``due_at`` before
     ``received_at``, or (when it is being set) a ``received_at`` more than a day ahead."""
     errors = {}
@@ -69,17 +78,17 @@ def _check_times(received_at, due_at, *, received_changed: bool) -> None:
         raise ValidationError(errors)
 
 
-def _lock_releases(releases) -> list[Release]:
+def _lock_releases(releases: Iterable[Release]) -> list[Release]:
     return _lock_releases_by_id({r.pk for r in releases})
 
 
-def _lock_releases_by_id(ids) -> list[Release]:
+def _lock_releases_by_id(ids: Iterable[int]) -> list[Release]:
     if not ids:
         return []
     return lock_all(Release.objects.filter(pk__in=ids))
 
 
-def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, actor) -> None:
+def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, actor: User) -> None:
     """R13: a binding restrict_foreign_access request restricts every release it names."""
     if not (request.binding and request.kind == RequestKind.RESTRICT_FOREIGN_ACCESS):
         return
@@ -103,16 +112,16 @@ def _apply_restriction(request: GovernmentRequest, releases: list[Release], *, a
 @service_transaction
 def record_request(
     *,
-    actor,
-    agency,
+    actor: User,
+    agency: Agency,
     reference: str,
     kind: str,
     binding: bool = False,
-    received_at=None,
-    due_at=None,
-    releases=(),
+    received_at: datetime | None = None,
+    due_at: datetime | None = None,
+    releases: Iterable[Release] = (),
     summary: str = "",
-    assignee=None,
+    assignee: User | None = None,
     lab_position: str = GovernmentRequest.Position.UNDECIDED,
     response: str = "",
     reason: str = "",
@@ -147,7 +156,7 @@ def record_request(
 
 @service_transaction
 def update_request(
-    request: GovernmentRequest, *, actor, reason: str = "", **changes
+    request: GovernmentRequest, *, actor: User, reason: str = "", **changes: object
 ) -> GovernmentRequest:
     require_writer(actor)
     require_editable(changes, EDITABLE_FIELDS)
@@ -186,7 +195,9 @@ def update_request(
     return request
 
 
-def _lock_linked_documents(request: GovernmentRequest, documents) -> list:
+def _lock_linked_documents(
+    request: GovernmentRequest, documents: Iterable[EvidenceDocument]
+) -> list[EvidenceDocument]:
     """R38: the documents that link the request now and the ones that will (locked)."""
     if documents is None:
         return []
@@ -195,7 +206,7 @@ def _lock_linked_documents(request: GovernmentRequest, documents) -> list:
 
 @service_transaction
 def set_request_status(
-    request: GovernmentRequest, *, actor, status: str, note: str = ""
+    request: GovernmentRequest, *, actor: User, status: str, note: str = ""
 ) -> GovernmentRequest:
     """R12: move a request along its statuses; complied sets complied_at, closed closed_at."""
     require_writer(actor)

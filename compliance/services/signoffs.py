@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from compliance import clock, errors
 from compliance.errors import Blocker, blocker
-from compliance.models import Release, SignOff, SignOffStatus
+from compliance.models import EvidenceDocument, Release, SignOff, SignOffStatus
 from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
 from compliance.services.common import (
@@ -39,12 +42,12 @@ def _round_blockers(release: Release, signoff: SignOff) -> list[Blocker]:
 def decide_signoff(
     signoff: SignOff,
     *,
-    actor,
+    actor: User,
     decision: str,
     evidence: str = "",
     conditions: str = "",
     reason: str = "",
-    documents=(),
+    documents: Iterable[EvidenceDocument] = (),
 ) -> SignOff:
     """R9: a current-round pending sign-off becomes approved (evidence required) or rejected
     (reason required). Deciding twice or deciding an older round is refused. R38: the
@@ -84,7 +87,7 @@ def decide_signoff(
 
 
 @service_transaction
-def withdraw_signoff(signoff: SignOff, *, actor, reason: str) -> SignOff:
+def withdraw_signoff(signoff: SignOff, *, actor: User, reason: str) -> SignOff:
     """R10: the agency took its approval back. Blocks its stage until a new round."""
     require_writer(actor)
     release, signoff = _lock_signoff(signoff)

@@ -38,11 +38,11 @@ def ensure_user(
     username: str,
     *,
     role: str,
-    actor=None,
-    password=KEEP,
+    actor: User | None = None,
+    password: str | None | object = KEEP,
     email: str | None = None,
     reason: str = "",
-):
+) -> tuple[User, bool, bool]:
     """Create or update ``username`` so that it holds exactly ``role``.
 
     ``actor`` is the admin doing it, or ``None`` inside ``system_actor(...)`` (commands).
@@ -100,7 +100,7 @@ def ensure_user(
     return user, created, bool(changed_fields) and not created
 
 
-def _put_password(user: User, password) -> bool:
+def _put_password(user: User, password: str | None | object) -> bool:
     """ensure_user's ``password``: a string sets it (validated) unless it is already the
     password, ``None`` makes it unusable, ``KEEP`` leaves it. True when it changed."""
     if password is None and user.has_usable_password():
@@ -232,7 +232,7 @@ def sign_in_from_identity_provider(claims: dict) -> User:
             raise SignInRefused(INVALID_USERNAME, username) from exc
 
 
-def _valid_email(value) -> str | None:
+def _valid_email(value: object) -> str | None:
     """The e-mail claim if it is one (a malformed one is left out, not a refusal)."""
     if not isinstance(value, str) or not value:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -38,7 +39,7 @@ def _validate(url: str, events: list) -> None:
 
 @service_transaction
 def create_webhook(
-    *, actor, url: str, events: list[str] | None = None, description: str = ""
+    *, actor: User, url: str, events: list[str] | None = None, description: str = ""
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its secret (shown this once)."""
     require_admin(actor)
@@ -57,7 +58,7 @@ def create_webhook(
 
 @service_transaction
 def update_webhook(
-    endpoint: WebhookEndpoint, *, actor, reason: str = "", **changes
+    endpoint: WebhookEndpoint, *, actor: User, reason: str = "", **changes: object
 ) -> WebhookEndpoint:
     """Edit URL, events, description; ``active=True`` re-enables a disabled endpoint (its
     pending deliveries resume)."""
@@ -73,7 +74,7 @@ def update_webhook(
 
 
 @service_transaction
-def rotate_webhook_secret(endpoint: WebhookEndpoint, *, actor) -> tuple[WebhookEndpoint, str]:
+def rotate_webhook_secret(endpoint: WebhookEndpoint, *, actor: User) -> tuple[WebhookEndpoint, str]:
     """A new secret, effective for every attempt from now on; returned this once."""
     require_admin(actor)
     endpoint = lock(endpoint)
@@ -84,7 +85,7 @@ def rotate_webhook_secret(endpoint: WebhookEndpoint, *, actor) -> tuple[WebhookE
 
 
 @service_transaction
-def send_test_ping(endpoint: WebhookEndpoint, *, actor) -> WebhookDelivery:
+def send_test_ping(endpoint: WebhookEndpoint, *, actor: User) -> WebhookDelivery:
     """Queue a ``ping`` to this endpoint (even if it filters events)."""
     require_admin(actor)
     return webhooks.queue(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +23,7 @@ FUTURE_SKEW = dt.timedelta(minutes=5)
 
 
 @service_transaction
-def register_witness(*, actor, name: str, verifier_key: str) -> AuditWitness:
+def register_witness(*, actor: User, name: str, verifier_key: str) -> AuditWitness:
     """R36: register a witness (admins). Its key must be a cosignature/v1 verifier key whose
     name is the witness's name."""
     require_admin(actor)
@@ -77,7 +78,9 @@ def _verified(
 
 
 @service_transaction
-def add_cosignatures(checkpoint: AuditCheckpoint, *, text: str, actor) -> list[AuditCosignature]:
+def add_cosignatures(
+    checkpoint: AuditCheckpoint, *, text: str, actor: User
+) -> list[AuditCosignature]:
     """R36: keep the posted cosignature line(s) over ``checkpoint`` when every one verifies
     against a registered witness key (C2SP cosignature/v1); otherwise a ValidationError (a
     400) and nothing stored. A line already kept is not stored twice."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -18,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from compliance import clock, filters, services
+from compliance import clock, filters, rules, selectors, services
 from compliance.audit.export import FORMATS
 from compliance.audit.log import audit_item
 from compliance.audit.paging import keyset_page
@@ -33,7 +32,6 @@ from compliance.models import (
     GovernmentRequest,
     Release,
     ReleaseStatus,
-    RequestKind,
     SignOff,
     SignOffStatus,
     Stage,
@@ -183,16 +181,7 @@ def dashboard(request):
         }
         for r in releases
     ]
-    due_signoffs = (
-        SignOff.objects.filter(
-            status=SignOffStatus.PENDING,
-            round=F("release__review_round"),
-            release__status__in=(ReleaseStatus.IN_REVIEW, ReleaseStatus.LIMITED),
-            due_at__lte=now + settings.REMINDER_LEAD_TIME,
-        )
-        .select_related("release", "agency")
-        .order_by("due_at", "pk")[:50]
-    )
+    due = selectors.due_signoffs(now).select_related("release", "agency")[:50]
     in_force = (
         GovernmentRequest.objects.in_force()
         .select_related("agency", "assignee")
@@ -204,7 +193,7 @@ def dashboard(request):
         "compliance/dashboard.html",
         {
             "rows": rows,
-            "due_signoffs": due_signoffs,
+            "due_signoffs": due,
             "in_force": in_force,
             "alerts": [alert for f in facts.values() for alert in alerts_for(f)] + gateway_alerts(),
             "nav": "dashboard",
@@ -354,7 +343,7 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "refusal_title": _refusal_title(release, bound),
         "nav": "releases",
         **release_gateways_context(release),
-        "can_submit": release.status in (ReleaseStatus.DRAFT, ReleaseStatus.SUSPENDED),
+        "can_submit": rules.can_submit(release.status),
         "submit_form": _with_ids(bound.get("submit") or forms.SubmitForm(), "submit"),
         "transition_form": _with_ids(
             bound.get("transition") or forms.TransitionForm(release=release), "transition"
@@ -479,12 +468,7 @@ def _allowlist_page(request, *, bound=None, failed=None, refusal=None, status=20
     else:
         entries = filterset.qs
         selected = filterset.form.cleaned_data.get("release", "") if filterset.is_bound else ""
-    vetting = set(
-        GovernmentRequest.objects.in_force()
-        .binding()
-        .filter(kind=RequestKind.VET_USERS)
-        .values_list("releases", flat=True)
-    )
+    vetting = set(selectors.vetting_requests().values_list("releases", flat=True))
     bound = bound or {}
     rows = []
     documents = documents_by_release({e.release_id for e in entries})
