@@ -86,6 +86,8 @@ bench: venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/transparency.py
+	$(PY) -m benchmarks.gateways
+	$(PY) -m benchmarks.webhooks
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 test-artifacts

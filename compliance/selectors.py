@@ -34,6 +34,7 @@ from compliance.models import (
     SignOff,
     SignOffStatus,
     Stage,
+    WebhookEndpoint,
 )
 from compliance.models.roles import is_admin
 
@@ -186,6 +187,22 @@ def load_many_gate_facts(releases: Iterable[Release]) -> dict[int, GateFacts]:
         r.pk: GateFacts(r, sorted(required[r.pk]), signoffs[r.pk], binding[r.pk], entries[r.pk])
         for r in releases
     }
+
+
+def webhook_alerts() -> list[dict]:
+    """R31: ``webhook_disabled`` for each endpoint disabled after its last failed delivery;
+    it stands until an admin re-enables the endpoint (which clears ``disabled_reason``). An
+    endpoint an admin switched off by hand has no reason and raises no alert. One query."""
+    disabled = WebhookEndpoint.objects.filter(active=False).exclude(disabled_reason="")
+    return [
+        {
+            "kind": "webhook_disabled",
+            "webhook": endpoint.pk,
+            "detail": f"webhook {endpoint.url} was disabled after its last failed delivery "
+            f"({endpoint.disabled_reason}); re-enable it once the receiver is fixed",
+        }
+        for endpoint in disabled.order_by("pk")
+    ]
 
 
 def compliance_alerts(releases: Iterable[Release] | None = None) -> list[dict]:

@@ -230,14 +230,15 @@ def test_dashboard_gate_summary_and_constant_queries(
     assert "GA: 3/4 agencies — ONCD pending" in html
     assert "DOC DOC-1" in html
     assert "due in 1 day" in html or "due in 2 days" in html
-    # 12: the gate facts, the lists, and one for the gateway alerts (R30).
-    with django_assert_max_num_queries(12):
+    # 13: the gate facts, the lists, one for the gateway alerts (R30) and one for the
+    # disabled webhooks (R31).
+    with django_assert_max_num_queries(13):
         client.get(reverse("web:dashboard"))
     for i in range(5):
         services.submit_release(
             make_release(staff, slug=f"more-{i}", agencies=agencies), actor=staff
         )
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         client.get(reverse("web:dashboard"))
 
 

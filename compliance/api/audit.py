@@ -31,8 +31,16 @@ from compliance.filters import AUDIT_FILTERS, OLDEST_FIRST, AuditRecordFilter
 from compliance.models import AuditRecord, Release
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="from a next/previous link"),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1–{paging.MAX_PAGE_SIZE}"),
+    OpenApiParameter(
+        "cursor",
+        {"type": "string", "pattern": paging.CURSOR_PATTERN},
+        description="from a next/previous link",
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": paging.MAX_PAGE_SIZE},
+        description=f"1–{paging.MAX_PAGE_SIZE}",
+    ),
 ]
 
 
@@ -98,7 +106,9 @@ class AuditExportView(AuditFiltered):
     content_negotiation_class = IgnoreFormatParameter
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS))],
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), required=True)
+        ],
         filters=True,
         responses={
             (200, "text/csv"): OpenApiTypes.STR,

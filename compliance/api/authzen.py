@@ -32,6 +32,12 @@ class Malformed(ValueError):
     pass
 
 
+def _object_or_absent(value: dict, key: str, name: str) -> None:
+    """``properties`` and ``context`` are JSON objects when present (AuthZEN 1.0)."""
+    if not isinstance(value.get(key, {}), dict):
+        raise Malformed(f"{name}{key} must be an object.")
+
+
 def _entity(value, name: str, kind: str) -> str | None:
     """The id of a ``{"type", "id"}`` object; None when it is not of ``kind``."""
     if not isinstance(value, dict):
@@ -39,6 +45,7 @@ def _entity(value, name: str, kind: str) -> str | None:
     unknown = set(value) - ENTITY_KEYS
     if unknown:
         raise Malformed(f"{name} has unknown keys: {', '.join(sorted(unknown))}.")
+    _object_or_absent(value, "properties", f"{name}.")
     kind_given, ident = value.get("type"), value.get("id")
     if not isinstance(kind_given, str) or not kind_given:
         raise Malformed(f"{name}.type must be a non-empty string.")
@@ -52,6 +59,7 @@ def _entity(value, name: str, kind: str) -> str | None:
 def _action(value) -> str:
     if not isinstance(value, dict) or set(value) - ACTION_KEYS:
         raise Malformed("action must be an object with a name.")
+    _object_or_absent(value, "properties", "action.")
     name = value.get("name")
     if not isinstance(name, str) or not name:
         raise Malformed("action.name must be a non-empty string.")
@@ -59,6 +67,7 @@ def _action(value) -> str:
 
 
 def _query(item: dict, defaults: dict, where: str = "") -> AccessQuery:
+    _object_or_absent(item, "context", where)
     merged = {**defaults, **{k: v for k, v in item.items() if k != "context"}}
     for key in ("subject", "resource", "action"):
         if key not in merged:
@@ -86,6 +95,7 @@ def parse_evaluation(request) -> AccessQuery:
 
 def parse_evaluations(request) -> tuple[list[AccessQuery], str]:
     body = _body(request, BATCH_KEYS)
+    _object_or_absent(body, "context", "")
     items = body.get("evaluations")
     if not isinstance(items, list) or not items:
         raise Malformed("evaluations must be a non-empty list.")
@@ -149,8 +159,16 @@ class OptionsDoc(StrictSerializer):
     evaluations_semantic = serializers.ChoiceField(choices=SEMANTICS, required=False)
 
 
+def _given_once(key: str) -> dict:
+    """``key`` at the top (the default of every entry) or in every entry."""
+    every_entry = {"properties": {"evaluations": {"items": {"required": [key]}}}}
+    return {"anyOf": [{"required": [key]}, every_entry]}
+
+
 class EvaluationsDoc(BatchItemDoc):
-    evaluations = BatchItemDoc(many=True, max_length=MAX_EVALUATIONS)
+    request_schema_extra = {"allOf": [_given_once(k) for k in ("subject", "resource", "action")]}
+
+    evaluations = BatchItemDoc(many=True, min_length=1, max_length=MAX_EVALUATIONS)
     options = OptionsDoc(required=False)
 
 

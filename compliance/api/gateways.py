@@ -70,9 +70,12 @@ class SinceSerializer(serializers.Serializer):
 
 
 class GatewayAlertSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="An R16 alert kind, gateway_lagging or gateway_silent.")
+    kind = serializers.CharField(
+        help_text="An R16 alert kind, gateway_lagging, gateway_silent or webhook_disabled."
+    )
     release = serializers.CharField(required=False)
     gateway = serializers.CharField(required=False)
+    webhook = serializers.IntegerField(required=False, help_text="Webhook endpoint id (R31).")
     detail = serializers.CharField()
 
 
@@ -144,7 +147,14 @@ class EntitlementChangesView(APIView):
     permission_classes = [IsAuthenticated, AccessReader]
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", int, required=True, description="A revision.")],
+        parameters=[
+            OpenApiParameter(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": entitlements.MAX_ID},
+                required=True,
+                description="A revision.",
+            )
+        ],
         responses={200: FeedSerializer},
     )
     def get(self, request):
@@ -153,7 +163,7 @@ class EntitlementChangesView(APIView):
 
 
 class AlertList(generics.GenericAPIView):
-    """R16 and R30: every current alert (compliance alerts and gateway alerts)."""
+    """R16, R30 and R31: every current alert (compliance, gateway and webhook alerts)."""
 
     permission_classes = [IsAuthenticated, ReadAnyRoleWriteStaff]
     serializer_class = GatewayAlertSerializer
@@ -185,8 +195,8 @@ class StreamUnderAsgi(APIView):
 
 
 def current_alerts() -> list[dict]:
-    """Every current alert: R16's, then R30's."""
-    return selectors.compliance_alerts() + enforcement.gateway_alerts()
+    """Every current alert: R16's, then R30's, then R31's."""
+    return selectors.compliance_alerts() + enforcement.gateway_alerts() + selectors.webhook_alerts()
 
 
 urlpatterns = [

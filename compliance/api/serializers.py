@@ -93,7 +93,35 @@ class StrictInputMixin:
             }
             if blank:
                 data = {**data, **blank}
+            wrong = _wrong_json_types(self.fields, data)
+            if wrong:
+                raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
+
+
+# A JSON value of another type than the schema's is a 400, as the schema says: DRF alone
+# would turn 42 into "42" and "1" into True (a client's mistake accepted silently).
+JSON_TYPES = (
+    (serializers.BooleanField, (bool,), "Must be a boolean."),
+    (serializers.IntegerField, (int,), "Must be an integer."),
+    (serializers.CharField, (str,), "Must be a string."),
+)
+
+
+def _wrong_json_types(fields, data: Mapping) -> dict:
+    wrong = {}
+    for name, value in data.items():
+        field = fields.get(name)
+        if value is None or field is None:
+            continue
+        for kind, types, message in JSON_TYPES:
+            if isinstance(field, kind):
+                if not isinstance(value, types) or (
+                    kind is serializers.IntegerField and isinstance(value, bool)
+                ):
+                    wrong[name] = [message]
+                break
+    return wrong
 
 
 class ModelSerializer(serializers.ModelSerializer):
@@ -132,6 +160,8 @@ class LookupField(serializers.SlugRelatedField):
     """A related object named by its code, slug or username: every writable one in a body
     is one of these. A NUL character is refused before the lookup (PostgreSQL cannot compare
     it), with the same message as the pages' fields (Django's own check)."""
+
+    refuses_nul = True  # the schema's no-NUL pattern (compliance.api.schema)
 
     def to_internal_value(self, data):
         if isinstance(data, str):
@@ -744,6 +774,15 @@ class EvidenceUploadSerializer(StrictInputMixin, EvidenceLinksMixin):
     file = serializers.FileField(allow_empty_file=False, use_url=False)
     title = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+    # A form field cannot be null (a multipart "null" is the text "null"): leave one out
+    # instead. The schema says so; PATCH (JSON) still clears them with null.
+    agency = agency_codes(required=False, help_text="Agency code.")
+    received_at = OffsetDateTimeField(required=False, help_text="The letter's own date.")
+    supersedes = serializers.PrimaryKeyRelatedField(
+        queryset=EvidenceDocument.objects.all(),
+        required=False,
+        help_text="Id of the document this one replaces (a new version).",
+    )
 
 
 class EvidenceUpdateSerializer(StrictInputMixin, EvidenceLinksMixin):

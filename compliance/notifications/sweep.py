@@ -56,7 +56,7 @@ from compliance.notifications.rendering import (
     render_digest,
     site_url,
 )
-from compliance.selectors import compliance_alerts
+from compliance.selectors import compliance_alerts, webhook_alerts
 from compliance.zones import load_time_zones
 
 logger = logging.getLogger(__name__)
@@ -207,28 +207,7 @@ def collect(now: datetime) -> dict[int, tuple[object, list[ReminderItem]]]:
         primary = [req.assignee] if req.assignee and req.assignee.is_active else admin_users
         give_primary_then_escalate(primary, item)
 
-    for alert in compliance_alerts():
-        extra = alert.get("stage") or alert.get("request") or alert.get("partner") or ""
-        item = ReminderItem(
-            key=f"alert:{alert['kind']}:{alert['release']}:{extra}",
-            kind="alert",
-            urgency=ALERT,
-            title=f"{alert['release']}: {alert['kind'].replace('_', ' ')}",
-            detail=alert["detail"],
-            url=site_url(f"/releases/{alert['release']}/"),
-        )
-        for admin in admin_users:
-            give(admin, item)
-
-    for alert in gateway_alerts(now):  # R30: a gateway lagging or silent
-        item = ReminderItem(
-            key=f"alert:{alert['kind']}:{alert['gateway']}",
-            kind="alert",
-            urgency=ALERT,
-            title=f"gateway {alert['gateway']}: {alert['kind'].replace('_', ' ')}",
-            detail=alert["detail"],
-            url=site_url("/gateways/"),
-        )
+    for item in alert_items(now):  # R16, R30, R31: every admin hears of each alert
         for admin in admin_users:
             give(admin, item)
 
@@ -237,6 +216,36 @@ def collect(now: datetime) -> dict[int, tuple[object, list[ReminderItem]]]:
             logger.warning("reminders: %s has no e-mail address; nothing sent", user)
             del by_user[user_id]
     return by_user
+
+
+def alert_items(now) -> list[ReminderItem]:
+    """The digest lines of every current alert: R16's (a release), R30's (a gateway lagging
+    or silent), R31's (a webhook endpoint disabled after its last failed delivery)."""
+
+    def line(alert, key: str, title: str, path: str) -> ReminderItem:
+        return ReminderItem(
+            key=f"alert:{alert['kind']}:{key}",
+            kind="alert",
+            urgency=ALERT,
+            title=title,
+            detail=alert["detail"],
+            url=site_url(path),
+        )
+
+    items = []
+    for alert in compliance_alerts():
+        extra = alert.get("stage") or alert.get("request") or alert.get("partner") or ""
+        title = f"{alert['release']}: {alert['kind'].replace('_', ' ')}"
+        items.append(
+            line(alert, f"{alert['release']}:{extra}", title, f"/releases/{alert['release']}/")
+        )
+    for alert in gateway_alerts(now):
+        title = f"gateway {alert['gateway']}: {alert['kind'].replace('_', ' ')}"
+        items.append(line(alert, alert["gateway"], title, "/gateways/"))
+    for alert in webhook_alerts():
+        title = f"webhook {alert['webhook']}: disabled"
+        items.append(line(alert, alert["webhook"], title, f"/webhooks/{alert['webhook']}/"))
+    return items
 
 
 # --- claims (R19) -----------------------------------------------------------------------

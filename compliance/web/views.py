@@ -47,6 +47,7 @@ from compliance.selectors import (
     request_blockers,
     sent_reminders,
     stage_blockers,
+    webhook_alerts,
 )
 from compliance.services.requests import STATUS_FLOW
 from compliance.web import forms, once
@@ -195,7 +196,9 @@ def dashboard(request):
             "rows": rows,
             "due_signoffs": due,
             "in_force": in_force,
-            "alerts": [alert for f in facts.values() for alert in alerts_for(f)] + gateway_alerts(),
+            "alerts": [alert for f in facts.values() for alert in alerts_for(f)]
+            + gateway_alerts()
+            + webhook_alerts(),
             "nav": "dashboard",
         },
     )
