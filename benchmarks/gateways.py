@@ -271,12 +271,68 @@ def _wait_all(events: queue.Queue, n: int, expected: bool, since: float, timeout
     return first
 
 
+class CommitClock:
+    """The moment each ledger entry commits: the driver LISTENs on the channel the ledger's
+    trigger notifies (migration 0011; PostgreSQL delivers a NOTIFY only at commit), as the
+    server's stream hub does, and notes when each ``seq`` arrives."""
+
+    def __init__(self, db_url: str):
+        import psycopg  # noqa: PLC0415 - only the benchmark driver needs it
+
+        self.db_url = db_url
+        self.conn = psycopg.connect(db_url, autocommit=True)
+        self.conn.execute("LISTEN clearance_revision")
+        self.times: dict[int, float] = {}
+        self.changed = threading.Condition()
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        for note in self.conn.notifies():
+            with self.changed:
+                self.times[int(note.payload)] = time.monotonic()
+                self.changed.notify_all()
+
+    def committed(self, seq: int, timeout: float = 30) -> float:
+        with self.changed:
+            self.changed.wait_for(lambda: seq in self.times, timeout)
+            return self.times[seq]
+
+    def partner_seq(self, partner: int) -> int:
+        """The ledger entry of the partner's newest change (the one just committed)."""
+        with psycopg_cursor(self.db_url) as cur:
+            cur.execute(
+                "SELECT max(seq) FROM compliance_auditrecord WHERE model = 'partner'"
+                " AND object_id = %s",
+                [str(partner)],
+            )
+            return cur.fetchone()[0]
+
+
+@contextlib.contextmanager
+def psycopg_cursor(db_url: str):
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(db_url, autocommit=True) as conn, conn.cursor() as cur:
+        yield cur
+
+
+def _stats(values: list[float], prefix: str = "") -> dict:
+    return {
+        f"{prefix}p50_ms": round(statistics.median(values), 1),
+        f"{prefix}p99_ms": round(percentile(values, 0.99), 1),
+        f"{prefix}max_ms": round(max(values), 1),
+        f"{prefix}min_ms": round(min(values), 1),
+    }
+
+
 def _measure(port, token, partner, release, home, events, args) -> dict:
+    clock = CommitClock(args.db)
     ready = _wait_all(events, args.gateways, True, 0, 120)
     if len(ready) < args.gateways:
         raise RuntimeError(f"only {len(ready)} of {args.gateways} gateways started")
-    time.sleep(1)  # let the start-up receipts settle
-    latencies: list[float] = []
+    time.sleep(2)  # let the start-up receipts settle
+    from_commit: list[float] = []
+    from_answer: list[float] = []
     from_sent: list[float] = []
     missed = 0
     per_change = []
@@ -286,13 +342,21 @@ def _measure(port, token, partner, release, home, events, args) -> dict:
         sent = time.monotonic()
         path = f"/api/v1/partners/{partner}/"
         api(port, token, "PATCH", path, {"country": country, "reason": f"bench change {k}"})
-        committed = time.monotonic()
+        answered = time.monotonic()
+        committed = clock.committed(clock.partner_seq(partner))
         first = _wait_all(events, args.gateways, expected, sent, 30)
         missed += args.gateways - len(first)
         lat = [(t - committed) * 1000 for t in first.values()]
-        latencies += lat
+        from_commit += lat
+        from_answer += [(t - answered) * 1000 for t in first.values()]
         from_sent += [(t - sent) * 1000 for t in first.values()]
-        per_change.append(round(max(lat), 1) if lat else None)
+        per_change.append(
+            {
+                "write_ms": round((answered - sent) * 1000, 1),
+                "commit_to_answer_ms": round((answered - committed) * 1000, 1),
+                "slowest_gateway_ms": round(max(lat), 1) if lat else None,
+            }
+        )
         time.sleep(args.pause)
     return {
         "partner": partner,
@@ -300,18 +364,16 @@ def _measure(port, token, partner, release, home, events, args) -> dict:
         "gateways": args.gateways,
         "processes": -(-args.gateways // args.per_process),
         "changes": args.changes,
-        "decisions": len(latencies),
+        "decisions": len(from_commit),
         "missed": missed,
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p99_ms": round(percentile(latencies, 0.99), 1),
-        "max_ms": round(max(latencies), 1),
-        "min_ms": round(min(latencies), 1),
-        "slowest_per_change_ms": per_change,
-        # From the moment the PATCH was sent: an upper bound (the commit is in between,
-        # and the API's answer can reach the driver after the gateways had the change).
-        "from_sent_p50_ms": round(statistics.median(from_sent), 1),
-        "from_sent_p99_ms": round(percentile(from_sent, 0.99), 1),
-        "from_sent_max_ms": round(max(from_sent), 1),
+        # commit (the NOTIFY at commit) → each gateway's allowed() gives the new answer:
+        **_stats(from_commit),
+        # the API's answer → the same: the API answers after the commit, sometimes after
+        # the gateways already have it (negative), when the server is busy with receipts.
+        **_stats(from_answer, "from_answer_"),
+        # the PATCH sent → the same: an upper bound, the write's own queueing included.
+        **_stats(from_sent, "from_sent_"),
+        "per_change": per_change,
     }
 
 
@@ -388,8 +450,8 @@ def goals(out: dict, args) -> dict:
     if "propagation" in out:
         prop = out["propagation"]
         verdicts["propagation p99 ≤ 1 s"] = prop["missed"] == 0 and prop["p99_ms"] <= 1000
-        verdicts["propagation p99 ≤ 1 s, from the request sent"] = (
-            prop["missed"] == 0 and prop["from_sent_p99_ms"] <= 1000
+        verdicts["propagation p99 ≤ 1 s, from the API's answer"] = (
+            prop["missed"] == 0 and prop["from_answer_p99_ms"] <= 1000
         )
     return verdicts
 
