@@ -318,21 +318,26 @@ def _one_statement_sql(arg=lambda n: "%s") -> str:
     )
 
 
-# PostgreSQL spends more planning that statement (~1 ms) than running it (~0.2 ms): each
-# connection prepares it once (a session-level PREPARE, which a rollback does not undo) and
-# then only EXECUTEs it. The set holds the driver connections that have it (weakly: a
-# closed connection leaves it). Not for a transaction-pooling proxy between Django and
-# PostgreSQL (none is used: CONN_MAX_AGE keeps each connection to its thread).
+# PostgreSQL spends more planning that statement (~1 ms) than running it (~0.2 ms): a
+# connection that reads it a second time prepares it (a session-level PREPARE, which a
+# rollback does not undo) and from then on only EXECUTEs it. Not on the first read: under
+# the ASGI server a request often runs on a connection of its own (docs/benchmarks.md),
+# where a PREPARE would only add a round trip. The sets hold driver connections weakly (a
+# closed one leaves them). Not for a transaction-pooling proxy between Django and
+# PostgreSQL (none is used).
 _STATEMENT = "clearance_evaluate_one"
+_SEEN: weakref.WeakSet = weakref.WeakSet()
 _PREPARED: weakref.WeakSet = weakref.WeakSet()
 
 
 def _read_one(params: list) -> tuple:
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(_one_statement_sql(), params)
-            return cursor.fetchone()
         raw = connection.connection
+        if connection.vendor != "postgresql" or raw not in _SEEN:
+            cursor.execute(_one_statement_sql(), params)
+            if connection.vendor == "postgresql":
+                _SEEN.add(raw)
+            return cursor.fetchone()
         if raw not in _PREPARED:
             cursor.execute(
                 f"PREPARE {_STATEMENT}(bigint, bigint, text, text) AS "
@@ -346,7 +351,7 @@ def _read_one(params: list) -> tuple:
 def evaluate_one(query: AccessQuery) -> dict:
     """R26 for a single evaluation (``POST /access/v1/evaluation``): the same answer as
     ``evaluate_access([query])`` in one read instead of a snapshot transaction of four
-    (once per connection, the PREPARE of that read before it)."""
+    (on a connection's second one, the PREPARE of that read before it)."""
     slug = query.release if query.release and "\x00" not in query.release else None
     pk = _partner_pk(query.partner)
     row = _read_one([pk, pk, str(AllowlistStatus.APPROVED), slug])

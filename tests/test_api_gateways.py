@@ -139,9 +139,10 @@ def test_evaluation_and_batch_agree_with_r15(db, world):
 def test_single_evaluation_costs_the_token_check_and_one_read(db, world, django_assert_num_queries):
     """POST /access/v1/evaluation: the token check (one statement, as on every API call)
     and one read of the revision and the facts; no snapshot transaction, no more (once the
-    connection has prepared that read: the first evaluation on it PREPAREs it)."""
+    connection has prepared that read: its second evaluation PREPAREs it)."""
     gw = gateway_client(world.token)
-    assert gw.post("/access/v1/evaluation", ev(world.us[0].pk, "r-general")).status_code == 200
+    for _ in range(2):
+        assert gw.post("/access/v1/evaluation", ev(world.us[0].pk, "r-general")).status_code == 200
     token_check = 1 if connection.vendor == "postgresql" else 2  # SQLite: token, then groups
     for partner, release in ((world.us[0].pk, "r-limited"), (world.gb[0].pk, "r-general-us")):
         with django_assert_num_queries(token_check + 1):
