@@ -76,6 +76,7 @@ KINDS = [
     ("transition", 10),
 ]
 
+HEADING = "## Mixed load: reads and writes from 30+ clients (issue 13)"
 # what a staff client does instead of the kinds only admins (and auditors) may do
 STAFF_INSTEAD = {"allowlist_decide": "allowlist_propose", "read_audit": "read_gate"}
 
@@ -445,7 +446,6 @@ def rule_violations(world: dict) -> list[str]:
 
 # --- make bench ---------------------------------------------------------------------------
 def write_section(result: dict, command: str) -> None:
-    begin, end = "<!-- mixed-load:begin -->", "<!-- mixed-load:end -->"
     c = result["counts"]
     goals = [
         ("0 responses ≥ 500", c["5xx"] == 0 and not result["crashes"]),
@@ -455,8 +455,7 @@ def write_section(result: dict, command: str) -> None:
         ("30+ concurrent clients", result["clients"] >= 30),
     ]
     lines = [
-        begin,
-        "## Mixed load: reads and writes from 30+ clients (issue 13)",
+        HEADING,
         "",
         f"Command: `{command}` (part of `make bench`; the CI version is "
         "`tests/test_load_mixed.py`, same driver, ~15 s). gunicorn, 2 sync workers, on "
@@ -486,14 +485,25 @@ def write_section(result: dict, command: str) -> None:
         "| goal | met |",
         "|---|---|",
         *[f"| {name} | {'yes' if ok else 'NO'} |" for name, ok in goals],
-        end,
     ]
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if begin in text:
-        text = text[: text.index(begin)] + "\n".join(lines) + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    DOC.write_text(replace_section(DOC.read_text(encoding="utf-8"), lines), encoding="utf-8")
+
+
+def replace_section(text: str, lines: list[str]) -> str:
+    """This benchmark's ``## `` section (by its heading, up to the next one) replaced, or
+    appended; every other section as it was (benchmarks/run.py keeps ``## `` sections too)."""
+    out, skipping, done = [], False, False
+    for line in text.rstrip("\n").splitlines():
+        if line.startswith("## "):
+            skipping = line == HEADING
+            if skipping and not done:
+                out += [*lines, ""]
+                done = True
+        if not skipping:
+            out.append(line)
+    if not done:
+        out += ["", *lines]
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def main() -> None:
