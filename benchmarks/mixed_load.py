@@ -479,8 +479,10 @@ def write_section(result: dict, command: str) -> None:
         "Shares of the run's own total throughput, side by side: reads "
         f"{result['read_share']:.0%}, writes {1 - result['read_share']:.0%}. "
         "409s are the rules refusing (cap full, sign-offs missing, already decided, "
-        "the directive in force…), as intended; 4xx other than 409 are mostly lookups of "
-        "an entry another client already moved.",
+        "the directive in force…), as intended; the other 4xx are 400s of allowlist proposals "
+        "of a partner already on that release (unique per release and partner). Latency is "
+        "mostly queueing: 32 clients share 2 sync workers on a 2-core machine that other "
+        "work shares too, so compare figures only within one run.",
         "",
         "| goal | met |",
         "|---|---|",
