@@ -170,6 +170,13 @@ def _request(code: str, reference: str) -> GovernmentRequest:
     return GovernmentRequest.objects.get(agency__code=code, reference=reference)
 
 
+def _set_status(code: str, reference: str, status: str, note: str) -> Callable[[], object]:
+    """A timeline step: staff move the request ``reference`` of agency ``code`` to ``status``."""
+    return lambda: services.set_request_status(
+        _request(code, reference), actor=_user("staff"), status=status, note=note
+    )
+
+
 def _signoff(slug: str, code: str, stage: str) -> SignOff:
     release = _release(slug)
     return SignOff.objects.get(
@@ -377,16 +384,14 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
 
     t.at(eastern(friday, 17, 34), f"DOC directive {directive_ref} recorded", record_directive)
 
-    def directive_status(status, note):
-        return lambda: services.set_request_status(
-            _request("DOC", directive_ref), actor=_user("staff"), status=status, note=note
-        )
-
     t.at(
         eastern(friday, 17, 52),
         "directive acknowledged",
-        directive_status(
-            RequestStatus.ACKNOWLEDGED, "Acknowledged to DOC; counsel and on-call paged"
+        _set_status(
+            "DOC",
+            directive_ref,
+            RequestStatus.ACKNOWLEDGED,
+            "Acknowledged to DOC; counsel and on-call paged",
         ),
     )
     for minute, slug in ((40, ATLAS), (42, ATLAS_MINI)):
@@ -437,7 +442,9 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
     t.at(
         eastern(friday, 21, 45),
         "directive complied",
-        directive_status(
+        _set_status(
+            "DOC",
+            directive_ref,
             RequestStatus.COMPLIED,
             "Complied: both models pulled, foreign partners revoked, confirmation sent to DOC",
         ),
@@ -461,15 +468,10 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
 
     t.at(eastern(letter_day, 11, 20), f"DOC letter {letter_ref} recorded", record_letter)
 
-    def letter_status(status, note):
-        return lambda: services.set_request_status(
-            _request("DOC", letter_ref), actor=_user("staff"), status=status, note=note
-        )
-
     t.at(
         eastern(letter_day, 11, 45),
         "letter acknowledged",
-        letter_status(RequestStatus.ACKNOWLEDGED, "Acknowledged to DOC"),
+        _set_status("DOC", letter_ref, RequestStatus.ACKNOWLEDGED, "Acknowledged to DOC"),
     )
     resubmit_day = letter_day + timedelta(days=1)
     t.at(
@@ -501,7 +503,12 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
     t.at(
         eastern(release_day, 14, 30),
         "letter complied",
-        letter_status(RequestStatus.COMPLIED, "Released to vetted US partners only; GA withheld"),
+        _set_status(
+            "DOC",
+            letter_ref,
+            RequestStatus.COMPLIED,
+            "Released to vetted US partners only; GA withheld",
+        ),
     )
 
 
@@ -540,11 +547,8 @@ def _frontier_story(t: _Timeline, today: date, now: datetime) -> None:
     t.at(
         eastern(today - timedelta(days=16), 10),
         "CAISI review request acknowledged",
-        lambda: services.set_request_status(
-            _request("CAISI", review_ref),
-            actor=_user("staff"),
-            status=RequestStatus.ACKNOWLEDGED,
-            note="Review scheduled with the submission",
+        _set_status(
+            "CAISI", review_ref, RequestStatus.ACKNOWLEDGED, "Review scheduled with the submission"
         ),
     )
     # Submitted 15 days ago with 14 review days: ONCD's pending general sign-off is overdue.
@@ -599,11 +603,11 @@ def _frontier_story(t: _Timeline, today: date, now: datetime) -> None:
     t.at(
         eastern(today - timedelta(days=7), 16, 30),
         "CAISI review request closed",
-        lambda: services.set_request_status(
-            _request("CAISI", review_ref),
-            actor=_user("staff"),
-            status=RequestStatus.CLOSED,
-            note="CAISI approved both stages; request answered",
+        _set_status(
+            "CAISI",
+            review_ref,
+            RequestStatus.CLOSED,
+            "CAISI approved both stages; request answered",
         ),
     )
 
