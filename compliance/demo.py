@@ -170,6 +170,19 @@ def _request(code: str, reference: str) -> GovernmentRequest:
     return GovernmentRequest.objects.get(agency__code=code, reference=reference)
 
 
+def _record(code: str, reference: str, slugs, **fields) -> Callable[[], object]:
+    """A timeline step: staff record agency ``code``'s request ``reference`` on the releases
+    ``slugs``, assigned to staff."""
+    return lambda: services.record_request(
+        actor=_user("staff"),
+        agency=_agency(code),
+        reference=reference,
+        releases=[_release(slug) for slug in slugs],
+        assignee=_user("staff"),
+        **fields,
+    )
+
+
 def _set_status(code: str, reference: str, status: str, note: str) -> Callable[[], object]:
     """A timeline step: staff move the request ``reference`` of agency ``code`` to ``status``."""
     return lambda: services.set_request_status(
@@ -366,21 +379,18 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
         )
 
     # --- Friday 17:21 Eastern: the binding Commerce directive ----------------------------
-    def record_directive():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("DOC"),
-            reference=directive_ref,
-            kind=RequestKind.RESTRICT_FOREIGN_ACCESS,
-            binding=True,
-            received_at=eastern(friday, 17, 21),
-            due_at=eastern(friday, 23, 59),
-            releases=[_release(s) for s in slugs],
-            summary="Binding directive: block all access to Atlas 1 and Atlas 1 Mini from "
-            "outside the United States, effective immediately; confirm compliance tonight.",
-            assignee=_user("staff"),
-            reason="Directive received by e-mail at 17:21 ET",
-        )
+    record_directive = _record(
+        "DOC",
+        directive_ref,
+        slugs,
+        kind=RequestKind.RESTRICT_FOREIGN_ACCESS,
+        binding=True,
+        received_at=eastern(friday, 17, 21),
+        due_at=eastern(friday, 23, 59),
+        summary="Binding directive: block all access to Atlas 1 and Atlas 1 Mini from "
+        "outside the United States, effective immediately; confirm compliance tonight.",
+        reason="Directive received by e-mail at 17:21 ET",
+    )
 
     t.at(eastern(friday, 17, 34), f"DOC directive {directive_ref} recorded", record_directive)
 
@@ -451,20 +461,17 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
     )
 
     # --- The following Wednesday: a letter allows a limited release of one model ---------
-    def record_letter():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("DOC"),
-            reference=letter_ref,
-            kind=RequestKind.LIMIT_RELEASE,
-            binding=True,
-            received_at=eastern(letter_day, 11),
-            releases=[_release(ATLAS_MINI)],
-            summary="Commerce permits a limited release of Atlas 1 Mini to vetted US partners "
-            "only. General availability stays withheld; Atlas 1 remains suspended.",
-            assignee=_user("staff"),
-            reason="Letter received from DOC",
-        )
+    record_letter = _record(
+        "DOC",
+        letter_ref,
+        [ATLAS_MINI],
+        kind=RequestKind.LIMIT_RELEASE,
+        binding=True,
+        received_at=eastern(letter_day, 11),
+        summary="Commerce permits a limited release of Atlas 1 Mini to vetted US partners "
+        "only. General availability stays withheld; Atlas 1 remains suspended.",
+        reason="Letter received from DOC",
+    )
 
     t.at(eastern(letter_day, 11, 20), f"DOC letter {letter_ref} recorded", record_letter)
 
@@ -531,17 +538,14 @@ def _frontier_story(t: _Timeline, today: date, now: datetime) -> None:
 
     t.at(eastern(today - timedelta(days=30), 9, 30), f"{FRONTIER} created", create)
 
-    def record_review_request():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("CAISI"),
-            reference=review_ref,
-            kind=RequestKind.REVIEW_REQUEST,
-            received_at=eastern(today - timedelta(days=17), 9, 10),
-            releases=[_release(FRONTIER)],
-            summary="CAISI asks to review Frontier 2 before any release.",
-            assignee=_user("staff"),
-        )
+    record_review_request = _record(
+        "CAISI",
+        review_ref,
+        [FRONTIER],
+        kind=RequestKind.REVIEW_REQUEST,
+        received_at=eastern(today - timedelta(days=17), 9, 10),
+        summary="CAISI asks to review Frontier 2 before any release.",
+    )
 
     t.at(eastern(today - timedelta(days=17), 9, 40), "CAISI review request", record_review_request)
     t.at(
@@ -611,19 +615,16 @@ def _frontier_story(t: _Timeline, today: date, now: datetime) -> None:
         ),
     )
 
-    def record_info_request():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("OSTP"),
-            reference=info_ref,
-            kind=RequestKind.INFORMATION_REQUEST,
-            received_at=eastern(today - timedelta(days=5), 15, 10),
-            due_at=eastern(today + timedelta(days=2), 17),
-            releases=[_release(FRONTIER)],
-            summary="OSTP asks for the Frontier 2 evaluation summary and the list of "
-            "limited-preview partners.",
-            assignee=_user("staff"),
-        )
+    record_info_request = _record(
+        "OSTP",
+        info_ref,
+        [FRONTIER],
+        kind=RequestKind.INFORMATION_REQUEST,
+        received_at=eastern(today - timedelta(days=5), 15, 10),
+        due_at=eastern(today + timedelta(days=2), 17),
+        summary="OSTP asks for the Frontier 2 evaluation summary and the list of "
+        "limited-preview partners.",
+    )
 
     t.at(
         eastern(today - timedelta(days=5), 15, 30), "OSTP information request", record_info_request
