@@ -23,6 +23,7 @@ from compliance.services.common import (
     lock,
     lock_all,
     lock_with_release,
+    move_blockers,
     reason_blockers,
     refuse_if,
     require_admin,
@@ -128,11 +129,9 @@ def revoke_allowlist_entry(entry: AllowlistEntry, *, actor: User, reason: str) -
     """R14: an admin revokes an approved entry, with a reason."""
     require_admin(actor)
     _release, entry = lock_with_release(entry, read="partner")
-    blockers: list[Blocker] = []
-    if entry.status != AllowlistStatus.APPROVED:
-        blockers.append(
-            blocker(errors.INVALID_TRANSITION, **{"from": entry.status, "to": "revoked"})
-        )
+    blockers = move_blockers(
+        entry.status, "revoked", allowed=entry.status == AllowlistStatus.APPROVED
+    )
     blockers += reason_blockers(reason)
     refuse_if(blockers)
     entry.status = AllowlistStatus.REVOKED

@@ -211,5 +211,12 @@ def refuse_if(blockers: list[Blocker]) -> None:
         raise RuleViolation(blockers)
 
 
+def move_blockers(current: str, to: str, *, allowed: bool) -> list[Blocker]:
+    """R8's ``invalid_transition`` (naming ``from`` and ``to``) unless the move is allowed."""
+    if allowed:
+        return []
+    return [blocker(errors.INVALID_TRANSITION, **{"from": current, "to": to})]
+
+
 def reason_blockers(reason: str | None) -> list[Blocker]:
     return [] if (reason or "").strip() else [blocker(errors.REASON_REQUIRED)]

@@ -14,6 +14,7 @@ from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
 from compliance.services.common import (
     lock_with_release,
+    move_blockers,
     reason_blockers,
     refuse_if,
     require_choice,
@@ -85,10 +86,9 @@ def withdraw_signoff(signoff: SignOff, *, actor: User, reason: str) -> SignOff:
     require_writer(actor)
     release, signoff = lock_with_release(signoff, read="agency")
     blockers = _round_blockers(release, signoff)
-    if signoff.status != SignOffStatus.APPROVED:
-        blockers.append(
-            blocker(errors.INVALID_TRANSITION, **{"from": signoff.status, "to": "withdrawn"})
-        )
+    blockers += move_blockers(
+        signoff.status, "withdrawn", allowed=signoff.status == SignOffStatus.APPROVED
+    )
     blockers += reason_blockers(reason)
     refuse_if(blockers)
 
