@@ -44,6 +44,7 @@ class Gateway:
         self.reported = -1
         self.last_word = float("-inf")  # monotonic time of the last word from Clearance
         self.ready = False
+        self.wake = threading.Event()  # a change was applied: the reporter sends its receipt
 
     # --- decisions ---------------------------------------------------------------------
 
@@ -162,7 +163,8 @@ class Gateway:
             self.last_word = time.monotonic()
 
     def _apply(self, entries: list[dict], revision: int) -> None:
-        """A whole batch, then the receipt: only what is applied is reported. A revision
+        """A whole batch, then (from the reporter thread) the receipt: only what is
+        applied is reported. A revision
         that brought no change (e.g. our own receipt, which is a write too) is not reported
         on its own: that would write a receipt per receipt."""
         with self.lock:
@@ -172,7 +174,9 @@ class Gateway:
         if entries:
             log(f"applied {len(entries)} change(s) at revision {revision}")
         if entries or self.reported < 0:
-            self.report()
+            # The receipt goes from the reporter thread: while Clearance is busy answering
+            # it, the stream thread goes on reading and applying the next changes.
+            self.wake.set()
 
     # --- loops ---------------------------------------------------------------------------
 
@@ -187,9 +191,16 @@ class Gateway:
             time.sleep(1)
 
     def run_reporter(self) -> None:
+        """The receipt of each applied change as soon as it is applied (several applied
+        meanwhile: one receipt for the newest), and every ``--report-every`` seconds the
+        last one again. ``report`` reads the revision after the wake-up is cleared, so a
+        change applied in between is in this receipt or wakes the next."""
         while True:
-            time.sleep(self.report_every)
-            if self.ready:
+            woken = self.wake.wait(self.report_every)
+            self.wake.clear()
+            if woken:
+                self.report()
+            elif self.ready:
                 self.report(force=True)
 
 
