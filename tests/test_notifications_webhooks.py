@@ -337,3 +337,25 @@ def test_one_hand_off_per_event_and_the_worker_fans_out_to_every_endpoint(
         body = verified(secret, by_id[delivery.message_id])
         assert (body["type"], body["data"]["reference"]) == ("request.recorded", "BIS-7")
     assert webhooks.deliver_due() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fan_out_the_broker_refuses_is_left_to_the_sweep(receiver, admin_user):
+    """On the worker, the event's task delivers its first delivery itself and hands the
+    others to the broker; with the broker down those stay due and the sweep sends them."""
+    from compliance.notifications import outbox
+    from tests.test_notifications_worker import CLOSED_PORT_BROKER, broker
+
+    for _ in range(3):
+        register(admin_user, receiver.url)
+    with broker(CLOSED_PORT_BROKER):
+        ids = webhooks.emit("signoff.decided", {"signoff": 1})  # its hand-off fails too
+        assert outbox.wait_for_handoffs(10) and receiver.received == []
+        assert webhooks.deliver_event(ids) == 1
+    assert len(receiver.received) == 1
+    pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+    assert sorted(pending.values_list("pk", flat=True)) == ids[1:]
+    assert webhooks.deliver_due() == 2 and webhooks.deliver_due() == 0
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
+        WebhookDelivery.objects.values_list("message_id", flat=True)
+    )
