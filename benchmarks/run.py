@@ -868,13 +868,18 @@ def command_line() -> str:
     return env + ".venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:])
 
 
-def kept_sections() -> str:
-    """Sections other benchmark scripts own (between their markers), kept on a re-render."""
+def kept_sections(rendered: str) -> str:
+    """The sections of docs/benchmarks.md that other benchmark scripts or their authors own
+    (every ``## `` section whose heading this script does not render), kept on a re-render."""
     old = DOC.read_text() if DOC.exists() else ""
-    begin, end = "<!-- evidence-bench:begin -->", "<!-- evidence-bench:end -->"
-    if begin in old and end in old:
-        return "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
-    return ""
+    ours = {line for line in rendered.splitlines() if line.startswith("## ")}
+    kept, keep = [], False
+    for line in old.splitlines():
+        if line.startswith("## "):
+            keep = line not in ours
+        if keep:
+            kept.append(line)
+    return ("\n\n" + "\n".join(kept) + "\n") if kept else ""
 
 
 def main() -> None:
@@ -952,7 +957,8 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(text)
     if not args.no_doc:
         DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(render(results) + kept_sections())
+        rendered = render(results)
+        DOC.write_text(rendered.rstrip("\n") + kept_sections(rendered))
         log(f"wrote {DOC.relative_to(ROOT)}")
     log(f"wrote benchmarks/results/{results['file']} ({results['total_seconds']} s in all)")
     if not args.only:  # the evidence benchmarks (R37–R39) write their own section

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The signed-in user's display time zone for pages (compliance.web.timezones).
+    "compliance.web.timezones.TimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -232,6 +234,9 @@ CACHES = {
         }
     )
 }
+
+# A duplicate submit may queue the same message as the first: show each once (web/once.py).
+MESSAGE_STORAGE = "compliance.web.once.DistinctMessages"
 
 # --- Client address (throttles, sign-in lock-out) --------------------------------------
 # How many reverse proxies in front of the app append to X-Forwarded-For. 0 (the default):

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash
+from compliance.audit.csvcells import neutralise_cell
 from compliance.audit.export import (
     CSV_COLUMNS,
     _csv_row,
@@ -61,11 +62,12 @@ def _reference_jsonl(row: tuple) -> str:
 
 def _reference_csv(row: tuple) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    # As iter_export_reference writes CSV: RFC 4180 line ends, formula cells neutralised.
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     line = export_row(dict(zip(EXPORT_FIELDS, row, strict=True)))
     line["changes"] = json.dumps(line["changes"], ensure_ascii=False, sort_keys=True)
     line["user_id"] = "" if line["user_id"] is None else line["user_id"]
-    writer.writerow(line)
+    writer.writerow({k: neutralise_cell(v) for k, v in line.items()})
     return buffer.getvalue()
 
 

@@ -21,13 +21,15 @@ from django.test import override_settings
 from django.test.testcases import LiveServerThread
 
 from compliance import services
-from compliance.models import EvidenceDocument, GovernmentRequest
+from compliance.models import EvidenceDocument, GovernmentRequest, Partner
 from compliance.models.roles import Role
 from tests.conftest import AXE, CHROMIUM
 
 User = get_user_model()
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.axe]
+# django_db: pytest-django creates the test database only for a run that holds a test with
+# this mark (run alone, the module would otherwise seed, and flush, DATABASE_URL itself).
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.axe, pytest.mark.django_db]
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 PASSWORDS = {
@@ -66,6 +68,18 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/evidence/?q=directive&o=-uploaded_at", PERSONS),
     ("/evidence/{doc}/", PERSONS),
     ("/requests/new/", ("auditor",)),  # the 403 page
+    # The write pages (create and edit), the admin screens and the profile.
+    ("/releases/new/", WRITERS),
+    ("/releases/frontier-2/edit/", WRITERS),
+    ("/requests/{BIS-LR}/edit/", WRITERS),
+    ("/agencies/", ("admin",)),
+    ("/agencies/DOC/", ("admin",)),
+    ("/partners/", ("admin",)),
+    ("/partners/?o=-country&q=bio", ("admin",)),
+    ("/partners/{partner}/", ("admin",)),
+    ("/users/", ("admin",)),
+    ("/users/staff/", ("admin",)),
+    ("/profile/", PERSONS),
 ]
 # The elements that stick out of a narrow page (outside boxes that scroll on their own), to
 # name the culprit when the 390 px check fails.
@@ -92,6 +106,14 @@ NOT_PAGES = {
     "webhook_rotate",
     "webhook_ping",
     "gateway_register",
+    "gateway_active",
+    "user_deactivate",
+    "profile_time_zone",
+    "token_create",
+    "token_revoke",
+    "calendar_regenerate",
+    "calendar_revoke",
+    "calendar",  # an iCalendar feed, not a page (tests/test_ui_pages_write.py)
     "evidence_upload",
     "evidence_file",  # a download (an attachment), not a page
 }
@@ -139,6 +161,7 @@ def demo_site(django_db_setup, django_db_blocker):
             "BIS-LR": next(pk for ref, pk in ids.items() if ref.endswith("-LR")),
             "BIS-FA": next(pk for ref, pk in ids.items() if ref.endswith("-FA")),
             "hook": hook.pk,
+            "partner": Partner.objects.get(name="Pennine Bio").pk,
             "doc": EvidenceDocument.objects.order_by("pk").values_list("pk", flat=True)[0],
         }
         # Plain http: the browser keeps its session and CSRF cookies.
@@ -156,6 +179,9 @@ def demo_site(django_db_setup, django_db_blocker):
             server.terminate()
             insecure.disable()
             call_command("flush", interactive=False, verbosity=0)
+            # The roles' groups (a data migration's rows) again, for the modules after this.
+            for role in (*PERSONS, Role.GATEWAY):
+                Group.objects.get_or_create(name=role)
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from compliance.audit.chain import jsonable
+from compliance.audit.csvcells import neutralise_cell
 from compliance.audit.log import EXPORT_FIELDS, export_row
 from compliance.audit.paging import keyset_chunks, plain_rows
 from compliance.models.audit import AuditRecord
@@ -151,16 +152,19 @@ def _csv_row(row: tuple) -> list:
     """The CSV_COLUMNS cells of one row, as the DictWriter of ``export_row`` wrote them."""
     (seq, model, object_id, object_repr, action, actor, at, reason, changes, table, hid,
      user_id, digest, prev_hash, hash_) = row  # fmt: skip
-    return [
+    cells = [
         seq, seq, model, object_id, object_repr, action, actor, jsonable(at), reason,
         _changes(changes), table, hid, "" if user_id is None else user_id, digest,
         prev_hash, hash_,
     ]  # fmt: skip
+    # Text a spreadsheet would run as a formula is neutralised (OWASP; csvcells.py).
+    return [neutralise_cell(cell) for cell in cells]
 
 
 def _csv_text(rows: list[list]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    # RFC 4180 line ends, as the reference: a field holding a bare CR is quoted too.
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
 
 
@@ -212,7 +216,9 @@ def iter_export_reference(
             yield json.dumps(export_row(row), ensure_ascii=False, sort_keys=True) + "\n"
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: a field holding a bare CR is quoted too (with "\n" it was not, and
+    # a reader split the row there).
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
 
     def flush() -> str:
         text = buffer.getvalue()
@@ -226,5 +232,5 @@ def iter_export_reference(
         line = export_row(row)
         line["changes"] = json.dumps(line["changes"], ensure_ascii=False, sort_keys=True)
         line["user_id"] = "" if line["user_id"] is None else line["user_id"]
-        writer.writerow(line)
+        writer.writerow({k: neutralise_cell(v) for k, v in line.items()})
         yield flush()

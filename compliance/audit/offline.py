@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash
+from compliance.audit.csvcells import restore_cell
 
 
 def _entry(line: dict) -> dict:
@@ -26,7 +27,9 @@ def _entry(line: dict) -> dict:
 
 
 def parse_csv_row(row: dict) -> dict:
-    """A CSV row (all text) → the same dict a JSONL line holds."""
+    """A CSV row (all text, cells neutralised against formulas) → the same dict a JSONL
+    line holds."""
+    row = {key: restore_cell(value) for key, value in row.items()}
     return {
         **row,
         "seq": int(row["seq"]),

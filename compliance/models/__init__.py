@@ -5,6 +5,7 @@ from compliance.models.audit import GENESIS_HASH, AuditAction, AuditRecord
 from compliance.models.evidence import EvidenceDocument, EvidenceKind
 from compliance.models.gateways import Gateway
 from compliance.models.partners import Partner
+from compliance.models.preferences import UserPreference
 from compliance.models.releases import LIVE_STATUSES, Release, ReleaseStatus
 from compliance.models.reminders import (
     ClaimState,
@@ -72,5 +73,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "UserPreference",
     "WebhookEvent",
 ]

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from compliance.timefmt import show_time
+from compliance.zones import user_time_zone
 
 SUBJECT_PREFIX = "[Clearance]"
 
@@ -127,7 +129,13 @@ def _from_email() -> str:
 
 
 def render_digest(recipient, items: list[ReminderItem], *, now: datetime) -> EmailMultiAlternatives:
-    """One digest for one recipient: alerts first, then overdue, then due soon."""
+    """One digest for one recipient, its times in the recipient's zone."""
+    with timezone.override(user_time_zone(recipient)):
+        return _render_digest(recipient, items, now=now)
+
+
+def _render_digest(recipient, items: list[ReminderItem], *, now: datetime):
+    """Alerts first, then overdue, then due soon."""
     sections = []
     for urgency, title in (
         (ALERT, "Compliance alerts"),
@@ -155,7 +163,12 @@ def render_digest(recipient, items: list[ReminderItem], *, now: datetime) -> Ema
 
 
 def render_notification(notification) -> EmailMultiAlternatives:
-    """An immediate notification to a release owner (R20)."""
+    """An immediate notification to a release owner (R20), its times in the owner's zone."""
+    with timezone.override(user_time_zone(notification.recipient)):
+        return _render_notification(notification)
+
+
+def _render_notification(notification) -> EmailMultiAlternatives:
     release = notification.release
     p = notification.payload
     event = notification.event

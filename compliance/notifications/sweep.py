@@ -57,6 +57,7 @@ from compliance.notifications.rendering import (
     site_url,
 )
 from compliance.selectors import compliance_alerts, webhook_alerts
+from compliance.zones import load_time_zones
 
 logger = logging.getLogger(__name__)
 
@@ -407,6 +408,7 @@ def run_sweep(*, now: datetime | None = None) -> SweepResult:
     if not wanted and not pending:
         return result
 
+    load_time_zones(user for user, _items in wanted.values())  # each digest in its zone
     mail = get_connection()  # one SMTP connection for the whole sweep, opened when needed
     opened = False
     try:

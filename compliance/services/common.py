@@ -49,6 +49,7 @@ LOCK_ORDER = (
     "compliance.EvidenceDocument",  # after what cites it: a decision locks its documents last
     "compliance.WebhookEndpoint",
     "compliance.Gateway",  # receipts lock only their gateway
+    "compliance.UserPreference",  # a user's own settings, locked alone
 )
 
 

@@ -9,4 +9,6 @@ def clearance(request):
         "can_write": can_write(user),
         "is_admin": is_admin(user),
         "can_audit": can_read_audit(user),
+        # After a refused POST: the page's own address, for the address bar (web/once.py).
+        "page_url": getattr(request, "clearance_page_url", None),
     }

@@ -24,6 +24,7 @@ from compliance.models import (
     SignOff,
 )
 from compliance.services.evidence import upload_evidence
+from compliance.web import once
 from compliance.web.views import _add_errors, reader_required, writer_required
 
 DOCUMENTS = EvidenceDocument.objects.select_related("agency", "uploaded_by", "supersedes")
@@ -96,6 +97,7 @@ def evidence_list(request):
 
 @writer_required
 @require_POST
+@once.submit_once
 def evidence_upload(request):
     form = UploadForm(request.POST, request.FILES, prefix="ev")
     if form.is_valid():
@@ -118,9 +120,7 @@ def evidence_upload(request):
             _add_errors(form, exc)
         else:
             if created:
-                messages.success(
-                    request, f"Uploaded “{document.title}” (sha256 {document.sha256})."
-                )
+                once.succeeded(request, f"Uploaded “{document.title}” (sha256 {document.sha256}).")
             else:
                 messages.info(
                     request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from compliance import validators
 from compliance.models import (
@@ -32,6 +33,31 @@ class OffsetDateTimeField(forms.DateTimeField):
     default_validators = [validators.validate_utc_offset]
 
 
+class LocalDateTimeField(OffsetDateTimeField):
+    """A ``datetime-local`` input read in the user's display zone (activated per request by
+    compliance.web.timezones), its zone named next to it."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, *, note: str = "", **kwargs):
+        self.note = note
+        super().__init__(**kwargs)
+
+    def zone_help(self) -> str:
+        zone = timezone.get_current_timezone_name()
+        return f"In your time zone, {zone}." + (f" {self.note}" if self.note else "")
+
+
+class ZonedForm(forms.Form):
+    """A form whose ``LocalDateTimeField`` help texts name the zone of this request."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, LocalDateTimeField):
+                field.help_text = field.zone_help()
+
+
 def _signoff_label(signoff: SignOff) -> str:
     return f"{signoff.agency.code} · {signoff.stage}"
 
@@ -47,25 +73,40 @@ class SubmitForm(forms.Form):
     )
 
 
+TRANSITION_TARGETS = (
+    ReleaseStatus.LIMITED,
+    ReleaseStatus.GENERAL,
+    ReleaseStatus.SUSPENDED,
+    ReleaseStatus.RETIRED,
+)
+
+
+def transition_choices(release: Release | None) -> list[tuple[str, str]]:
+    """The states ``release`` may be moved to from its own (never its current state; the
+    rules still decide), after an empty first choice so that nothing is preselected."""
+    from compliance.services.releases import ALLOWED  # the services import the forms' models
+
+    targets = [
+        s
+        for s in TRANSITION_TARGETS
+        if release is None or (s != release.status and release.status in ALLOWED[s])
+    ]
+    return [("", "Choose a state…"), *((s, ReleaseStatus(s).label) for s in targets)]
+
+
 class TransitionForm(forms.Form):
-    to = forms.ChoiceField(
-        label="Move to",
-        choices=[
-            (s, ReleaseStatus(s).label)
-            for s in (
-                ReleaseStatus.LIMITED,
-                ReleaseStatus.GENERAL,
-                ReleaseStatus.SUSPENDED,
-                ReleaseStatus.RETIRED,
-            )
-        ],
-    )
+    to = forms.ChoiceField(label="Move to", choices=transition_choices(None))
     reason = forms.CharField(
         required=False,
         widget=REASON_WIDGET,
         help_text="Required to suspend or retire.",
         **REASON,
     )
+
+    def __init__(self, *args, release: Release | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if release is not None:
+            self.fields["to"].choices = transition_choices(release)
 
 
 class DecideSignOffForm(forms.Form):
@@ -154,21 +195,15 @@ class AccessCheckForm(forms.Form):
     )
 
 
-class RecordRequestForm(forms.Form):
+class RecordRequestForm(ZonedForm):
     agency = forms.ModelChoiceField(
         queryset=Agency.objects.all(), to_field_name="code", empty_label="Choose an agency…"
     )
     reference = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=RequestKind.choices)
     binding = forms.BooleanField(required=False, help_text="A mandatory directive.")
-    received_at = OffsetDateTimeField(
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Leave empty for now.",
-    )
-    due_at = OffsetDateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    received_at = LocalDateTimeField(required=False, note="Leave empty for now.")
+    due_at = LocalDateTimeField(required=False)
     releases = forms.ModelMultipleChoiceField(
         queryset=Release.objects.all(), to_field_name="slug", required=False
     )
@@ -187,3 +222,110 @@ class RecordRequestForm(forms.Form):
 class RequestStatusForm(forms.Form):
     status = forms.ChoiceField(choices=RequestStatus.choices)
     note = forms.CharField(required=False, widget=REASON_WIDGET, **REASON)
+
+
+# --- create and edit (SPEC "Pages": every API write has a page) ---------------------------
+
+
+def active_users():
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+class ReleaseForm(forms.ModelForm):
+    """A release's editable fields (the API's ReleaseSerializer); the cap only for admins."""
+
+    owner = forms.ModelChoiceField(
+        queryset=active_users(), to_field_name="username", required=False, empty_label="Me"
+    )
+    required_agencies = forms.ModelMultipleChoiceField(
+        queryset=Agency.objects.order_by("code"),
+        to_field_name="code",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="At least one. Changing them while in review starts a new round.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), **TEXT)
+    reason = forms.CharField(
+        required=False, widget=REASON_WIDGET, label="Why (recorded in the history)", **REASON
+    )
+
+    class Meta:
+        model = Release
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "owner",
+            "target_date",
+            "artifact_digest",
+            "required_agencies",
+            "partner_cap",
+            "review_days",
+            "foreign_access_restricted",
+        ]
+        widgets = {"target_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args, admin: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not admin:
+            del self.fields["partner_cap"]  # SPEC roles: admins set caps
+        if self.instance.pk is not None:
+            del self.fields["slug"]  # releases are addressed by slug: it never changes
+        else:
+            self.fields["required_agencies"].initial = list(Agency.objects.active())
+        self.fields["owner"].required = self.instance.pk is not None
+        for name in ("review_days", "partner_cap"):  # empty: the default, as in the API
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def _post_clean(self):
+        # The service validates and writes; the form must not touch the instance it edits.
+        pass
+
+    def changes(self) -> dict:
+        return {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in ("slug", "reason")
+            and not (v is None and k in ("review_days", "partner_cap"))
+        }
+
+
+class RequestEditForm(ZonedForm):
+    """A request's editable fields (the API's PATCH): the agency never changes."""
+
+    reference = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=RequestKind.choices)
+    binding = forms.BooleanField(required=False, help_text="A mandatory directive.")
+    received_at = LocalDateTimeField()
+    due_at = LocalDateTimeField(required=False)
+    releases = forms.ModelMultipleChoiceField(
+        queryset=Release.objects.order_by("slug"), to_field_name="slug", required=False
+    )
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), **TEXT)
+    assignee = forms.ModelChoiceField(
+        queryset=active_users(), to_field_name="username", required=False, empty_label="Unassigned"
+    )
+    lab_position = forms.ChoiceField(choices=GovernmentRequest.Position.choices)
+    response = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), **TEXT)
+    reason = forms.CharField(
+        required=False, widget=REASON_WIDGET, label="Why (recorded in the history)", **REASON
+    )
+
+    @classmethod
+    def initial_of(cls, req: GovernmentRequest) -> dict:
+        names = [n for n in cls.base_fields if n not in ("releases", "assignee", "reason")]
+        return {
+            **{n: getattr(req, n) for n in names},
+            "releases": list(req.releases.all()),
+            "assignee": req.assignee,
+        }
+
+    def changes(self) -> dict:
+        """The edited fields; a time shown to the minute and sent back unchanged keeps its
+        seconds (the page must not move a received time by re-saving it)."""
+        changes = {k: v for k, v in self.cleaned_data.items() if k != "reason"}
+        for name in ("received_at", "due_at"):
+            before = self.initial.get(name)
+            if before is not None and changes[name] == before.replace(second=0, microsecond=0):
+                del changes[name]
+        return changes

@@ -7,10 +7,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from compliance import enforcement, services
+from compliance.models import Gateway
+from compliance.web import once
 from compliance.web.views import _add_errors, admin_required, audit_required
 
 
@@ -43,6 +46,7 @@ def gateway_list(request):
 
 @admin_required
 @require_POST
+@once.submit_once
 def gateway_register(request):
     form = GatewayForm(request.POST)
     if form.is_valid():
@@ -56,3 +60,18 @@ def gateway_register(request):
             # Rendered, not redirected: the token exists in clear only in this response.
             return _page(request, token={"name": gateway.name, "key": token}, status=201)
     return _page(request, form=form, status=400)
+
+
+@admin_required
+@once.post_only(lambda **_: reverse("web:gateways"))
+@once.submit_once
+def gateway_active(request, name):
+    """Admins take a gateway out of enforcement (it is no longer waited for, R29, nor alerted
+    on, R30) or put it back."""
+    gateway = get_object_or_404(Gateway, name=name)
+    active = request.POST.get("active") == "1"
+    services.set_gateway_active(
+        gateway, actor=request.user, active=active, reason=request.POST.get("reason", "")[:2000]
+    )
+    once.succeeded(request, f"Gateway {gateway.name} {'reactivated' if active else 'deactivated'}.")
+    return redirect("web:gateways")

@@ -5,7 +5,6 @@ admins' witness registry."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from compliance import services
 from compliance.audit import checkpoints
 from compliance.audit.consistency import check_checkpoint
 from compliance.models import AuditWitness
+from compliance.web import once
 from compliance.web.views import _add_errors, admin_required, audit_required
 
 CHECKPOINT_RESULT = "audit_checkpoint_result"
@@ -82,6 +82,7 @@ def checkpoint_verify(request):
 
 
 @admin_required
+@once.submit_once
 def witness_list(request):
     form = WitnessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -90,7 +91,7 @@ def witness_list(request):
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, f"Witness {form.cleaned_data['name']} registered.")
+            once.succeeded(request, f"Witness {form.cleaned_data['name']} registered.")
             return redirect("web:witnesses")
     status = 400 if form.is_bound and form.errors else 200
     context = {"form": form, "witnesses": AuditWitness.objects.order_by("name"), "nav": "audit"}

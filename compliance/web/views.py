@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -51,7 +50,7 @@ from compliance.selectors import (
     webhook_alerts,
 )
 from compliance.services.requests import STATUS_FLOW
-from compliance.web import forms
+from compliance.web import forms, once
 from compliance.web.gateway_context import (
     release_gateways_context,
     request_enforcement_context,
@@ -106,20 +105,44 @@ def _add_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-def _attempt(request, form, call: Callable, *, success: str, done: str, rerender: Callable):
-    """Validate ``form``, call the service; redirect on success, else re-render the page with
-    the refusal's blockers (409) or the form's errors (400)."""
+def _attempt(
+    request, form, call: Callable, *, success, done: str, rerender: Callable, page_url=None
+):
+    """Validate ``form``, call the service; redirect on success (Post/Redirect/Get), else
+    re-render the page with the refusal's blockers (409) or the form's errors (400), its
+    address bar set back to ``page_url`` (default: ``success``, the page an action form sits
+    on; web/once.py)."""
     if form.is_valid():
         try:
-            call(form.cleaned_data)
+            result = call(form.cleaned_data)
         except RuleViolation as exc:
-            return rerender(refusal=exc.blockers, status=409)
+            return _rerender(
+                request, rerender, page_url or success, refusal=exc.blockers, status=409
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, done)
-            return redirect(success)
-    return rerender(refusal=None, status=400)
+            once.succeeded(request, done)
+            return redirect(success(result) if callable(success) else success)
+    return _rerender(request, rerender, page_url or success, refusal=None, status=400)
+
+
+def _rerender(request, rerender: Callable, success, *, refusal, status: int):
+    if not callable(success):
+        request.clearance_page_url = success
+    return rerender(refusal=refusal, status=status)
+
+
+def _release_url(slug, **_):
+    return reverse("web:release", args=[slug])
+
+
+def _allowlist_page_url(**_):
+    return reverse("web:allowlist")
+
+
+def _request_url(pk, **_):
+    return reverse("web:request", args=[pk])
 
 
 # --- dashboard ---------------------------------------------------------------------------
@@ -326,7 +349,7 @@ def _release_page(request, release: Release, *, bound=None, refusal=None, status
         "can_submit": rules.can_submit(release.status),
         "submit_form": _with_ids(bound.get("submit") or forms.SubmitForm(), "submit"),
         "transition_form": _with_ids(
-            bound.get("transition") or forms.TransitionForm(), "transition"
+            bound.get("transition") or forms.TransitionForm(release=release), "transition"
         ),
         "decide_form": _with_ids(
             bound.get("decide") or forms.DecideSignOffForm(release=release), "decide"
@@ -364,7 +387,8 @@ def _release_action(request, slug, name, form, call, done):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
+@once.submit_once
 def release_submit(request, slug):
     return _release_action(
         request,
@@ -377,7 +401,8 @@ def release_submit(request, slug):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
+@once.submit_once
 def release_transition(request, slug):
     return _release_action(
         request,
@@ -392,7 +417,8 @@ def release_transition(request, slug):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
+@once.submit_once
 def signoff_decide(request, slug):
     return _release_action(
         request,
@@ -413,7 +439,8 @@ def signoff_decide(request, slug):
 
 
 @writer_required
-@require_POST
+@once.post_only(_release_url)
+@once.submit_once
 def signoff_withdraw(request, slug):
     return _release_action(
         request,
@@ -505,7 +532,8 @@ def allowlist(request):
 
 
 @writer_required
-@require_POST
+@once.post_only(_allowlist_page_url)
+@once.submit_once
 def allowlist_propose(request):
     form = forms.ProposeEntryForm(request.POST)
     return _attempt(
@@ -523,7 +551,8 @@ def allowlist_propose(request):
 
 
 @admin_required
-@require_POST
+@once.post_only(_allowlist_page_url)
+@once.submit_once
 def allowlist_decide(request, pk):
     entry = get_object_or_404(AllowlistEntry, pk=pk)
     form = forms.DecideEntryForm(request.POST)
@@ -547,7 +576,8 @@ def allowlist_decide(request, pk):
 
 
 @admin_required
-@require_POST
+@once.post_only(_allowlist_page_url)
+@once.submit_once
 def allowlist_revoke(request, pk):
     entry = get_object_or_404(AllowlistEntry, pk=pk)
     form = forms.RevokeEntryForm(request.POST)
@@ -583,45 +613,47 @@ def request_list(request):
     )
 
 
+REQUEST_FIELDS = (
+    "reference",
+    "kind",
+    "binding",
+    "received_at",
+    "due_at",
+    "summary",
+    "assignee",
+    "lab_position",
+)
+
+
+def _request_form_page(request, form, *, req=None, refusal=None, status=200):
+    return render(
+        request,
+        "compliance/request_form.html",
+        {"form": form, "req": req, "refusal": refusal, "nav": "requests"},
+        status=status,
+    )
+
+
 @writer_required
+@once.submit_once
 def request_new(request):
     form = forms.RecordRequestForm(request.POST or None)
     if request.method != "POST":
-        return render(request, "compliance/request_form.html", {"form": form, "nav": "requests"})
-    created = {}
-
-    def call(d):
-        created["request"] = services.record_request(
+        return _request_form_page(request, form)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.record_request(
             actor=request.user,
             agency=d["agency"],
-            reference=d["reference"],
-            kind=d["kind"],
-            binding=d["binding"],
-            received_at=d["received_at"],
-            due_at=d["due_at"],
             releases=list(d["releases"]),
-            summary=d["summary"],
-            assignee=d["assignee"],
-            lab_position=d["lab_position"],
-        )
-
-    if form.is_valid():
-        try:
-            call(form.cleaned_data)
-        except RuleViolation as exc:
-            return render(
-                request,
-                "compliance/request_form.html",
-                {"form": form, "refusal": exc.blockers, "nav": "requests"},
-                status=409,
-            )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, "Request recorded.")
-            return redirect("web:request", pk=created["request"].pk)
-    return render(
-        request, "compliance/request_form.html", {"form": form, "nav": "requests"}, status=400
+            **{name: d[name] for name in REQUEST_FIELDS},
+        ),
+        success=lambda created: reverse("web:request", args=[created.pk]),
+        done="Request recorded.",
+        rerender=lambda refusal, status: _request_form_page(
+            request, form, refusal=refusal, status=status
+        ),
     )
 
 
@@ -652,7 +684,8 @@ def request_detail(request, pk):
 
 
 @writer_required
-@require_POST
+@once.post_only(_request_url)
+@once.submit_once
 def request_status(request, pk):
     req = get_object_or_404(GovernmentRequest.objects.select_related("agency"), pk=pk)
     form = forms.RequestStatusForm(request.POST)
@@ -730,6 +763,7 @@ def audit_log(request):
 
 @audit_required
 @require_POST
+@once.submit_once
 def audit_verify(request):
     """R23: walk the chain now. A read, but a slow one: a POST (with CSRF) so that no link,
     prefetch or crawler starts it. The result is shown once on the log page."""

@@ -4,7 +4,6 @@ secret (shown once), send a test ping, read the delivery log with every attempt.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from compliance import services
 from compliance.models import WebhookEndpoint, WebhookEvent
+from compliance.web import once
 from compliance.web.views import _add_errors, admin_required
 
 SECRET_SESSION_KEY = "webhook_secret_once"
@@ -40,6 +40,7 @@ def _take_secret(request, endpoint: WebhookEndpoint) -> str | None:
 
 
 @admin_required
+@once.submit_once
 def webhook_list(request):
     form = WebhookForm(request.POST or None, initial={"active": True})
     if request.method == "POST" and form.is_valid():
@@ -55,7 +56,7 @@ def webhook_list(request):
             _add_errors(form, exc)
         else:
             _show_secret_once(request, endpoint, secret)
-            messages.success(request, "Webhook registered.")
+            once.succeeded(request, "Webhook registered.")
             return redirect("web:webhook", pk=endpoint.pk)
     endpoints = WebhookEndpoint.objects.order_by("id")
     status = 400 if request.method == "POST" else 200
@@ -68,6 +69,7 @@ def webhook_list(request):
 
 
 @admin_required
+@once.submit_once
 def webhook_detail(request, pk: int):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     initial = {
@@ -83,7 +85,7 @@ def webhook_detail(request, pk: int):
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, "Webhook saved.")
+            once.succeeded(request, "Webhook saved.")
             return redirect("web:webhook", pk=endpoint.pk)
     deliveries = endpoint.deliveries.prefetch_related("log").order_by("-created_at", "-id")[:50]
     return render(
@@ -102,18 +104,20 @@ def webhook_detail(request, pk: int):
 
 @admin_required
 @require_POST
+@once.submit_once
 def webhook_rotate(request, pk: int):
     endpoint, secret = services.rotate_webhook_secret(
         get_object_or_404(WebhookEndpoint, pk=pk), actor=request.user
     )
     _show_secret_once(request, endpoint, secret)
-    messages.success(request, "New secret issued: copy it now, it is not shown again.")
+    once.succeeded(request, "New secret issued: copy it now, it is not shown again.")
     return redirect("web:webhook", pk=endpoint.pk)
 
 
 @admin_required
 @require_POST
+@once.submit_once
 def webhook_ping(request, pk: int):
     services.send_test_ping(get_object_or_404(WebhookEndpoint, pk=pk), actor=request.user)
-    messages.success(request, "Test ping queued: its delivery shows below within seconds.")
+    once.succeeded(request, "Test ping queued: its delivery shows below within seconds.")
     return redirect(reverse("web:webhook", kwargs={"pk": pk}) + "#deliveries")

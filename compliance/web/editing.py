@@ -1,0 +1,109 @@
+"""Create and edit pages (SPEC "Pages"): a release (all editable fields; the cap for admins)
+and a government request. Thin: the form parses, the API's own service writes."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from compliance import services
+from compliance.models import GovernmentRequest, Release
+from compliance.models.roles import is_admin
+from compliance.web import forms, once
+from compliance.web.views import _attempt, writer_required
+
+
+def _release_form_page(request, form, *, release=None, refusal=None, status=200):
+    return render(
+        request,
+        "compliance/release_form.html",
+        {"form": form, "release": release, "refusal": refusal, "nav": "releases"},
+        status=status,
+    )
+
+
+@writer_required
+@once.submit_once
+def release_new(request):
+    form = forms.ReleaseForm(request.POST or None, admin=is_admin(request.user))
+    if request.method != "POST":
+        return _release_form_page(request, form)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.create_release(
+            actor=request.user,
+            slug=d["slug"],
+            reason=d["reason"],
+            **form.changes(),
+        ),
+        page_url=request.path,
+        success=lambda release: reverse("web:release", args=[release.slug]),
+        done="Release created as a draft.",
+        rerender=lambda refusal, status: _release_form_page(
+            request, form, refusal=refusal, status=status
+        ),
+    )
+
+
+@writer_required
+@once.submit_once
+def release_edit(request, slug):
+    release = get_object_or_404(Release.objects.select_related("owner"), slug=slug)
+    form = forms.ReleaseForm(
+        request.POST or None,
+        instance=release,
+        initial={
+            "required_agencies": list(release.required_agencies.all()),
+            "owner": release.owner,
+        },
+        admin=is_admin(request.user),
+    )
+    if request.method != "POST":
+        return _release_form_page(request, form, release=release)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.update_release(
+            release, actor=request.user, reason=d["reason"], **form.changes()
+        ),
+        page_url=request.path,
+        success=reverse("web:release", args=[release.slug]),
+        done="Release saved.",
+        rerender=lambda refusal, status: _release_form_page(
+            request, form, release=release, refusal=refusal, status=status
+        ),
+    )
+
+
+def _request_edit_page(request, form, req, *, refusal=None, status=200):
+    return render(
+        request,
+        "compliance/request_form.html",
+        {"form": form, "req": req, "refusal": refusal, "nav": "requests"},
+        status=status,
+    )
+
+
+@writer_required
+@once.submit_once
+def request_edit(request, pk):
+    req = get_object_or_404(GovernmentRequest.objects.select_related("agency", "assignee"), pk=pk)
+    form = forms.RequestEditForm(
+        request.POST or None, initial=forms.RequestEditForm.initial_of(req)
+    )
+    if request.method != "POST":
+        return _request_edit_page(request, form, req)
+    return _attempt(
+        request,
+        form,
+        lambda d: services.update_request(
+            req, actor=request.user, reason=d["reason"], **form.changes()
+        ),
+        page_url=request.path,
+        success=reverse("web:request", args=[req.pk]),
+        done="Request saved.",
+        rerender=lambda refusal, status: _request_edit_page(
+            request, form, req, refusal=refusal, status=status
+        ),
+    )
