@@ -88,6 +88,7 @@ bench: venv
 	$(PY) benchmarks/transparency.py
 	$(PY) -m benchmarks.gateways
 	$(PY) -m benchmarks.webhooks
+	$(PY) -m benchmarks.mixed_load
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 test-artifacts

@@ -170,6 +170,26 @@ def _request(code: str, reference: str) -> GovernmentRequest:
     return GovernmentRequest.objects.get(agency__code=code, reference=reference)
 
 
+def _record(code: str, reference: str, slugs, **fields) -> Callable[[], object]:
+    """A timeline step: staff record agency ``code``'s request ``reference`` on the releases
+    ``slugs``, assigned to staff."""
+    return lambda: services.record_request(
+        actor=_user("staff"),
+        agency=_agency(code),
+        reference=reference,
+        releases=[_release(slug) for slug in slugs],
+        assignee=_user("staff"),
+        **fields,
+    )
+
+
+def _set_status(code: str, reference: str, status: str, note: str) -> Callable[[], object]:
+    """A timeline step: staff move the request ``reference`` of agency ``code`` to ``status``."""
+    return lambda: services.set_request_status(
+        _request(code, reference), actor=_user("staff"), status=status, note=note
+    )
+
+
 def _signoff(slug: str, code: str, stage: str) -> SignOff:
     release = _release(slug)
     return SignOff.objects.get(
@@ -359,34 +379,29 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
         )
 
     # --- Friday 17:21 Eastern: the binding Commerce directive ----------------------------
-    def record_directive():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("DOC"),
-            reference=directive_ref,
-            kind=RequestKind.RESTRICT_FOREIGN_ACCESS,
-            binding=True,
-            received_at=eastern(friday, 17, 21),
-            due_at=eastern(friday, 23, 59),
-            releases=[_release(s) for s in slugs],
-            summary="Binding directive: block all access to Atlas 1 and Atlas 1 Mini from "
-            "outside the United States, effective immediately; confirm compliance tonight.",
-            assignee=_user("staff"),
-            reason="Directive received by e-mail at 17:21 ET",
-        )
+    record_directive = _record(
+        "DOC",
+        directive_ref,
+        slugs,
+        kind=RequestKind.RESTRICT_FOREIGN_ACCESS,
+        binding=True,
+        received_at=eastern(friday, 17, 21),
+        due_at=eastern(friday, 23, 59),
+        summary="Binding directive: block all access to Atlas 1 and Atlas 1 Mini from "
+        "outside the United States, effective immediately; confirm compliance tonight.",
+        reason="Directive received by e-mail at 17:21 ET",
+    )
 
     t.at(eastern(friday, 17, 34), f"DOC directive {directive_ref} recorded", record_directive)
-
-    def directive_status(status, note):
-        return lambda: services.set_request_status(
-            _request("DOC", directive_ref), actor=_user("staff"), status=status, note=note
-        )
 
     t.at(
         eastern(friday, 17, 52),
         "directive acknowledged",
-        directive_status(
-            RequestStatus.ACKNOWLEDGED, "Acknowledged to DOC; counsel and on-call paged"
+        _set_status(
+            "DOC",
+            directive_ref,
+            RequestStatus.ACKNOWLEDGED,
+            "Acknowledged to DOC; counsel and on-call paged",
         ),
     )
     for minute, slug in ((40, ATLAS), (42, ATLAS_MINI)):
@@ -437,39 +452,33 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
     t.at(
         eastern(friday, 21, 45),
         "directive complied",
-        directive_status(
+        _set_status(
+            "DOC",
+            directive_ref,
             RequestStatus.COMPLIED,
             "Complied: both models pulled, foreign partners revoked, confirmation sent to DOC",
         ),
     )
 
     # --- The following Wednesday: a letter allows a limited release of one model ---------
-    def record_letter():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("DOC"),
-            reference=letter_ref,
-            kind=RequestKind.LIMIT_RELEASE,
-            binding=True,
-            received_at=eastern(letter_day, 11),
-            releases=[_release(ATLAS_MINI)],
-            summary="Commerce permits a limited release of Atlas 1 Mini to vetted US partners "
-            "only. General availability stays withheld; Atlas 1 remains suspended.",
-            assignee=_user("staff"),
-            reason="Letter received from DOC",
-        )
+    record_letter = _record(
+        "DOC",
+        letter_ref,
+        [ATLAS_MINI],
+        kind=RequestKind.LIMIT_RELEASE,
+        binding=True,
+        received_at=eastern(letter_day, 11),
+        summary="Commerce permits a limited release of Atlas 1 Mini to vetted US partners "
+        "only. General availability stays withheld; Atlas 1 remains suspended.",
+        reason="Letter received from DOC",
+    )
 
     t.at(eastern(letter_day, 11, 20), f"DOC letter {letter_ref} recorded", record_letter)
-
-    def letter_status(status, note):
-        return lambda: services.set_request_status(
-            _request("DOC", letter_ref), actor=_user("staff"), status=status, note=note
-        )
 
     t.at(
         eastern(letter_day, 11, 45),
         "letter acknowledged",
-        letter_status(RequestStatus.ACKNOWLEDGED, "Acknowledged to DOC"),
+        _set_status("DOC", letter_ref, RequestStatus.ACKNOWLEDGED, "Acknowledged to DOC"),
     )
     resubmit_day = letter_day + timedelta(days=1)
     t.at(
@@ -501,7 +510,12 @@ def _atlas_story(t: _Timeline, friday: date, letter_day: date) -> None:
     t.at(
         eastern(release_day, 14, 30),
         "letter complied",
-        letter_status(RequestStatus.COMPLIED, "Released to vetted US partners only; GA withheld"),
+        _set_status(
+            "DOC",
+            letter_ref,
+            RequestStatus.COMPLIED,
+            "Released to vetted US partners only; GA withheld",
+        ),
     )
 
 
@@ -524,27 +538,21 @@ def _frontier_story(t: _Timeline, today: date, now: datetime) -> None:
 
     t.at(eastern(today - timedelta(days=30), 9, 30), f"{FRONTIER} created", create)
 
-    def record_review_request():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("CAISI"),
-            reference=review_ref,
-            kind=RequestKind.REVIEW_REQUEST,
-            received_at=eastern(today - timedelta(days=17), 9, 10),
-            releases=[_release(FRONTIER)],
-            summary="CAISI asks to review Frontier 2 before any release.",
-            assignee=_user("staff"),
-        )
+    record_review_request = _record(
+        "CAISI",
+        review_ref,
+        [FRONTIER],
+        kind=RequestKind.REVIEW_REQUEST,
+        received_at=eastern(today - timedelta(days=17), 9, 10),
+        summary="CAISI asks to review Frontier 2 before any release.",
+    )
 
     t.at(eastern(today - timedelta(days=17), 9, 40), "CAISI review request", record_review_request)
     t.at(
         eastern(today - timedelta(days=16), 10),
         "CAISI review request acknowledged",
-        lambda: services.set_request_status(
-            _request("CAISI", review_ref),
-            actor=_user("staff"),
-            status=RequestStatus.ACKNOWLEDGED,
-            note="Review scheduled with the submission",
+        _set_status(
+            "CAISI", review_ref, RequestStatus.ACKNOWLEDGED, "Review scheduled with the submission"
         ),
     )
     # Submitted 15 days ago with 14 review days: ONCD's pending general sign-off is overdue.
@@ -599,27 +607,24 @@ def _frontier_story(t: _Timeline, today: date, now: datetime) -> None:
     t.at(
         eastern(today - timedelta(days=7), 16, 30),
         "CAISI review request closed",
-        lambda: services.set_request_status(
-            _request("CAISI", review_ref),
-            actor=_user("staff"),
-            status=RequestStatus.CLOSED,
-            note="CAISI approved both stages; request answered",
+        _set_status(
+            "CAISI",
+            review_ref,
+            RequestStatus.CLOSED,
+            "CAISI approved both stages; request answered",
         ),
     )
 
-    def record_info_request():
-        services.record_request(
-            actor=_user("staff"),
-            agency=_agency("OSTP"),
-            reference=info_ref,
-            kind=RequestKind.INFORMATION_REQUEST,
-            received_at=eastern(today - timedelta(days=5), 15, 10),
-            due_at=eastern(today + timedelta(days=2), 17),
-            releases=[_release(FRONTIER)],
-            summary="OSTP asks for the Frontier 2 evaluation summary and the list of "
-            "limited-preview partners.",
-            assignee=_user("staff"),
-        )
+    record_info_request = _record(
+        "OSTP",
+        info_ref,
+        [FRONTIER],
+        kind=RequestKind.INFORMATION_REQUEST,
+        received_at=eastern(today - timedelta(days=5), 15, 10),
+        due_at=eastern(today + timedelta(days=2), 17),
+        summary="OSTP asks for the Frontier 2 evaluation summary and the list of "
+        "limited-preview partners.",
+    )
 
     t.at(
         eastern(today - timedelta(days=5), 15, 30), "OSTP information request", record_info_request

@@ -82,6 +82,14 @@ def filtered(filterset_class: type[filters.FilterSet], params: Mapping, queryset
     return filterset.qs
 
 
+def _linked(queryset: QuerySet, relation, **lookup) -> QuerySet:
+    """The rows of ``queryset`` that the many-to-many ``relation`` (declared on its model)
+    links to a row matching ``lookup``: a subquery, not a join, so no duplicate rows and no
+    DISTINCT needed."""
+    through = relation.through.objects.filter(**lookup)
+    return queryset.filter(pk__in=through.values(relation.field.m2m_field_name()))
+
+
 # --- fields --------------------------------------------------------------------------------
 
 
@@ -306,12 +314,7 @@ class ReleaseFilter(filters.FilterSet):
         ]
 
     def filter_agency(self, queryset, name, value):
-        # A subquery, not a join: no duplicate rows, no DISTINCT needed.
-        return queryset.filter(
-            pk__in=Release.required_agencies.through.objects.filter(agency__code=value).values(
-                "release_id"
-            )
-        )
+        return _linked(queryset, Release.required_agencies, agency__code=value)
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(Q(slug__icontains=value) | Q(name__icontains=value))
@@ -387,11 +390,7 @@ class GovernmentRequestFilter(filters.FilterSet):
         ]
 
     def filter_release(self, queryset, name, value):
-        return queryset.filter(
-            pk__in=GovernmentRequest.releases.through.objects.filter(release__slug=value).values(
-                "governmentrequest_id"
-            )
-        )
+        return _linked(queryset, GovernmentRequest.releases, release__slug=value)
 
     def filter_in_force(self, queryset, name, value):
         in_force = GovernmentRequest.objects.in_force().values("pk")
@@ -470,6 +469,20 @@ OLDEST_FIRST = "at"  # ``?o=at``: the audit log oldest first (``-at``, the defau
 _WHEN = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"})
 
 
+def time_window(
+    field: str, labels: tuple[str, str], help_texts: tuple[str, str]
+) -> tuple[DateTimeFilter, DateTimeFilter]:
+    """``since`` (at or after, inclusive) and ``until`` (before, exclusive) on the time
+    ``field``, typed as a date-time input on the pages."""
+    since, until = (
+        DateTimeFilter(
+            field_name=field, lookup_expr=lookup, label=label, widget=_WHEN, help_text=text
+        )
+        for lookup, label, text in zip(("gte", "lt"), labels, help_texts, strict=True)
+    )
+    return since, until
+
+
 def _model_choices():
     return [(m, m) for m in model_names()]
 
@@ -490,19 +503,13 @@ class AuditRecordFilter(filters.FilterSet):
         label="User",
         help_text="A username, or system:<task>.",
     )
-    since = DateTimeFilter(
-        field_name="at",
-        lookup_expr="gte",
-        label="Since",
-        widget=_WHEN,
-        help_text="ISO 8601 (YYYY-MM-DDTHH:MM:SS); inclusive; without an offset, in your zone.",
-    )
-    until = DateTimeFilter(
-        field_name="at",
-        lookup_expr="lt",
-        label="Until",
-        widget=_WHEN,
-        help_text="ISO 8601 (YYYY-MM-DDTHH:MM:SS); exclusive; without an offset, in your zone.",
+    since, until = time_window(
+        "at",
+        ("Since", "Until"),
+        (
+            "ISO 8601 (YYYY-MM-DDTHH:MM:SS); inclusive; without an offset, in your zone.",
+            "ISO 8601 (YYYY-MM-DDTHH:MM:SS); exclusive; without an offset, in your zone.",
+        ),
     )
     action = filters.ChoiceFilter(choices=AuditAction.choices, empty_label="Any")
     release = filters.CharFilter(
@@ -556,19 +563,10 @@ class ReminderFilter(filters.FilterSet):
     )
     kind = filters.ChoiceFilter(choices=ReminderKind.choices, empty_label="Any")
     sweep = filters.UUIDFilter(field_name="sweep_id", label="Sweep")
-    since = DateTimeFilter(
-        field_name="sent_at",
-        lookup_expr="gte",
-        label="Sent since",
-        widget=_WHEN,
-        help_text="ISO 8601 (YYYY-MM-DDTHH:MM); without an offset, in your time zone.",
-    )
-    until = DateTimeFilter(
-        field_name="sent_at",
-        lookup_expr="lt",
-        label="Sent before",
-        widget=_WHEN,
-        help_text="ISO 8601 (YYYY-MM-DDTHH:MM); without an offset, in your time zone.",
+    since, until = time_window(
+        "sent_at",
+        ("Sent since", "Sent before"),
+        ("ISO 8601 (YYYY-MM-DDTHH:MM); without an offset, in your time zone.",) * 2,
     )
     q = search("subject", "email", help_text="Subject or address contain.")
     o = ordering(

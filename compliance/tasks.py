@@ -13,16 +13,25 @@ from compliance.notifications import outbox, sweep
 RETRY_ON = (OSError,)
 
 
+def _retrying(*, backoff: tuple[int, int], max_retries: int, limits: tuple[int, int]) -> dict:
+    """Task options for work that reaches SMTP or the broker: acknowledged late, retried on
+    RETRY_ON with jittered exponential back-off (first, longest seconds), with (soft, hard)
+    time limits."""
+    return {
+        "acks_late": True,
+        "autoretry_for": RETRY_ON,
+        "retry_backoff": backoff[0],
+        "retry_backoff_max": backoff[1],
+        "retry_jitter": True,
+        "max_retries": max_retries,
+        "soft_time_limit": limits[0],
+        "time_limit": limits[1],
+    }
+
+
 @shared_task(
     name="compliance.tasks.reminder_sweep",
-    acks_late=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=240,
-    time_limit=300,
+    **_retrying(backoff=(30, 600), max_retries=5, limits=(240, 300)),
 )
 def reminder_sweep() -> dict:
     """R17–R19: one reminder sweep (scheduled by beat every REMINDER_SWEEP_MINUTES)."""
@@ -32,14 +41,7 @@ def reminder_sweep() -> dict:
 
 @shared_task(
     name="compliance.tasks.deliver_notification",
-    acks_late=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=10,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-    soft_time_limit=60,
-    time_limit=90,
+    **_retrying(backoff=(10, 300), max_retries=8, limits=(60, 90)),
 )
 def deliver_notification(notification_id: int) -> bool:
     """R20: deliver one outbox notification (no-op if it was already delivered)."""

@@ -28,31 +28,13 @@ from django.db.models.functions import Cast
 
 from compliance.audit.chain import jsonable
 from compliance.audit.csvcells import neutralise_cell
-from compliance.audit.log import EXPORT_FIELDS, export_row
+from compliance.audit.log import CSV_COLUMNS, EXPORT_FIELDS, export_row
 from compliance.audit.paging import keyset_chunks, plain_rows
 from compliance.models.audit import AuditRecord
 
 CHUNK = 1000
 FORMATS = ("csv", "jsonl")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-CSV_COLUMNS = (
-    "seq",
-    "id",
-    "model",
-    "object_id",
-    "object_repr",
-    "action",
-    "user",
-    "at",
-    "reason",
-    "changes",
-    "history_table",
-    "history_id",
-    "user_id",
-    "content_digest",
-    "prev_hash",
-    "hash",
-)
 
 
 def iter_rows(queryset: QuerySet[AuditRecord], chunk: int = CHUNK) -> Iterator[dict]:

@@ -123,6 +123,10 @@ EXPORT_FIELDS = (
     "hash",
 )
 
+# The CSV header: export_row's keys, ``seq`` first (as in the ledger) then ``id`` (the same
+# number, as the audit item names it), ``actor`` spelled ``user``.
+CSV_COLUMNS = ("seq", "id", *("user" if name == "actor" else name for name in EXPORT_FIELDS[1:]))
+
 
 def export_line(record: AuditRecord) -> dict:
     """An audit item plus everything needed to check the chain offline. ``at`` is the

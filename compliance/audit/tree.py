@@ -160,21 +160,28 @@ def b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
-def inclusion_proof(seq, tree_size, using: str = "default") -> dict:
-    """R35: ``{"leaf_index", "tree_size", "leaf_hash", "hashes"}`` (RFC 9162 2.1.3) for the
-    entry ``seq`` in the tree of ``tree_size`` leaves; ValidationError (a 400) otherwise."""
+def _ordered_pair(low: tuple[str, object], high: tuple[str, object]) -> tuple[int, int]:
+    """Two positive whole numbers, given as (field, raw value), the first not above the
+    second; ValidationError naming every field that is off otherwise."""
     errors = {}
     values = {}
-    for field, raw in (("seq", seq), ("tree_size", tree_size)):
+    for field, raw in (low, high):
         try:
             values[field] = _positive(raw, field)
         except ValidationError as exc:
             errors.update(exc.message_dict)
-    if not errors and values["seq"] > values["tree_size"]:
-        errors["seq"] = ["Must not exceed tree_size."]
+    (low_field, _), (high_field, _) = low, high
+    if not errors and values[low_field] > values[high_field]:
+        errors[low_field] = [f"Must not exceed {high_field}."]
     if errors:
         raise ValidationError(errors)
-    seq, size = values["seq"], values["tree_size"]
+    return values[low_field], values[high_field]
+
+
+def inclusion_proof(seq, tree_size, using: str = "default") -> dict:
+    """R35: ``{"leaf_index", "tree_size", "leaf_hash", "hashes"}`` (RFC 9162 2.1.3) for the
+    entry ``seq`` in the tree of ``tree_size`` leaves; ValidationError (a 400) otherwise."""
+    seq, size = _ordered_pair(("seq", seq), ("tree_size", tree_size))
     index = seq - 1
     ranges = merkle.inclusion_ranges(index, size)
     found = _nodes_within({*merkle.nodes_for(ranges), (0, index)}, size, "tree_size", using)
@@ -189,18 +196,7 @@ def inclusion_proof(seq, tree_size, using: str = "default") -> dict:
 def consistency_proof(first, second, using: str = "default") -> dict:
     """R35: ``{"from", "to", "hashes"}`` (RFC 9162 2.1.4) between tree sizes ``first`` and
     ``second``, 1 ≤ first ≤ second ≤ the log's size; ValidationError (a 400) otherwise."""
-    errors = {}
-    values = {}
-    for field, raw in (("from", first), ("to", second)):
-        try:
-            values[field] = _positive(raw, field)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
-    if not errors and values["from"] > values["to"]:
-        errors["from"] = ["Must not exceed to."]
-    if errors:
-        raise ValidationError(errors)
-    m, n = values["from"], values["to"]
+    m, n = _ordered_pair(("from", first), ("to", second))
     ranges = merkle.consistency_ranges(m, n) if m < n else []
     found = _nodes_within(merkle.nodes_for(ranges), n, "to", using)
     hashes = merkle.range_hashes(ranges, found.__getitem__)

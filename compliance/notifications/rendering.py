@@ -162,6 +162,25 @@ def _render_digest(recipient, items: list[ReminderItem], *, now: datetime):
     )
 
 
+# R20: an owner event's (headline, subject after SUBJECT_PREFIX), filled from its payload
+# and the release's ``slug``; any other event is "<slug>: <event>".
+OWNER_EVENT_TEXTS = {
+    "state_changed": ("{slug} moved from {from} to {to}", "{slug} is now {to} (was {from})"),
+    "signoff_approved": (
+        "{agency} approved the {stage} stage of {slug}",
+        "{slug}: {agency} approved {stage}",
+    ),
+    "signoff_rejected": (
+        "{agency} rejected the {stage} stage of {slug}",
+        "REJECTED: {slug} {stage} by {agency}",
+    ),
+    "signoff_withdrawn": (
+        "{agency} withdrew its {stage} approval of {slug}",
+        "WITHDRAWN: {slug} {stage} by {agency}",
+    ),
+}
+
+
 def render_notification(notification) -> EmailMultiAlternatives:
     """An immediate notification to a release owner (R20), its times in the owner's zone."""
     with timezone.override(user_time_zone(notification.recipient)):
@@ -172,21 +191,14 @@ def _render_notification(notification) -> EmailMultiAlternatives:
     release = notification.release
     p = notification.payload
     event = notification.event
-    if event == "state_changed":
-        headline = f"{release.slug} moved from {p['from']} to {p['to']}"
-        subject = f"{SUBJECT_PREFIX} {release.slug} is now {p['to']} (was {p['from']})"
-    elif event == "signoff_approved":
-        headline = f"{p['agency']} approved the {p['stage']} stage of {release.slug}"
-        subject = f"{SUBJECT_PREFIX} {release.slug}: {p['agency']} approved {p['stage']}"
-    elif event == "signoff_rejected":
-        headline = f"{p['agency']} rejected the {p['stage']} stage of {release.slug}"
-        subject = f"{SUBJECT_PREFIX} REJECTED: {release.slug} {p['stage']} by {p['agency']}"
-    elif event == "signoff_withdrawn":
-        headline = f"{p['agency']} withdrew its {p['stage']} approval of {release.slug}"
-        subject = f"{SUBJECT_PREFIX} WITHDRAWN: {release.slug} {p['stage']} by {p['agency']}"
-    else:
+    texts = OWNER_EVENT_TEXTS.get(event)
+    if texts is None:
         headline = f"{release.slug}: {event}"
         subject = f"{SUBJECT_PREFIX} {headline}"
+    else:
+        values = {**p, "slug": release.slug}
+        headline, subject = (text.format_map(values) for text in texts)
+        subject = f"{SUBJECT_PREFIX} {subject}"
     recipient = notification.recipient
     context = {
         "name": recipient.get_full_name() or recipient.get_username(),

@@ -5,13 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 
 from compliance.models import Agency
-from compliance.services.common import (
-    apply_changes,
-    lock,
-    require_admin,
-    save,
-    service_transaction,
-)
+from compliance.services.common import create_reference, service_transaction, update_reference
 
 AGENCY_FIELDS = ("name", "contact_email", "active")
 
@@ -26,14 +20,13 @@ def create_agency(
     active: bool = True,
     reason: str = "",
 ) -> Agency:
-    require_admin(actor)
     agency = Agency(code=code, name=name, contact_email=contact_email, active=active)
-    return save(agency, actor=actor, reason=reason or "agency created")
+    return create_reference(agency, actor=actor, reason=reason or "agency created")
 
 
 @service_transaction
 def update_agency(agency: Agency, *, actor: User, reason: str = "", **changes: object) -> Agency:
-    require_admin(actor)
-    agency = lock(agency)
-    apply_changes(agency, changes, AGENCY_FIELDS)
-    return save(agency, actor=actor, reason=reason or "agency updated")
+    agency, _ = update_reference(
+        agency, AGENCY_FIELDS, actor=actor, reason=reason or "agency updated", **changes
+    )
+    return agency

@@ -22,9 +22,12 @@ from compliance.rules import DOMESTIC_COUNTRY
 from compliance.services.common import (
     lock,
     lock_all,
+    lock_with_release,
+    move_blockers,
     reason_blockers,
     refuse_if,
     require_admin,
+    require_choice,
     require_writer,
     save,
     service_transaction,
@@ -32,14 +35,6 @@ from compliance.services.common import (
 from compliance.services.evidence import citation, cite, lock_documents
 
 DECISIONS = (AllowlistStatus.APPROVED, AllowlistStatus.REJECTED)
-
-
-def _lock_entry(entry: AllowlistEntry) -> tuple[Release, AllowlistEntry]:
-    # Lock the release first: the cap is counted under it, so concurrent approvals queue.
-    # The partner is read, not locked.
-    [release] = lock_all(Release.objects.filter(pk=entry.release_id))
-    [entry] = lock_all(AllowlistEntry.objects.filter(pk=entry.pk).select_related("partner"))
-    return release, entry
 
 
 @service_transaction
@@ -81,9 +76,8 @@ def decide_allowlist_entry(
     """R14: an admin other than the proposer approves or rejects a proposed entry. R38: the
     decision cites ``documents``; its history row names each with its hash."""
     require_admin(actor)
-    if decision not in DECISIONS:
-        raise ValidationError({"decision": [f"Must be one of {', '.join(DECISIONS)}."]})
-    release, entry = _lock_entry(entry)
+    require_choice("decision", decision, DECISIONS)
+    release, entry = lock_with_release(entry, read="partner")
     documents = lock_documents(documents)
     blockers: list[Blocker] = []
     if entry.status != AllowlistStatus.PROPOSED:
@@ -134,12 +128,10 @@ def decide_allowlist_entry(
 def revoke_allowlist_entry(entry: AllowlistEntry, *, actor: User, reason: str) -> AllowlistEntry:
     """R14: an admin revokes an approved entry, with a reason."""
     require_admin(actor)
-    _release, entry = _lock_entry(entry)
-    blockers: list[Blocker] = []
-    if entry.status != AllowlistStatus.APPROVED:
-        blockers.append(
-            blocker(errors.INVALID_TRANSITION, **{"from": entry.status, "to": "revoked"})
-        )
+    _release, entry = lock_with_release(entry, read="partner")
+    blockers = move_blockers(
+        entry.status, "revoked", allowed=entry.status == AllowlistStatus.APPROVED
+    )
     blockers += reason_blockers(reason)
     refuse_if(blockers)
     entry.status = AllowlistStatus.REVOKED

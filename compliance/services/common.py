@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from compliance import clock, errors
@@ -119,6 +120,23 @@ def lock_all(queryset: models.QuerySet, *, no_key: bool = True) -> list:
     return list(_locking(queryset, no_key=no_key).order_by("pk"))
 
 
+def lock_with_release(instance: M, *, read: str) -> tuple[models.Model, M]:
+    """Lock the release ``instance`` belongs to, then ``instance`` (LOCK_ORDER: the release
+    first, so concurrent decisions on it queue); the related row ``read`` is joined, not
+    locked."""
+    from compliance.models import Release
+
+    [release] = lock_all(Release.objects.filter(pk=instance.release_id))
+    [instance] = lock_all(type(instance).objects.filter(pk=instance.pk).select_related(read))
+    return release, instance
+
+
+def require_choice(field: str, value: str, choices: Iterable[str]) -> None:
+    """Bad input, not a rule: ``value`` of ``field`` must be one of ``choices``."""
+    if value not in choices:
+        raise ValidationError({field: [f"Must be one of {', '.join(choices)}."]})
+
+
 def _locking(queryset: models.QuerySet, *, no_key: bool) -> models.QuerySet:
     _check_lock_order(queryset.model, queryset.db)
     return queryset.select_for_update(of=("self",), no_key=no_key)
@@ -169,9 +187,35 @@ def apply_changes(instance: models.Model, changes: dict, editable: Iterable[str]
         setattr(instance, name, value)
 
 
+def create_reference(instance: M, *, actor: User, reason: str) -> M:
+    """An admin adds a row of reference data (an agency, a partner)."""
+    require_admin(actor)
+    return save(instance, actor=actor, reason=reason)
+
+
+def update_reference(
+    instance: M, editable: Iterable[str], *, actor: User, reason: str, **changes: object
+) -> tuple[M, dict]:
+    """An admin edits a row of reference data: locked, ``changes`` (only ``editable``
+    fields) applied, saved. Returns the row and what the changed fields held before."""
+    require_admin(actor)
+    require_editable(changes, editable)
+    instance = lock(instance)
+    before = {name: getattr(instance, name) for name in changes}
+    apply_changes(instance, changes, editable)
+    return save(instance, actor=actor, reason=reason), before
+
+
 def refuse_if(blockers: list[Blocker]) -> None:
     if blockers:
         raise RuleViolation(blockers)
+
+
+def move_blockers(current: str, to: str, *, allowed: bool) -> list[Blocker]:
+    """R8's ``invalid_transition`` (naming ``from`` and ``to``) unless the move is allowed."""
+    if allowed:
+        return []
+    return [blocker(errors.INVALID_TRANSITION, **{"from": current, "to": to})]
 
 
 def reason_blockers(reason: str | None) -> list[Blocker]:

@@ -6,13 +6,7 @@ from django.contrib.auth.models import User
 
 from compliance.models import LIVE_STATUSES, Partner, Release
 from compliance.notifications import events
-from compliance.services.common import (
-    apply_changes,
-    lock,
-    require_admin,
-    save,
-    service_transaction,
-)
+from compliance.services.common import create_reference, service_transaction, update_reference
 
 PARTNER_FIELDS = ("name", "country", "contact_email", "notes")
 
@@ -27,21 +21,19 @@ def create_partner(
     notes: str = "",
     reason: str = "",
 ) -> Partner:
-    require_admin(actor)
     partner = Partner(name=name, country=country, contact_email=contact_email, notes=notes)
-    return save(partner, actor=actor, reason=reason or "partner created")
+    return create_reference(partner, actor=actor, reason=reason or "partner created")
 
 
 @service_transaction
 def update_partner(
     partner: Partner, *, actor: User, reason: str = "", **changes: object
 ) -> Partner:
-    require_admin(actor)
-    partner = lock(partner)
-    moved = "country" in changes and str(changes["country"]) != str(partner.country)
-    apply_changes(partner, changes, PARTNER_FIELDS)
-    save(partner, actor=actor, reason=reason or "partner updated")
-    if moved:  # R29: a partner's country is an access change where restrictions apply
+    partner, before = update_reference(
+        partner, PARTNER_FIELDS, actor=actor, reason=reason or "partner updated", **changes
+    )
+    if "country" in before and str(before["country"]) != str(partner.country):
+        # R29: a partner's country is an access change where restrictions apply
         events.access_changed(
             Release.objects.filter(foreign_access_restricted=True, status__in=LIVE_STATUSES)
         )

@@ -28,6 +28,7 @@ from compliance.rules import stage_blockers
 from compliance.selectors import load_gate_facts
 from compliance.services.common import (
     lock,
+    move_blockers,
     reason_blockers,
     refuse_if,
     require_admin,
@@ -188,10 +189,7 @@ def submit_release(release: Release, *, actor: User, reason: str = "") -> Releas
     """R1: draft or suspended → in_review, opening review round N+1."""
     require_writer(actor)
     release = lock(release)
-    if not rules.can_submit(release.status):
-        refuse_if(
-            [blocker(errors.INVALID_TRANSITION, **{"from": release.status, "to": "in_review"})]
-        )
+    refuse_if(move_blockers(release.status, "in_review", allowed=rules.can_submit(release.status)))
     previous = release.status
     release.status = ReleaseStatus.IN_REVIEW
     _start_round(release, actor=actor, reason=reason or "submitted for review")
@@ -234,9 +232,7 @@ def transition_blockers(
     release: Release, *, to: str, reason: str = "", lock_rows: bool = False
 ) -> list[Blocker]:
     """Every reason the release cannot go to ``to`` now (empty list: it can)."""
-    blockers: list[Blocker] = []
-    if release.status not in ALLOWED.get(to, ()):
-        blockers.append(blocker(errors.INVALID_TRANSITION, **{"from": release.status, "to": to}))
+    blockers = move_blockers(release.status, to, allowed=release.status in ALLOWED.get(to, ()))
     if to in NEEDS_REASON:
         blockers += reason_blockers(reason)
     if to in (ReleaseStatus.LIMITED, ReleaseStatus.GENERAL) and not blockers:

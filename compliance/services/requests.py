@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from compliance import clock, errors
-from compliance.errors import blocker
+from compliance import clock
 from compliance.models import (
     Agency,
     EvidenceDocument,
@@ -22,6 +21,7 @@ from compliance.notifications import events
 from compliance.services.common import (
     lock,
     lock_all,
+    move_blockers,
     refuse_if,
     require_editable,
     require_writer,
@@ -211,8 +211,9 @@ def set_request_status(
     """R12: move a request along its statuses; complied sets complied_at, closed closed_at."""
     require_writer(actor)
     request = lock(request)
-    if status not in STATUS_FLOW.get(request.status, ()):
-        refuse_if([blocker(errors.INVALID_TRANSITION, **{"from": request.status, "to": status})])
+    refuse_if(
+        move_blockers(request.status, status, allowed=status in STATUS_FLOW.get(request.status, ()))
+    )
     previous = request.status
     request.status = status
     if status == RequestStatus.COMPLIED:

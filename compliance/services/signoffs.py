@@ -13,9 +13,11 @@ from compliance.models import EvidenceDocument, Release, SignOff, SignOffStatus
 from compliance.notifications import events
 from compliance.notifications.outbox import notify_release_owner
 from compliance.services.common import (
-    lock_all,
+    lock_with_release,
+    move_blockers,
     reason_blockers,
     refuse_if,
+    require_choice,
     require_writer,
     save,
     service_transaction,
@@ -23,13 +25,6 @@ from compliance.services.common import (
 from compliance.services.evidence import citation, cite, cited_evidence, lock_documents
 
 DECISIONS = (SignOffStatus.APPROVED, SignOffStatus.REJECTED)
-
-
-def _lock_signoff(signoff: SignOff) -> tuple[Release, SignOff]:
-    # Release first, then the sign-off (LOCK_ORDER); the agency is read, not locked.
-    [release] = lock_all(Release.objects.filter(pk=signoff.release_id))
-    [signoff] = lock_all(SignOff.objects.filter(pk=signoff.pk).select_related("agency"))
-    return release, signoff
 
 
 def _round_blockers(release: Release, signoff: SignOff) -> list[Blocker]:
@@ -54,12 +49,11 @@ def decide_signoff(
     decision cites ``documents`` (evidence documents); a cited document is the evidence when
     no text is given, and the history row names every cited document with its hash."""
     require_writer(actor)
-    if decision not in DECISIONS:
-        raise ValidationError({"decision": [f"Must be one of {', '.join(DECISIONS)}."]})
+    require_choice("decision", decision, DECISIONS)
     evidence = (evidence or "").strip() or cited_evidence(documents)
     if decision == SignOffStatus.APPROVED and not evidence:
         raise ValidationError({"evidence": ["Evidence is required to record an approval."]})
-    release, signoff = _lock_signoff(signoff)
+    release, signoff = lock_with_release(signoff, read="agency")
     documents = lock_documents(documents)
     blockers = _round_blockers(release, signoff)
     if signoff.status != SignOffStatus.PENDING:
@@ -90,12 +84,11 @@ def decide_signoff(
 def withdraw_signoff(signoff: SignOff, *, actor: User, reason: str) -> SignOff:
     """R10: the agency took its approval back. Blocks its stage until a new round."""
     require_writer(actor)
-    release, signoff = _lock_signoff(signoff)
+    release, signoff = lock_with_release(signoff, read="agency")
     blockers = _round_blockers(release, signoff)
-    if signoff.status != SignOffStatus.APPROVED:
-        blockers.append(
-            blocker(errors.INVALID_TRANSITION, **{"from": signoff.status, "to": "withdrawn"})
-        )
+    blockers += move_blockers(
+        signoff.status, "withdrawn", allowed=signoff.status == SignOffStatus.APPROVED
+    )
     blockers += reason_blockers(reason)
     refuse_if(blockers)
 

@@ -21,6 +21,7 @@ from compliance.services.common import (
     lock,
     lock_all,
     require_admin,
+    require_choice,
     service_transaction,
     set_many,
     stamp,
@@ -52,8 +53,7 @@ def ensure_user(
     Returns ``(user, created, changed)``."""
     if actor is not None:
         require_admin(actor)
-    if role not in Role.values:
-        raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
+    require_choice("role", role, Role.values)
     if email:
         validate_email(email)
 

@@ -10,7 +10,7 @@ from compliance import services
 from compliance.models import GovernmentRequest, Release
 from compliance.models.roles import is_admin
 from compliance.web import forms, once
-from compliance.web.views import _attempt, writer_required
+from compliance.web.views import _attempt, _request_form_page, writer_required
 
 
 def _release_form_page(request, form, *, release=None, refusal=None, status=200):
@@ -76,15 +76,6 @@ def release_edit(request, slug):
     )
 
 
-def _request_edit_page(request, form, req, *, refusal=None, status=200):
-    return render(
-        request,
-        "compliance/request_form.html",
-        {"form": form, "req": req, "refusal": refusal, "nav": "requests"},
-        status=status,
-    )
-
-
 @writer_required
 @once.submit_once
 def request_edit(request, pk):
@@ -93,7 +84,7 @@ def request_edit(request, pk):
         request.POST or None, initial=forms.RequestEditForm.initial_of(req)
     )
     if request.method != "POST":
-        return _request_edit_page(request, form, req)
+        return _request_form_page(request, form, req=req)
     return _attempt(
         request,
         form,
@@ -103,7 +94,7 @@ def request_edit(request, pk):
         page_url=request.path,
         success=reverse("web:request", args=[req.pk]),
         done="Request saved.",
-        rerender=lambda refusal, status: _request_edit_page(
-            request, form, req, refusal=refusal, status=status
+        rerender=lambda refusal, status: _request_form_page(
+            request, form, req=req, refusal=refusal, status=status
         ),
     )

@@ -21,6 +21,7 @@ from compliance.models import (
     SignOff,
     SignOffStatus,
 )
+from compliance.services.releases import EDITABLE_FIELDS
 
 REASON_WIDGET = forms.Textarea(attrs={"rows": 2})
 REASON = {"max_length": validators.REASON_MAX}
@@ -250,18 +251,7 @@ class ReleaseForm(forms.ModelForm):
 
     class Meta:
         model = Release
-        fields = [
-            "slug",
-            "name",
-            "description",
-            "owner",
-            "target_date",
-            "artifact_digest",
-            "required_agencies",
-            "partner_cap",
-            "review_days",
-            "foreign_access_restricted",
-        ]
+        fields = ["slug", *EDITABLE_FIELDS]  # what the release service may change, and the slug
         widgets = {"target_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args, admin: bool, **kwargs):

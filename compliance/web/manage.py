@@ -141,29 +141,13 @@ def agency_edit(request, code):
     agency = get_object_or_404(Agency, code=code)
     form = AgencyForm(request.POST or None, instance=agency)
 
-    def page(refusal, status):
-        return _list_page(
-            request,
-            "edit.html",
-            {
-                "title": f"Agency {agency.code}",
-                "back": reverse("web:agencies"),
-                "form": form,
-                "refusal": refusal,
-                "back_label": "Agencies",
-            },
-            status=status,
-        )
-
-    return _edit(
+    return _reference_edit(
         request,
         form,
-        lambda d: services.update_agency(
-            agency, actor=request.user, reason=d["reason"], **form.changes()
-        ),
-        success=reverse("web:agencies"),
+        lambda **changes: services.update_agency(agency, **changes),
+        title=f"Agency {agency.code}",
+        back=("web:agencies", "Agencies"),
         done=f"Agency {agency.code} saved.",
-        page=page,
     )
 
 
@@ -204,16 +188,31 @@ def partner_edit(request, pk):
     partner = get_object_or_404(Partner, pk=pk)
     form = PartnerForm(request.POST or None, instance=partner)
 
+    return _reference_edit(
+        request,
+        form,
+        lambda **changes: services.update_partner(partner, **changes),
+        title=f"Partner {partner.name}",
+        back=("web:partners", "Partners"),
+        done="Partner saved.",
+    )
+
+
+def _reference_edit(request, form, update, *, title, back, done):
+    """The edit page of an agency or a partner: ``update(actor=, reason=, **changes)`` on a
+    valid POST, then back to the list ``back`` (url name, label)."""
+    back_url, back_label = reverse(back[0]), back[1]
+
     def page(refusal, status):
         return _list_page(
             request,
             "edit.html",
             {
-                "title": f"Partner {partner.name}",
-                "back": reverse("web:partners"),
+                "title": title,
+                "back": back_url,
                 "form": form,
                 "refusal": refusal,
-                "back_label": "Partners",
+                "back_label": back_label,
             },
             status=status,
         )
@@ -221,11 +220,9 @@ def partner_edit(request, pk):
     return _edit(
         request,
         form,
-        lambda d: services.update_partner(
-            partner, actor=request.user, reason=d["reason"], **form.changes()
-        ),
-        success=reverse("web:partners"),
-        done="Partner saved.",
+        lambda d: update(actor=request.user, reason=d["reason"], **form.changes()),
+        success=back_url,
+        done=done,
         page=page,
     )
 

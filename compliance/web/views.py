@@ -554,12 +554,11 @@ def allowlist_propose(request):
 @once.post_only(_allowlist_page_url)
 @once.submit_once
 def allowlist_decide(request, pk):
-    entry = get_object_or_404(AllowlistEntry, pk=pk)
-    form = forms.DecideEntryForm(request.POST)
-    return _attempt(
+    return _entry_attempt(
         request,
-        form,
-        lambda d: services.decide_allowlist_entry(
+        pk,
+        "decide",
+        lambda entry, d: services.decide_allowlist_entry(
             entry,
             actor=request.user,
             decision=d["decision"],
@@ -567,11 +566,7 @@ def allowlist_decide(request, pk):
             reason=d["reason"],
             documents=d["documents"],
         ),
-        success=_allowlist_url(request),
         done="Allowlist decision recorded.",
-        rerender=lambda refusal, status: _allowlist_page(
-            request, bound={"decide": form}, failed=entry.pk, refusal=refusal, status=status
-        ),
     )
 
 
@@ -579,16 +574,33 @@ def allowlist_decide(request, pk):
 @once.post_only(_allowlist_page_url)
 @once.submit_once
 def allowlist_revoke(request, pk):
+    return _entry_attempt(
+        request,
+        pk,
+        "revoke",
+        lambda entry, d: services.revoke_allowlist_entry(
+            entry, actor=request.user, reason=d["reason"]
+        ),
+        done="Allowlist entry revoked.",
+    )
+
+
+_ENTRY_FORMS = {"decide": forms.DecideEntryForm, "revoke": forms.RevokeEntryForm}
+
+
+def _entry_attempt(request, pk, action, call, *, done):
+    """POST of the allowlist page's ``action`` form on entry ``pk``: ``call(entry, data)``;
+    a refusal re-renders the page with that entry's form bound."""
     entry = get_object_or_404(AllowlistEntry, pk=pk)
-    form = forms.RevokeEntryForm(request.POST)
+    form = _ENTRY_FORMS[action](request.POST)
     return _attempt(
         request,
         form,
-        lambda d: services.revoke_allowlist_entry(entry, actor=request.user, reason=d["reason"]),
+        lambda d: call(entry, d),
         success=_allowlist_url(request),
-        done="Allowlist entry revoked.",
+        done=done,
         rerender=lambda refusal, status: _allowlist_page(
-            request, bound={"revoke": form}, failed=entry.pk, refusal=refusal, status=status
+            request, bound={action: form}, failed=entry.pk, refusal=refusal, status=status
         ),
     )
 
