@@ -60,6 +60,21 @@ def deliver_webhook(delivery_id: int) -> bool:
         return webhooks.deliver(delivery_id)
 
 
+@shared_task(
+    name="compliance.tasks.deliver_webhook_event",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_webhook_event(delivery_ids: list[int]) -> int:
+    """R31: an event's deliveries, handed off once after commit: fans out to one
+    ``deliver_webhook`` per endpoint (each a no-op if not due or already sent)."""
+    from compliance.notifications import webhooks
+
+    with system_actor("deliver_webhook"):
+        return webhooks.deliver_event(delivery_ids)
+
+
 @shared_task(name="compliance.tasks.deliver_due_webhooks", soft_time_limit=240, time_limit=300)
 def deliver_due_webhooks() -> int:
     """R31: announce new compliance alerts (``alert.raised``), then deliver every webhook

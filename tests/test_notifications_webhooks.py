@@ -4,6 +4,7 @@ standardwebhooks library), the outbox, retries with a stable webhook-id, disabli
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -297,3 +298,64 @@ def test_broker_down_the_event_arrives_after_the_sweep_once_per_endpoint(
     for endpoint, secret in ((first, s1), (second, s2)):
         delivery = WebhookDelivery.objects.get(endpoint=endpoint)
         assert verified(secret, by_id[delivery.message_id])["data"]["to"] == "in_review"
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_hand_off_per_event_and_the_worker_fans_out_to_every_endpoint(
+    receiver, staff, admin_user, agencies
+):
+    """The emitting process publishes one task for an event, however many endpoints want
+    it; a real worker fans it out and each endpoint gets its own signed delivery, once."""
+    import redis
+    from celery.contrib.testing.worker import start_worker
+
+    from compliance.notifications import outbox
+    from tests.conftest import TEST_REDIS_URL
+    from tests.test_notifications_worker import broker
+
+    registered = [register(admin_user, receiver.url) for _ in range(3)]
+    queue = redis.Redis.from_url(TEST_REDIS_URL)
+    queue.flushdb()  # our own DB number only
+    with broker(TEST_REDIS_URL) as app:
+        services.record_request(
+            actor=staff, agency=agencies[0], reference="BIS-7", kind="information_request"
+        )
+        assert outbox.wait_for_handoffs(10)
+        assert queue.llen("celery") == 1  # one message for three deliveries
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            deadline = time.monotonic() + 20
+            while len(receiver.received) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    queue.flushdb()
+    assert len(receiver.received) == 3
+    by_id = {r.headers["webhook-id"]: r for r in receiver.received}
+    for endpoint, secret in registered:
+        delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+        body = verified(secret, by_id[delivery.message_id])
+        assert (body["type"], body["data"]["reference"]) == ("request.recorded", "BIS-7")
+    assert webhooks.deliver_due() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fan_out_the_broker_refuses_is_left_to_the_sweep(receiver, admin_user):
+    """On the worker, the event's task delivers its first delivery itself and hands the
+    others to the broker; with the broker down those stay due and the sweep sends them."""
+    from compliance.notifications import outbox
+    from tests.test_notifications_worker import CLOSED_PORT_BROKER, broker
+
+    for _ in range(3):
+        register(admin_user, receiver.url)
+    with broker(CLOSED_PORT_BROKER):
+        ids = webhooks.emit("signoff.decided", {"signoff": 1})  # its hand-off fails too
+        assert outbox.wait_for_handoffs(10) and receiver.received == []
+        assert webhooks.deliver_event(ids) == 1
+    assert len(receiver.received) == 1
+    pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+    assert sorted(pending.values_list("pk", flat=True)) == ids[1:]
+    assert webhooks.deliver_due() == 2 and webhooks.deliver_due() == 0
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
+        WebhookDelivery.objects.values_list("message_id", flat=True)
+    )

@@ -83,6 +83,15 @@ def hand_off(task: str, *args, countdown: float | None = None) -> None:
     _publisher.put((task, args, countdown))
 
 
+def publish_now(task: str, *args) -> None:
+    """Publish ``task`` from this thread (a worker fanning out, never a request): eager mode
+    runs it here; a broker failure is logged and the row stays pending for the sweep."""
+    if celery_app.conf.task_always_eager:
+        celery_app.tasks[task].apply(args=list(args))
+        return
+    _publish(task, args, None)
+
+
 def wait_for_handoffs(timeout: float) -> bool:
     """Wait until this process has handed every queued delivery to the broker (or given up on
     it); False if that took longer than ``timeout`` seconds."""

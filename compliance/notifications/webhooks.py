@@ -2,7 +2,8 @@
 commit, signed as Standard Webhooks, retried with backoff, then the endpoint is disabled.
 
 - ``emit(event, data)`` runs inside the service's transaction: one ``WebhookDelivery`` per
-  endpoint that wants the event. After commit the broker is asked to deliver each; if it
+  endpoint that wants the event. After commit the broker gets **one** task for the event
+  (``deliver_event``), which fans out on the worker to one task per delivery; if the broker
   cannot be reached the rows stay due and the periodic ``deliver_due`` sends them.
 - ``deliver(delivery_id)`` locks the row (a concurrent delivery skips it), POSTs, records the
   attempt, and either marks it delivered or schedules the next attempt from
@@ -25,14 +26,21 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from compliance.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from compliance.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 logger = logging.getLogger(__name__)
 DELIVER_TASK = "compliance.tasks.deliver_webhook"
+DELIVER_EVENT_TASK = "compliance.tasks.deliver_webhook_event"
 USER_AGENT = "Clearance-Webhooks/1"
 
 
@@ -75,19 +83,64 @@ def check_destination(url: str) -> None:
 
 def emit(event: str, data: dict) -> list[int]:
     """Queue ``event`` for every active endpoint that wants it; call inside the transaction
-    of the change. Returns the delivery ids. One INSERT for all endpoints (deliveries keep
-    no history: they are the outbox, not a record), so the emitting call pays about the
-    same for ten subscribers as for one (docs/benchmarks.md)."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event)]
-    if not endpoints:
-        return []
+    of the change. Returns the delivery ids. One statement finds the endpoints and writes
+    their deliveries (deliveries keep no history: they are the outbox, not a record), and
+    one broker hand-off for the event follows the commit, so the emitting call pays about
+    the same for ten subscribers as for none (docs/benchmarks.md): the fan-out to the
+    endpoints happens on the worker."""
     now = timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [_new_delivery(endpoint, event, data, now) for endpoint in endpoints]
-    )
-    ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: [hand_off(pk) for pk in ids])
+    payload = json.dumps({"type": event, "timestamp": now.isoformat(), "data": data})
+    ids = _insert_deliveries(event, payload, now)
+    if ids:
+        transaction.on_commit(lambda: hand_off_event(ids))
     return ids
+
+
+# INSERT … SELECT: the endpoints that want the event, read and written in one round trip,
+# each row with its own random webhook-id (msg_ + 32 hex digits, as ``_new_delivery``).
+# Every value is a bound parameter; the filter is ``WebhookEndpoint.wants``.
+_EMIT_SQL = {
+    "postgresql": """
+        INSERT INTO compliance_webhookdelivery
+            (endpoint_id, event, message_id, payload, status, attempts, created_at,
+             next_attempt_at)
+        SELECT id, %(event)s, 'msg_' || replace(gen_random_uuid()::text, '-', ''),
+               %(payload)s::jsonb, %(pending)s, 0, %(now)s, %(now)s
+        FROM compliance_webhookendpoint
+        WHERE active AND (%(event)s = %(ping)s OR events = '[]'::jsonb
+                          OR events @> jsonb_build_array(%(event)s::text))
+        ORDER BY id
+        RETURNING id""",
+    "sqlite": """
+        INSERT INTO compliance_webhookdelivery
+            (endpoint_id, event, message_id, payload, status, attempts, created_at,
+             next_attempt_at)
+        SELECT id, %(event)s, 'msg_' || lower(hex(randomblob(16))), %(payload)s,
+               %(pending)s, 0, %(now)s, %(now)s
+        FROM compliance_webhookendpoint
+        WHERE active AND (%(event)s = %(ping)s OR json_array_length(events) = 0
+                          OR EXISTS (SELECT 1 FROM json_each(events) WHERE value = %(event)s))
+        ORDER BY id
+        RETURNING id""",
+}
+
+
+def _insert_deliveries(event: str, payload: str, now) -> list[int]:
+    sql = _EMIT_SQL.get(connection.vendor)
+    if sql is None:  # another database: the ORM, two round trips
+        endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event)]
+        rows = [_new_delivery(e, event, json.loads(payload), now) for e in endpoints]
+        return [d.pk for d in WebhookDelivery.objects.bulk_create(rows)]
+    params = {
+        "event": event,
+        "payload": payload,
+        "pending": DeliveryStatus.PENDING.value,
+        "ping": WebhookEvent.PING.value,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _new_delivery(endpoint: WebhookEndpoint, event: str, data: dict, now) -> WebhookDelivery:
@@ -114,6 +167,27 @@ def hand_off(delivery_id: int, *, countdown: float | None = None) -> None:
     from compliance.notifications.outbox import hand_off as publish
 
     publish(DELIVER_TASK, delivery_id, countdown=countdown)
+
+
+def hand_off_event(delivery_ids: list[int]) -> None:
+    """After commit: one hand-off for all of an event's deliveries (the publisher thread
+    sends one message, not one per endpoint); ``deliver_event`` fans them out."""
+    from compliance.notifications.outbox import hand_off as publish
+
+    publish(DELIVER_EVENT_TASK, list(delivery_ids))
+
+
+def deliver_event(delivery_ids: list[int]) -> int:
+    """On the worker: one task per delivery for all but the first (a slow endpoint holds up
+    only its own delivery), then the first one here. A fan-out the broker refuses leaves
+    its rows due for ``deliver_due``; a delivery already sent is skipped. Returns how many
+    were delivered here (0 or 1)."""
+    from compliance.notifications.outbox import publish_now
+
+    first, *rest = delivery_ids or [None]
+    for pk in rest:
+        publish_now(DELIVER_TASK, pk)
+    return int(first is not None and deliver(first))
 
 
 def signed_headers(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: str) -> dict:
