@@ -148,3 +148,20 @@ def test_times_declare_the_offset_bound_and_the_shape_django_parses(schema):
     assert not re.fullmatch(until, "2026-03-06t17:21:00z")  # Django's parser refuses it
     field = schema["components"]["schemas"]["GovernmentRequestRequest"]["properties"]
     assert field["received_at"]["pattern"] == until
+
+
+def test_a_wrong_item_of_a_list_field_is_a_400_the_schema_describes(schema, admin_user, settings):
+    """A list field's wrong item is reported under its index (DRF's shape): the schema's 400
+    body allows it, as schemathesis' response check found when it did not."""
+    import jsonschema
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["0.0.0.0/0"]
+    body = {"url": "https://hooks.example/", "events": ["ping", "no.such.event"]}
+    resp = client_for(admin_user).post(f"{API}/webhooks/", body, format="json")
+    assert resp.status_code == 400, resp.content
+    assert resp.json() == {"events": {"1": ['"no.such.event" is not a valid choice.']}}
+    bad_input = schema["paths"]["/api/v1/webhooks/"]["post"]["responses"]["400"]
+    body_schema = bad_input["content"]["application/json"]["schema"]
+    jsonschema.validate(resp.json(), body_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"events": {"1": [3]}}, body_schema)

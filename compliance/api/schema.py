@@ -46,8 +46,19 @@ def bound_offset_in_schema(schema: dict) -> None:
 
 FIELD_ERRORS = {
     "type": "object",
-    "description": "Field name (or non_field_errors) → messages.",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "description": (
+        "Field name (or non_field_errors) → messages; for a list field whose items are"
+        " wrong, the item's index → its messages."
+    ),
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        ]
+    },
 }
 
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import F, QuerySet
 from psycopg.types.datetime import TimestamptzLoader
@@ -123,7 +123,10 @@ def plain_rows(queryset: QuerySet) -> list[tuple]:
     instants: the connection's zone is UTC), several times faster per row."""
     if connection.vendor != "postgresql":
         return list(queryset)
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (e.g. ``__in=[]``): no query
+        return []
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
         cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
