@@ -6,7 +6,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.fields import FileField
+from rest_framework.fields import CharField, FileField
 from rest_framework.relations import ManyRelatedField
 from rest_framework.serializers import ListSerializer
 
@@ -112,6 +112,15 @@ class ClearanceAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # StrictInputMixin reads an optional text given as null as "" (not given): say so.
+        if (
+            direction == "request"
+            and getattr(field.parent, "strict", False)
+            and isinstance(field, CharField)
+            and field.allow_blank
+            and not field.allow_null
+        ):
+            schema["nullable"] = True
         # A nested ``many=True`` serializer's bounds (the AuthZEN batch: 1 to 1,000), which
         # drf-spectacular leaves out for ListSerializer (it keeps them for ListField).
         # An upload that may not be empty (DRF's default): "No file was submitted." otherwise.
