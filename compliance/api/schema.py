@@ -6,7 +6,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.fields import CharField, FileField
+from rest_framework.fields import FileField
 from rest_framework.relations import ManyRelatedField
 from rest_framework.serializers import ListSerializer
 
@@ -111,14 +111,14 @@ class ClearanceAutoSchema(AutoSchema):
             schema["anyOf"] = schema.pop("oneOf")
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        from compliance.api.serializers import reads_null_as_blank
+
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         # StrictInputMixin reads an optional text given as null as "" (not given): say so.
         if (
             direction == "request"
             and getattr(field.parent, "strict", False)
-            and isinstance(field, CharField)
-            and field.allow_blank
-            and not field.allow_null
+            and reads_null_as_blank(field)
         ):
             schema["nullable"] = True
         # A nested ``many=True`` serializer's bounds (the AuthZEN batch: 1 to 1,000), which

@@ -71,6 +71,12 @@ class OffsetDateTimeField(serializers.DateTimeField):
 # are comments.
 
 
+def reads_null_as_blank(field) -> bool:
+    """A text that may be blank and not null: StrictInputMixin reads ``null`` there as ""
+    (the schema says so too, compliance/api/schema.py)."""
+    return isinstance(field, serializers.CharField) and field.allow_blank and not field.allow_null
+
+
 class StrictInputMixin:
     # Refuse body keys that are not writable fields of this serializer (400).
 
@@ -86,10 +92,7 @@ class StrictInputMixin:
             blank = {
                 name: ""
                 for name, field in self.fields.items()
-                if data.get(name, "") is None
-                and isinstance(field, serializers.CharField)
-                and field.allow_blank
-                and not field.allow_null
+                if data.get(name, "") is None and reads_null_as_blank(field)
             }
             if blank:
                 data = {**data, **blank}
