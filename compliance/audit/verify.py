@@ -110,23 +110,35 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
 
 def _fast_walk(workers: int = 1) -> tuple[int, dict | None, tuple | None]:
     """(checked, the first broken entry or None, the ledger_missing candidate or None): the
-    same answer as ``_walk_chain`` followed by ``_unchained_history_row``."""
+    same answer as ``_walk_chain`` followed by ``_unchained_history_row``. Every entry that
+    the original check rejects is among the scan's candidates; each candidate, smallest
+    first, is checked the original way (``_check``, against its predecessor), and the first
+    it rejects is the answer."""
     scan = scan_chain(workers)
-    if scan.first_bad is None:
-        return scan.entries, None, scan.unchained
-    record = AuditRecord.objects.filter(seq=scan.first_bad).first()
-    before = AuditRecord.objects.filter(seq__lt=scan.first_bad).order_by("-seq").first()
-    expected_seq, prev_hash = (before.seq + 1, before.hash) if before else (1, GENESIS_HASH)
     tables = tracked_models()
+    for seq in scan.candidates:
+        if scan.horizon is not None and seq > scan.horizon:
+            break  # beyond what the scan listed: the original decides
+        record = AuditRecord.objects.filter(seq=seq).first()
+        problem = None if record is None else _check_alone(record, tables)
+        if problem is not None:
+            checked = AuditRecord.objects.filter(seq__lte=record.seq).count()
+            return checked, _broken(record, *problem), None
+    if scan.horizon is None:
+        return scan.entries, None, scan.unchained
+    # More candidates than were listed, and none of those failed: the original decides.
+    checked, broken = _walk_chain()
+    return checked, broken, None if broken else _unchained_key()
+
+
+def _check_alone(record: AuditRecord, tables) -> tuple[str, str] | None:
+    """``_check`` of one entry against the entry before it."""
+    before = AuditRecord.objects.filter(seq__lt=record.seq).order_by("-seq").first()
+    expected_seq, prev_hash = (before.seq + 1, before.hash) if before else (1, GENESIS_HASH)
     snaps = {}
-    if record is not None and record.history_table in tables:
+    if record.history_table in tables:
         snaps = {record.history_table: snapshots(tables[record.history_table], [record.history_id])}
-    problem = None if record is None else _check(record, expected_seq, prev_hash, tables, snaps)
-    if problem is None:  # the fast scan and the original check disagree: the original decides
-        checked, broken = _walk_chain()
-        return checked, broken, None if broken else _unchained_key()
-    checked = AuditRecord.objects.filter(seq__lte=record.seq).count()
-    return checked, _broken(record, *problem), None
+    return _check(record, expected_seq, prev_hash, tables, snaps)
 
 
 def _walk_chain() -> tuple[int, dict | None]:
