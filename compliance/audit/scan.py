@@ -1,18 +1,26 @@
-"""The fast part of ``verify_audit`` (issue 18, item 7): find the smallest ``seq`` whose
-entry the record-by-record check (``verify._check``) would reject, without walking the
-ledger in sequence order. ``verify`` then re-checks that one entry the original way.
+"""The fast part of ``verify_audit`` (issue 18, item 7): find every ``seq`` whose entry the
+record-by-record check (``verify._check``) may reject, without walking the ledger in
+sequence order. ``verify`` then re-checks those candidates, smallest first, the original
+way; the first it rejects is the answer.
 
 - gaps and links: one SQL statement, a window over the whole ledger (``first_link_problem``);
 - entries naming a history table that is not tracked (``history_missing``);
-- per history table (``scan_table``): the history rows, their m2m history rows and the
-  table's ledger entries, all three in ``history_id`` order, merged in one pass; each entry
-  is recomputed as ``_check`` does (``snapshot_columns``: its content digest and columns; then
-  its own hash). An entry without its history row is ``history_missing``; a history row
-  without an entry is a ``ledger_missing`` candidate (the earliest by history_date wins).
+- per history table (``scan_table``), on PostgreSQL (``sql_scan_table``): the database
+  joins the table's ledger entries with their history rows and m2m history rows,
+  recomputes each entry's content digest and own hash (``sha256()`` over the canonical
+  bytes that ``pgcanonical`` writes in SQL), compares the columns the history row
+  determines, and returns only the seqs where anything differs or could not be written
+  exactly (a superset of those that fail), the smallest seq of an entry whose history row
+  is gone, and the earliest history row without an entry (``ledger_missing``);
+- elsewhere (SQLite, or a column type ``pgcanonical`` does not write:
+  ``python_scan_table``): the history rows, their m2m history rows and the table's ledger
+  entries, all three in ``history_id`` order, merged in one pass in Python, each entry
+  recomputed as ``_check`` does; there the smallest failing seq is exact.
 
-Rows are plain dicts read in chunks (server-side cursors on PostgreSQL): no model instance
-and never more than a chunk per stream in memory. A table can be scanned in ``history_id``
-ranges (``lo`` ≤ id < ``hi``), which is how ``parallel`` shares the work among processes."""
+Python-side rows are plain tuples read in chunks (server-side cursors on PostgreSQL): no
+model instance and never more than a chunk per stream in memory. A table can be scanned in
+``history_id`` ranges (``lo`` ≤ id < ``hi``), which is how ``parallel`` shares the work among
+processes (each with its own database connection, so on PostgreSQL its own backend)."""
 
 from __future__ import annotations
 

@@ -26,15 +26,18 @@ Speed (issue 18, item 7): the walk does not load the ledger in sequence order wi
 history rows it names. Instead
 1. one SQL statement finds the first entry whose ``seq`` or ``prev_hash`` does not follow
    the entry before it (a window over the ledger: the gaps and links of the whole chain);
-2. each history table is read once, in ``history_id`` order, side by side with its m2m
-   history rows and with its ledger entries (ordered by the same key: the unique index on
-   ``(history_table, history_id)``), as plain tuples; every entry's content digest, columns
-   and own hash are recomputed and the smallest ``seq`` with a problem is kept; a history row
-   that no entry names is the ``ledger_missing`` candidate;
-3. the smallest ``seq`` of all is then checked again, alone, by the original record-by-record
-   check (``_check``) against its predecessor, which names the problem exactly as the walk
-   in sequence order would (kind, detail, ``checked``). Should the two ever disagree, the
-   original walk (``_walk_chain``) decides.
+2. each history table is checked with its m2m history rows and its ledger entries: on
+   PostgreSQL the database recomputes every entry's content digest, columns and own hash
+   from the chain's canonical bytes written in SQL (``pgcanonical``) and returns the
+   candidates (every entry that may fail; those it cannot write exactly included), else
+   (SQLite) the three are merged in ``history_id`` order in Python; a history row that no
+   entry names is the ``ledger_missing`` candidate;
+3. the candidates, smallest ``seq`` first, are then checked again, one by one, by the
+   original record-by-record check (``_check``) against their predecessor: the first it
+   rejects is named exactly as the walk in sequence order would (kind, detail,
+   ``checked``); candidates it passes are skipped. Should a table have more candidates than
+   the scan lists (``scan.LIMIT``) and none of them fail, the original walk
+   (``_walk_chain``) decides.
 With ``VERIFY_WORKERS`` > 1 on PostgreSQL, the history tables (step 2) and the live tables
 are shared among worker processes that read the same snapshot (``pg_export_snapshot``)."""
 
