@@ -5,7 +5,6 @@ so the feed, the evaluation API and the access check cannot disagree."""
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from compliance.models import (
     Release,
     ReleaseStatus,
 )
+from compliance.prepared import fetch_all
 from compliance.rules import DOMESTIC_COUNTRY, access_answer
 from compliance.selectors import access_revision, snapshot
 
@@ -299,12 +299,13 @@ def _decision(q: AccessQuery, release, pk, partners: dict, approved: set, revisi
     }
 
 
-def _one_statement_sql(arg=lambda n: "%s") -> str:
+def evaluation_sql(arg=lambda n: "%s") -> str:
     """The revision, the release's facts, the partner's country and whether its allowlist
-    entry is approved, in ONE statement: one statement sees one committed state (a
-    statement snapshot on PostgreSQL, on SQLite too), so it needs no transaction of its own.
-    The outer one-row select keeps the revision when the slug names no release. ``arg(n)``
-    spells the n-th parameter (``$n`` in a prepared statement)."""
+    entry is approved, in ONE statement that returns exactly one row: one statement sees one
+    committed state (a statement snapshot on PostgreSQL, on SQLite too), so it needs no
+    transaction of its own. The outer one-row select keeps the revision when the slug names
+    no release. ``arg(n)`` spells the n-th parameter (``$n`` in a prepared statement); the
+    parameters are ``evaluation_params(query)``."""
     q = connection.ops.quote_name
     ledger, release = q(AuditRecord._meta.db_table), q(Release._meta.db_table)
     partner, entry = q(Partner._meta.db_table), q(AllowlistEntry._meta.db_table)
@@ -318,50 +319,31 @@ def _one_statement_sql(arg=lambda n: "%s") -> str:
     )
 
 
-# PostgreSQL spends more planning that statement (~1 ms) than running it (~0.2 ms): a
-# connection that reads it a second time prepares it (a session-level PREPARE, which a
-# rollback does not undo) and from then on only EXECUTEs it. Not on the first read: under
-# the ASGI server a request often runs on a connection of its own (docs/benchmarks.md),
-# where a PREPARE would only add a round trip. The sets hold driver connections weakly (a
-# closed one leaves them). Not for a transaction-pooling proxy between Django and
-# PostgreSQL (none is used).
-_STATEMENT = "clearance_evaluate_one"
-_SEEN: weakref.WeakSet = weakref.WeakSet()
-_PREPARED: weakref.WeakSet = weakref.WeakSet()
-
-
-def _read_one(params: list) -> tuple:
-    with connection.cursor() as cursor:
-        raw = connection.connection
-        if connection.vendor != "postgresql" or raw not in _SEEN:
-            cursor.execute(_one_statement_sql(), params)
-            if connection.vendor == "postgresql":
-                _SEEN.add(raw)
-            return cursor.fetchone()
-        if raw not in _PREPARED:
-            cursor.execute(
-                f"PREPARE {_STATEMENT}(bigint, bigint, text, text) AS "
-                + _one_statement_sql(lambda n: f"${n}")
-            )
-            _PREPARED.add(raw)
-        cursor.execute(f"EXECUTE {_STATEMENT}(%s, %s, %s, %s)", params)
-        return cursor.fetchone()
-
-
-def evaluate_one(query: AccessQuery) -> dict:
-    """R26 for a single evaluation (``POST /access/v1/evaluation``): the same answer as
-    ``evaluate_access([query])`` in one read instead of a snapshot transaction of four
-    (on a connection's second one, the PREPARE of that read before it)."""
-    slug = query.release if query.release and "\x00" not in query.release else None
+def evaluation_params(query: AccessQuery) -> list:
     pk = _partner_pk(query.partner)
-    row = _read_one([pk, pk, str(AllowlistStatus.APPROVED), slug])
+    slug = query.release if query.release and "\x00" not in query.release else None
+    return [pk, pk, str(AllowlistStatus.APPROVED), slug]
+
+
+def evaluation_from_row(query: AccessQuery, row: tuple) -> dict:
+    """R26's answer to ``query`` from the row of ``evaluation_sql`` (its six columns)."""
     revision, release_id, status, restricted, country, approved = row
+    pk = _partner_pk(query.partner)
     release = None
     if release_id is not None:
-        release = ReleaseFacts(release_id, slug, status, bool(restricted))
+        release = ReleaseFacts(release_id, query.release, status, bool(restricted))
     partners = {pk: str(country)} if country is not None else {}
     pairs = {(release_id, pk)} if approved else set()
     return _decision(query, release, pk, partners, pairs, revision or 0)
+
+
+def evaluate_one(query: AccessQuery) -> dict:
+    """R26 for a single evaluation (``POST /access/v1/evaluation`` when the token check
+    cannot carry it: a session, SQLite): the same answer as ``evaluate_access([query])`` in
+    one read instead of a snapshot transaction of four (prepared on a connection's second
+    run, ``compliance.prepared``)."""
+    (row,) = fetch_all("clearance_evaluate_one", evaluation_sql, evaluation_params(query))
+    return evaluation_from_row(query, row)
 
 
 __all__ = [
@@ -373,6 +355,9 @@ __all__ = [
     "entitlement_snapshot",
     "evaluate_access",
     "evaluate_one",
+    "evaluation_from_row",
+    "evaluation_params",
+    "evaluation_sql",
     "feed_entry",
     "is_access_change",
 ]
