@@ -5,6 +5,7 @@ so the feed, the evaluation API and the access check cannot disagree."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -252,9 +253,28 @@ def _partner_pk(value: str | None) -> int | None:
 def evaluate_access(queries: list[AccessQuery]) -> tuple[int, list[dict]]:
     """R26: each query's decision ``{"decision", "context": {"reason", "revision"}}``, all
     from one snapshot, in a constant number of queries whatever their number. An unknown
-    partner or release, or another action than ``use``, is a refusal, not an error."""
-    slugs = {q.release for q in queries if q.release and "\x00" not in q.release}
-    partner_pks = {pk for q in queries if (pk := _partner_pk(q.partner)) is not None}
+    partner or release, or another action than ``use``, is a refusal, not an error.
+
+    On PostgreSQL the facts are ONE statement (``batch_sql``: one statement sees one
+    committed state, no snapshot transaction needed): the snapshot transaction of four
+    ORM reads (``access_facts``, kept for SQLite and as the reference of the equivalence
+    tests) costs seven round trips (docs/benchmarks.md, issue 15)."""
+    slugs = sorted({q.release for q in queries if q.release and "\x00" not in q.release})
+    partner_pks = sorted({pk for q in queries if (pk := _partner_pk(q.partner)) is not None})
+    if connection.vendor == "postgresql":
+        revision, releases, partners, approved = batch_facts(slugs, partner_pks)
+    else:
+        revision, releases, partners, approved = access_facts(slugs, partner_pks)
+    out = [
+        _decision(q, releases.get(q.release), _partner_pk(q.partner), partners, approved, revision)
+        for q in queries
+    ]
+    return revision, out
+
+
+def access_facts(slugs: list[str], partner_pks: list[int]):
+    """(revision, releases by slug, partners' countries by id, approved (release, partner)
+    pairs) for the named releases and partners, read through the ORM in one snapshot."""
     with snapshot():
         revision = access_revision()
         releases = {
@@ -271,11 +291,48 @@ def evaluate_access(queries: list[AccessQuery]) -> tuple[int, list[dict]]:
                 status=AllowlistStatus.APPROVED,
             ).values_list("release_id", "partner_id")
         )
-    out = [
-        _decision(q, releases.get(q.release), _partner_pk(q.partner), partners, approved, revision)
-        for q in queries
-    ]
-    return revision, out
+    return revision, releases, {pk: str(c) for pk, c in partners.items()}, approved
+
+
+def batch_sql(arg=lambda n: "%s") -> str:
+    """``access_facts`` in one statement (PostgreSQL): the revision, then each set as a
+    JSON array (none: null). Parameters: slugs, partner ids, slugs, partner ids, the
+    approved status."""
+    q = connection.ops.quote_name
+    ledger, release = q(AuditRecord._meta.db_table), q(Release._meta.db_table)
+    partner, entry = q(Partner._meta.db_table), q(AllowlistEntry._meta.db_table)
+    return (
+        f"SELECT (SELECT {q('seq')} FROM {ledger} ORDER BY {q('seq')} DESC LIMIT 1),"
+        f" (SELECT json_agg(json_build_array(r.{q('slug')}, r.{q('id')}, r.{q('status')},"
+        f" r.{q('foreign_access_restricted')})) FROM {release} r"
+        f" WHERE r.{q('slug')} = ANY({arg(1)})),"
+        f" (SELECT json_agg(json_build_array(p.{q('id')}, p.{q('country')})) FROM {partner} p"
+        f" WHERE p.{q('id')} = ANY({arg(2)})),"
+        f" (SELECT json_agg(json_build_array(e.{q('release_id')}, e.{q('partner_id')}))"
+        f" FROM {entry} e JOIN {release} r ON r.{q('id')} = e.{q('release_id')}"
+        f" WHERE r.{q('slug')} = ANY({arg(3)}) AND e.{q('partner_id')} = ANY({arg(4)})"
+        f" AND e.{q('status')} = {arg(5)})"
+    )
+
+
+def _json_rows(value) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def batch_facts(slugs: list[str], partner_pks: list[int]):
+    """``access_facts`` from ``batch_sql`` (prepared on a connection's second run)."""
+    params = [slugs, partner_pks, slugs, partner_pks, str(AllowlistStatus.APPROVED)]
+    ((revision, releases, partners, approved),) = fetch_all(
+        "clearance_evaluate_batch", batch_sql, params
+    )
+    return (
+        revision or 0,
+        {slug: ReleaseFacts(pk, slug, st, bool(r)) for slug, pk, st, r in _json_rows(releases)},
+        {pk: str(country) for pk, country in _json_rows(partners)},
+        {(release_id, pk) for release_id, pk in _json_rows(approved)},
+    )
 
 
 def _decision(q: AccessQuery, release, pk, partners: dict, approved: set, revision: int) -> dict:
@@ -353,6 +410,8 @@ __all__ = [
     "access_changes",
     "entitlement_changes",
     "entitlement_snapshot",
+    "access_facts",
+    "batch_facts",
     "evaluate_access",
     "evaluate_one",
     "evaluation_from_row",
