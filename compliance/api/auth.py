@@ -125,19 +125,17 @@ class TokenAuthentication(KnoxTokenAuthentication):
     token is still refused and deleted when presented; a header that is not even text is a
     401 (not a 500).
 
-    A subclass may have a ``companion(request)`` read ride in that statement; its columns
-    reach ``accompanied(columns)`` only once the token is valid and its user active."""
+    A view may have a read ride in that statement: its ``token_companion(request)`` gives
+    the ``Companion`` (or None), and its ``token_accompanied(columns)`` gets the columns, only
+    once the token is valid and its user active (DRF makes a view instance per request)."""
 
+    _view = None
     _companion: Companion | None = None
 
-    def companion(self, request) -> Companion | None:
-        return None
-
-    def accompanied(self, columns: tuple) -> None:
-        """The companion's columns, read with the token that authenticated the request."""
-
     def authenticate(self, request):
-        self._companion = self.companion(request)
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if hasattr(view, "token_companion"):
+            self._view, self._companion = view, view.token_companion(request)
         return super().authenticate(request)
 
     def authenticate_credentials(self, token: bytes):
@@ -164,7 +162,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
                 if role_names is not None:
                     user._clearance_groups = role_names  # role_of() reads no more
                 if columns is not None:
-                    self.accompanied(columns)
+                    self._view.token_accompanied(columns)
                 return user, auth
         raise exceptions.AuthenticationFailed(msg)
 

@@ -17,11 +17,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.utils.json import strict_constant as json_strict_constant
 from rest_framework.views import APIView
 
-from compliance.api.auth import Companion, TokenAuthentication
+from compliance.api.auth import Companion
 from compliance.api.permissions import AccessReader
 from compliance.api.serializers import StrictSerializer
 from compliance.entitlements import (
@@ -230,41 +229,33 @@ class AuthzenView(APIView):
     error_responses = ("400", "401", "403")
 
 
-class EvaluatingTokenAuthentication(TokenAuthentication):
-    """The token check with the evaluation's read in the same statement (one round trip,
-    as the token-authenticated no-op: docs/benchmarks.md, issue 15). The answer is kept only
-    once the token is valid and its user active; the view returns it only after the
-    permission check. A body the lean reading does not take rides nothing."""
+class EvaluationView(AuthzenView):
+    """R26: may this partner use this release? ``{"decision", "context": {"reason",
+    "revision"}}``; unknown partners and releases are refusals, not errors.
+
+    With a token on PostgreSQL the evaluation's read rides in the token check's statement
+    (one round trip, as the token-authenticated no-op: docs/benchmarks.md, issue 15): the
+    answer is kept only once the token is valid and its user active, and returned only
+    after the permission check. A body the lean reading does not take rides nothing."""
 
     query: AccessQuery | None = None
     answer: dict | None = None
 
-    def companion(self, request) -> Companion | None:
+    def token_companion(self, request) -> Companion | None:
         self.query = lean_evaluation(request)
         if self.query is None:
             return None
         return Companion("evaluation", evaluation_sql, evaluation_params(self.query))
 
-    def accompanied(self, columns: tuple) -> None:
+    def token_accompanied(self, columns: tuple) -> None:
         self.answer = evaluation_from_row(self.query, columns)
-
-
-class EvaluationView(AuthzenView):
-    """R26: may this partner use this release? ``{"decision", "context": {"reason",
-    "revision"}}``; unknown partners and releases are refusals, not errors."""
-
-    authentication_classes = [
-        EvaluatingTokenAuthentication if c is TokenAuthentication else c
-        for c in api_settings.DEFAULT_AUTHENTICATION_CLASSES
-    ]
 
     @extend_schema(request=EvaluationDoc, responses={200: DecisionDoc})
     def post(self, request):
-        auth = request.successful_authenticator
-        if isinstance(auth, EvaluatingTokenAuthentication) and auth.answer is not None:
-            return Response(auth.answer)  # read with the token (PostgreSQL)
+        if self.answer is not None:
+            return Response(self.answer)  # read with the token
         try:
-            query = lean_evaluation(request) or parse_evaluation(request)
+            query = self.query or parse_evaluation(request)
         except Malformed as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
         return Response(evaluate_one(query))
