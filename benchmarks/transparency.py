@@ -202,9 +202,9 @@ SIGNOFF_VARIANTS = ("without_history", "before", "history_chain_tree")
 @contextlib.contextmanager
 def _variant(name: str):
     """One way of writing: ``without_history`` (SIMPLE_HISTORY_ENABLED=False);
-    ``before`` (the append as it was before migration 0019: the history read and the chain
-    head in two statements, the tree by ``append_leaf`` from Python, the database's tree
-    trigger skipped); ``history_chain_no_tree`` (today's append, the tree trigger skipped);
+    ``before`` (the append as it was before issue 18's write work: the history read and the
+    chain head in two statements, the tree by ``append_leaf`` from Python, the database's
+    tree trigger skipped, simple-history's manager class made anew on every access); ``history_chain_no_tree`` (today's append, the tree trigger skipped);
     ``history_chain_tree`` (as shipped). Skipping the trigger is a session setting
     (``session_replication_role = replica``, superuser only), set and reset outside the
     timed write; it skips the ledger's NOTIFY trigger too, so those two variants are a
@@ -214,6 +214,7 @@ def _variant(name: str):
 
     from compliance.audit import ledger, tree
     from compliance.audit.registry import snapshots_of
+    from compliance.models import base
 
     if name == "without_history":
         with override_settings(SIMPLE_HISTORY_ENABLED=False):
@@ -223,6 +224,7 @@ def _variant(name: str):
         yield
         return
     shipped = (ledger._snapshots_and_head, ledger.tree_in_database)
+    cached_manager = base._manager_class
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
     if name == "before":
@@ -231,10 +233,12 @@ def _variant(name: str):
             ledger.lock_chain_head(using),
         )
         ledger.tree_in_database = lambda using: False
+        base._manager_class = cached_manager.__wrapped__  # a new manager class per access
     try:
         yield
     finally:
         ledger._snapshots_and_head, ledger.tree_in_database = shipped
+        base._manager_class = cached_manager
         with connection.cursor() as cursor:
             cursor.execute("RESET session_replication_role")
         tree.ensure_tree()  # so that the next shipped write does not catch up
@@ -335,7 +339,8 @@ def _writes(n: int) -> dict:
 
 _WRITE_LABELS = {
     "history_chain_tree": "history + chain + tree, as shipped",
-    "before": "the append before migration 0019 (head and history read apart, tree from Python)",
+    "before": "the append as it was (head and history read apart, tree from Python, a history "
+    "manager class per row)",
     "history_chain_no_tree": "history + chain, tree trigger skipped",
 }
 

@@ -6,9 +6,9 @@ A row trigger on ``compliance_auditrecord`` computes, with PostgreSQL's ``sha256
 
     leaf = SHA-256(0x00 || decode(hash, 'hex'))          node = SHA-256(0x01 || left || right)
 
-and inserts the leaf and one node per trailing 1 bit of the leaf index, reading each left
-sibling by primary key: the same nodes ``compliance.audit.tree.append_leaf`` writes from
-Python (still the path on SQLite), without its two round trips (tests/test_audit_tree_sql.py
+and inserts the leaf and one node per trailing 1 bit of the leaf index, after one read of the
+left siblings by primary key: the same nodes ``compliance.audit.tree.append_leaf`` writes
+from Python (still the path on SQLite), without its two round trips (tests/test_audit_tree_sql.py
 proves the nodes and roots equal for every size 1..300). It runs inside the appending
 statement, so under the chain lock, and a rolled-back entry takes its nodes with it. A tree
 behind the ledger (a database restored without its nodes) catches up first, in seq order, as
@@ -48,14 +48,31 @@ END
 $$;
 """
 
+# The common case in two statements: one read (the left siblings, and the previous leaf, which
+# proves the tree is not behind) and one INSERT of the leaf and its new subtrees, as
+# ``append_leaf`` does. Behind: catch up leaf by leaf with ADD_LEAF, in seq order.
 TRIGGER_SQL = rf"""
 CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    leaf_index bigint := NEW.seq - 1;
+    depth integer := 0;
+    wanted bigint[] := ARRAY[NEW.seq - 2];
+    found_keys bigint[];
+    found_hashes bytea[];
+    new_keys bigint[];
+    new_hashes bytea[];
+    node bytea;
+    sibling integer;
     behind record;
 BEGIN
-    IF NEW.seq > 1 AND NOT EXISTS (
-        SELECT 1 FROM compliance_merklenode m WHERE m.key = NEW.seq - 2
-    ) THEN
+    WHILE ((leaf_index >> depth) & 1) = 1 LOOP
+        wanted := wanted || ((depth::bigint << {LEVEL_SHIFT}) | ((leaf_index >> depth) - 1));
+        depth := depth + 1;
+    END LOOP;
+    SELECT coalesce(array_agg(m.key), '{{}}'), coalesce(array_agg(m.hash), '{{}}')
+        INTO found_keys, found_hashes
+        FROM compliance_merklenode m WHERE m.key = ANY (wanted);
+    IF leaf_index > 0 AND NOT ((leaf_index - 1) = ANY (found_keys)) THEN
         FOR behind IN
             SELECT a.seq, a.hash FROM compliance_auditrecord a
             WHERE a.seq < NEW.seq AND a.seq > (
@@ -66,8 +83,26 @@ BEGIN
         LOOP
             PERFORM {ADD_LEAF}(behind.seq, behind.hash);
         END LOOP;
+        PERFORM {ADD_LEAF}(NEW.seq, NEW.hash);
+        RETURN NULL;
     END IF;
-    PERFORM {ADD_LEAF}(NEW.seq, NEW.hash);
+    node := sha256('\x00'::bytea || decode(NEW.hash, 'hex'));
+    new_keys := ARRAY[leaf_index];
+    new_hashes := ARRAY[node];
+    FOR d IN 0 .. depth - 1 LOOP
+        sibling := array_position(found_keys, wanted[d + 2]);
+        IF sibling IS NULL THEN
+            RAISE EXCEPTION 'Merkle node % missing below leaf %', wanted[d + 2], leaf_index;
+        END IF;
+        node := sha256('\x01'::bytea || found_hashes[sibling] || node);
+        new_keys := new_keys || (((d + 1)::bigint << {LEVEL_SHIFT}) | (leaf_index >> (d + 1)));
+        new_hashes := new_hashes || node;
+    END LOOP;
+    -- An entry whose leaf is stored already (rows of one INSERT fired out of seq order after
+    -- a catch-up) has its subtrees stored too, with these very hashes: nothing to add.
+    INSERT INTO compliance_merklenode (key, hash)
+        SELECT k, h FROM unnest(new_keys, new_hashes) AS u(k, h)
+        ON CONFLICT (key) DO NOTHING;
     RETURN NULL;
 END
 $$;
