@@ -359,6 +359,16 @@ def _write_rows(write: str, figures: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _seed_note(seed: dict) -> str:
+    if not seed.get("copy_s"):
+        return ""
+    again = "by an earlier run, " if seed.get("reused") else ""
+    return (
+        f" (seeded {again}{seed['entries']:,} synthetic entries by COPY in {seed['copy_s']} s, "
+        "the tree trigger adding their leaves during it)"
+    )
+
+
 def render(results: dict, command: str) -> str:
     p, c, w = results["proofs"], results["checkpoint"], results["write"]
     inc = p["inclusion_function"]["median_ms"]
@@ -392,7 +402,8 @@ def render(results: dict, command: str) -> str:
         f"Measured {results['timestamp']} on this machine (2 cores shared with other developers' "
         f"suites; load average at the end of the write loop {w.get('load_average')}) with "
         f"`{command}` (benchmarks/transparency.py; JSON "
-        f"`benchmarks/results/transparency-latest.json`), at {p['size']:,} ledger entries. Each "
+        f"`benchmarks/results/transparency-latest.json`), at {p['size']:,} ledger entries"
+        f"{_seed_note(results.get('seed', {}))}. Each "
         f"proof reads its {p['hashes_per_proof']}-ish nodes in one primary-key query. The write "
         "variants are interleaved one by one in one loop on the same database, so they share "
         "its load; absolute times are inflated by that load, the ratios are side by side.",
@@ -404,6 +415,7 @@ def render(results: dict, command: str) -> str:
         "Medians in ms: " + "; ".join(medians) + ".",
         "",
         *WRITE_NOTES,
+        "",
         "",
     ]
     return "\n".join(lines)
@@ -423,7 +435,7 @@ WRITE_NOTES = [
     "path's and the roots equal RFC 9162's for every size 1..300, that a tree behind catches up "
     "in seq order, that a rolled-back entry takes its nodes with it, and pins the 3 extra "
     "statements. The tree stays in the appending transaction (docs/audit.md), so nothing about "
-    "checkpoints, proofs or packs changed. In Python, a sixth of the audited write's CPU time was "
+    "checkpoints, proofs or packs changed. In Python, ~9% of the audited write's CPU time was "
     "simple-history building a new manager class (`from_queryset`, `inspect.getmembers`) on "
     "every access to its history descriptor, once per history row written: "
     "`compliance.models.base.AuditedHistoryManager` (passed as simple-history's "
@@ -481,6 +493,8 @@ def main() -> None:
         if os.environ.get("MAKELEVEL")
         else " ".join([".venv/bin/python", "benchmarks/transparency.py", *sys.argv[1:]])
     )
+    if os.environ.get("TLOG_BENCH_DATABASE_URL"):
+        command = f"TLOG_BENCH_DATABASE_URL={url} {command}"
     if not args.no_doc:
         write_section(render(results, command))
         log(f"wrote its section of {DOC.relative_to(ROOT)}")
