@@ -68,12 +68,11 @@ def _column_cell(column: str) -> str:
     return _cell(f'"{column}"')
 
 
-# Each line as (before changes, changes, after changes), the keys of a JSON line in sorted
+# Each line as (before changes, after changes), the keys of a JSON line in sorted
 # order and the CSV cells in CSV_COLUMNS order.
 PARTS = {
     "jsonl": (
         f"""'{{"action": ' || {_json("action")} || ', "at": "' || {_AT} || '", "changes": '""",
-        None,
         " || ".join(
             (
                 f"""', "content_digest": ' || {_json("content_digest")}""",
@@ -106,7 +105,6 @@ PARTS = {
             )
         )
         + " || ','",
-        None,
         "',' || "
         + " || ',' || ".join(
             (
@@ -124,7 +122,7 @@ PARTS = {
 def _statement(queryset: QuerySet, fmt: str) -> tuple[str, tuple]:
     """The COPY of ``queryset``'s lines in ``fmt``: rows (block start, lines, bytes). Its
     parameters are bound by psycopg on the client (COPY takes none on the server)."""
-    before, _changes, after = PARTS[fmt]
+    before, after = PARTS[fmt]
     rows = (
         queryset.order_by()
         .filter(seq__gte=RawSQL("lo.start", ()), seq__lt=RawSQL(f"lo.start + {BLOCK}", ()))
