@@ -43,7 +43,7 @@ with the chain's format kept byte for byte (no stored hash changes) and both cor
 (`--workers 2`), this is out of reach here, and the machine was shared besides. The exports \
 now come from one COPY (`export_copy`): PostgreSQL writes each line but its `changes` \
 (jsonb orders keys by length; re-ordering them in SQL cost it about 30 µs of CPU per row), \
-Python writes `changes` from orjson's strings; about 10–13 µs of client and 12–13 µs of \
+Python writes `changes` from orjson's strings; about 15 µs of client and 13 µs of \
 PostgreSQL CPU per line under this load. What would reach the goal: a versioned chain format whose canonical bytes can be \
 produced by the database itself (or a compiled encoder), and verifying only what was \
 appended since a signed checkpoint (`--since-checkpoint`, issue 18 item 6, branch tlog)."""
