@@ -291,10 +291,11 @@ def test_any_text_and_any_changes_are_byte_identical(db, rows):
     start = head()
     records = []
     for i, row in enumerate(rows, start=start + 1):
-        # (history_table, history_id) is unique: the table's name ends with the row's seq
+        # (history_table, history_id) is unique: the table's name ends with the row's seq; the
+        # hash is hex (the database makes its Merkle leaf from it)
         row = dict(row)
         table = f"{row.pop('history_table')[:80]}#{i}"
-        records.append(AuditRecord(seq=i, hash=f"h{i}", history_table=table, **row))
+        records.append(AuditRecord(seq=i, hash=f"{i:064x}", history_table=table, **row))
     AuditRecord.objects.bulk_create(records)
     new = AuditRecord.objects.filter(seq__gt=start)
     for fmt in FORMATS:
