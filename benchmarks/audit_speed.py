@@ -4,20 +4,26 @@
         one measurement, in this process: prints {"rows", "seconds", "ok"} as JSON
     python -m benchmarks.audit_speed doc RESULTS_JSON
         rewrite only this section of docs/benchmarks.md from a results file
+    python -m benchmarks.audit_speed pairs csv jsonl [--rounds N]
+        only the pairs of these measures (DATABASE_URL's database), N rounds interleaved:
+        prints the results as JSON
 
 ``measure(env)`` (called by benchmarks/run.py's audit step) runs every pair in its own
 child process, wall time from start to exit, peak RSS from ``wait4()``: "fast" is what
 ``verify_audit`` and ``export_audit`` run today, "reference" the implementation before issue
 18 (``verify.verify_chain_reference``, ``export.iter_export_reference``), kept in the code as the definition the fast paths are
-tested against. Nothing here asserts a timing."""
+tested against. For the exports "python" is the Python writer that PostgreSQL's COPY replaced
+(``export.iter_export_blocks``, still the SQLite path). Nothing here asserts a timing."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,8 +41,10 @@ PostgreSQL sending two rows per entry (history row and entry, and the m2m rows).
 rows/s a 2-core machine has about 13 µs of CPU per row for everything, database included: \
 with the chain's format kept byte for byte (no stored hash changes) and both cores used \
 (`--workers 2`), this is out of reach here, and the machine was shared besides. The exports \
-are bound the same way (about 12–17 µs of Python per row for the line, plus the keyset \
-queries). What would reach the goal: a versioned chain format whose canonical bytes can be \
+now come from one COPY (`export_copy`): PostgreSQL writes each line but its `changes` \
+(jsonb orders keys by length; re-ordering them in SQL cost it about 30 µs of CPU per row), \
+Python writes `changes` from orjson's strings; about 15 µs of client and 13 µs of \
+PostgreSQL CPU per line under this load. What would reach the goal: a versioned chain format whose canonical bytes can be \
 produced by the database itself (or a compiled encoder), and verifying only what was \
 appended since a signed checkpoint (`--since-checkpoint`, issue 18 item 6, branch tlog)."""
 
@@ -44,10 +52,13 @@ PAIRS = [
     ("verify", "reference"),
     ("verify", "fast"),
     ("csv", "reference"),
+    ("csv", "python"),
     ("csv", "fast"),
     ("jsonl", "reference"),
+    ("jsonl", "python"),
     ("jsonl", "fast"),
 ]
+EXPORT_IMPLS = ("reference", "python", "fast")
 
 
 def child(what: str, impl: str, path: str | None) -> dict:
@@ -56,7 +67,7 @@ def child(what: str, impl: str, path: str | None) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
     django.setup()
-    from compliance.audit import export, verify
+    from compliance.audit import verify
     from compliance.models.audit import AuditRecord
 
     t0 = time.monotonic()
@@ -71,11 +82,43 @@ def child(what: str, impl: str, path: str | None) -> dict:
             result = verify.verify_chain_reference()
         return {"rows": result["checked"], "ok": result["ok"], "seconds": time.monotonic() - t0}
     records = AuditRecord.objects.order_by("-seq")
-    writer = export.iter_export_blocks if impl == "fast" else export.iter_export_reference
+    backend = _backend_cpu()
+    result = _export(what, impl, path, records)
+    result["db_cpu_seconds"] = round(_backend_cpu() - backend, 2)
+    result["seconds"] = time.monotonic() - t0
+    return result
+
+
+def _backend_cpu() -> float:
+    """CPU seconds of this process's PostgreSQL backend so far (the server on this machine):
+    the COPY moves the work there, so the client's CPU alone would flatter it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # a server on another machine
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _export(what: str, impl: str, path: str, records) -> dict:
+    from compliance.audit import export
+    from compliance.models.audit import AuditRecord
+
+    if impl == "fast":  # what export_audit runs: on PostgreSQL one COPY, bytes passed through
+        stats: dict = {}
+        with open(path, "wb") as handle:
+            for block in export.export_bytes(records, what, stats):
+                handle.write(block)
+        return {"rows": stats["rows"], "ok": True}
+    writer = export.iter_export_blocks if impl == "python" else export.iter_export_reference
     with open(path, "w", encoding="utf-8", newline="") as handle:
         for text in writer(records, what):
             handle.write(text)
-    return {"rows": AuditRecord.objects.count(), "ok": True, "seconds": time.monotonic() - t0}
+    return {"rows": AuditRecord.objects.count(), "ok": True}
 
 
 def _run(env: dict, what: str, impl: str, out_dir: Path) -> dict:
@@ -96,6 +139,7 @@ def _run(env: dict, what: str, impl: str, out_dir: Path) -> dict:
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "rows": out.get("rows"),
         "ok": out.get("ok"),
+        "db_cpu_seconds": out.get("db_cpu_seconds"),
     }
     res["rows_per_s"] = int(res["rows"] / seconds) if res["rows"] else 0
     if path.exists():
@@ -115,20 +159,30 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def measure(env: dict, out_dir: Path, log=print) -> dict:
-    results: dict = {}
-    for what, impl in PAIRS:
-        log(f"audit speed: {what} ({impl})")
-        results[f"{what}:{impl}"] = _run(env, what, impl, out_dir)
+def measure(
+    env: dict, out_dir: Path, log=print, whats=("verify", "csv", "jsonl"), rounds: int = 1
+) -> dict:
+    """Every pair of ``whats``, ``rounds`` times interleaved (A, B, A, B): ``runs`` holds the
+    last round, ``rounds`` all of them."""
+    every: list[dict] = []
+    for number in range(rounds):
+        results: dict = {}
+        for what, impl in PAIRS:
+            if what in whats:
+                log(f"audit speed: {what} ({impl}), round {number + 1}")
+                results[f"{what}:{impl}"] = _run(env, what, impl, out_dir)
+        every.append(results)
     summary = {}
-    for what in ("verify", "csv", "jsonl"):
+    for what in whats:
         ref, fast = results[f"{what}:reference"], results[f"{what}:fast"]
         summary[what] = {
             "speedup": round(ref["seconds"] / fast["seconds"], 2) if fast["seconds"] else None,
             "cpu_speedup": round(ref["cpu_seconds"] / fast["cpu_seconds"], 2)
             if fast.get("cpu_seconds")
             else None,
-            "same_file": ref.get("sha256") == fast.get("sha256") if what != "verify" else None,
+            "same_file": len({results[f"{what}:{i}"].get("sha256") for i in EXPORT_IMPLS}) == 1
+            if what != "verify"
+            else None,
             "same_answer": ref.get("rows") == fast.get("rows") and ref.get("ok") == fast.get("ok"),
             "met": fast["rows_per_s"] >= GOAL_ROWS_PER_S and fast["peak_rss_mb"] < GOAL_RSS_MB,
         }
@@ -138,6 +192,7 @@ def measure(env: dict, out_dir: Path, log=print) -> dict:
         "process from `wait4()`; reference and fast one after the other in the same run, on the "
         "same database.",
         "runs": results,
+        "rounds": every,
         "summary": summary,
     }
 
@@ -162,10 +217,10 @@ def render_section(results: dict) -> str:
     ]
     for what in ("verify", "csv", "jsonl"):
         s = a["summary"][what]
-        for impl in ("reference", "fast"):
+        for impl in ("reference", "fast") if what == "verify" else EXPORT_IMPLS:
             r = a["runs"][f"{what}:{impl}"]
-            speed = f"{s['speedup']}×" if impl == "fast" else "1×"
-            cpu_speed = f"{s.get('cpu_speedup')}×" if impl == "fast" else "1×"
+            speed = f"{s['speedup']}×" if impl == "fast" else "1×" if impl == "reference" else ""
+            cpu_speed = f"{s.get('cpu_speedup')}×" if impl == "fast" else speed
             goal = ("**met**" if s["met"] else "**missed**") if impl == "fast" else ""
             rows = f"{r['rows']:,}" if r["rows"] else "—"
             lines.append(
@@ -211,6 +266,23 @@ def main(argv: list[str]) -> int:
             )
             print(json.dumps(runs[-1]), flush=True)
         print(json.dumps({"load_average_at_start": load, "runs": runs}))
+        return 0
+    if argv[:1] == ["pairs"]:
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="audit_speed pairs")
+        parser.add_argument("whats", nargs="+", choices=("verify", "csv", "jsonl"))
+        parser.add_argument("--rounds", type=int, default=1)
+        options = parser.parse_args(argv[1:])
+        whats, rounds = options.whats, options.rounds
+        out_dir = Path(tempfile.mkdtemp(prefix="clearance-bench-"))
+        started = {"load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+        try:
+            results = measure(dict(os.environ), out_dir, whats=whats, rounds=rounds)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        finished = {"load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
+        print(json.dumps({**started, **finished, **results}, indent=1))
         return 0
     if argv[:1] == ["doc"]:
         results = json.loads(Path(argv[1]).read_text())

@@ -4,10 +4,13 @@ carrying its chain hash so the file can be checked offline."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import http.client
 import io
 import json
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -15,12 +18,14 @@ from django.core.management.base import CommandError
 from django.http import StreamingHttpResponse
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash, jsonable
-from compliance.audit.export import CSV_COLUMNS, iter_export
+from compliance.audit.export import CSV_COLUMNS, export_bytes, iter_export
 from compliance.audit.ledger import entry_of
 from compliance.audit.log import audit_records
 from compliance.audit.offline import parse_csv_row, verify_file, verify_lines
 from compliance.models import AuditRecord
+from compliance.services.users import issue_token
 from tests import factories
+from tests.asgi_support import LiveASGI
 from tests.audit_helpers import head
 
 pytestmark = pytest.mark.postgres
@@ -29,7 +34,7 @@ SEEDED = 10_000
 EXPORT_URL = "/api/v1/audit/export/"
 
 
-def seed_ledger(n: int) -> None:
+def seed_ledger(n: int, reason: str = "") -> None:
     """``n`` well-chained ledger entries in one INSERT batch (export does not read history
     tables, so these need none; the ledger is not a tracked model)."""
     last = AuditRecord.objects.order_by("-seq").first()
@@ -49,7 +54,7 @@ def seed_ledger(n: int) -> None:
             actor="sam" if i % 2 else "system:send_reminders",
             user_id=None,
             at=start + timedelta(seconds=i),
-            reason=f'reason {i}, with "quotes"\nand a newline',
+            reason=f'reason {i}, with "quotes"\nand a newline{reason}',
             changes=[{"field": "status", "old": "draft", "new": "in_review"}],
             content_digest="c" * 64,
             prev_hash=prev,
@@ -208,3 +213,42 @@ def test_export_command_csv_with_filters(seeded, tmp_path):
 
 def test_canonical_time_is_utc_iso():
     assert jsonable(datetime(2026, 1, 1, 12, tzinfo=UTC)) == "2026-01-01T12:00:00+00:00"
+
+
+def _peak_rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_export_streams_under_the_asgi_server(auditor):
+    """Under uvicorn (what production runs) the export is sent block by block from an async
+    iterator: the server's peak memory grows by a small part of the file. (Django's ASGI
+    handler reads a sync iterator whole first: it grew by more than the file.)"""
+    seed_ledger(60_000, reason="x" * 600)
+    token = issue_token(auditor)
+    server = LiveASGI().start()
+
+    def export(query: str) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request("GET", f"{EXPORT_URL}?{query}", headers={"Authorization": f"Token {token}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        size, digest = 0, hashlib.sha256()
+        while block := response.read(1 << 16):
+            size += len(block)
+            digest.update(block)
+        conn.close()
+        return size, digest.hexdigest()
+
+    try:
+        export("format=jsonl&action=created")  # warm: code loaded, connection open
+        before = _peak_rss_kb(server.process.pid)
+        size, digest = export("format=jsonl")
+        grown = _peak_rss_kb(server.process.pid) - before
+    finally:
+        server.stop()
+    expected = b"".join(export_bytes(AuditRecord.objects.all(), "jsonl"))
+    assert (size, digest) == (len(expected), hashlib.sha256(expected).hexdigest())
+    assert size > 50_000_000
+    assert grown * 1024 < size / 3, (grown, size)

@@ -22,9 +22,10 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from compliance.api.permissions import AuditReader, ReadAnyRoleWriteStaff
+from compliance.api.streaming import stream_body
 from compliance.api.views import refuse_nul
 from compliance.audit import paging
-from compliance.audit.export import CONTENT_TYPES, FORMATS, iter_export_blocks
+from compliance.audit.export import CONTENT_TYPES, FORMATS, export_bytes
 from compliance.audit.log import audit_item, audit_records, release_history_records
 from compliance.audit.verify import verify_chain
 from compliance.filters import AUDIT_FILTERS, OLDEST_FIRST, AuditRecordFilter
@@ -127,8 +128,9 @@ class AuditExportView(AuditFiltered):
         if errors:
             raise ValidationError(errors)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        # Under ASGI too, a block at a time (a sync iterator would be read whole first).
         response = StreamingHttpResponse(
-            iter_export_blocks(records, fmt), content_type=CONTENT_TYPES[fmt]
+            stream_body(request, export_bytes(records, fmt)), content_type=CONTENT_TYPES[fmt]
         )
         response["Content-Disposition"] = f'attachment; filename="clearance-audit-{stamp}.{fmt}"'
         response["Cache-Control"] = "no-store"

@@ -9,11 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.storage import default_storage
-from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import include, path
@@ -31,6 +29,7 @@ from rest_framework.views import APIView
 from compliance import filters
 from compliance.api import serializers as s
 from compliance.api.permissions import AuditReader
+from compliance.api.streaming import is_asgi, stream_body
 from compliance.api.views import STAFF, ServiceViewSet, refuse_nul
 from compliance.audit import pack, pack_log
 from compliance.models import EvidenceDocument, GovernmentRequest, Release
@@ -65,28 +64,6 @@ def safe_content_type(content_type: str) -> str:
     return content_type if content_type in SAFE_TYPES else "application/octet-stream"
 
 
-def stream_body(request, chunks: Iterator[bytes]):
-    """The body of a streamed response. Under ASGI an async iterator pulling one chunk at a
-    time in the request's thread: Django's ASGI handler reads a *sync* iterator whole before
-    sending it (a 1 GB pack would need 1 GB). Under WSGI the iterator itself."""
-    if not isinstance(getattr(request, "_request", request), ASGIRequest):
-        return chunks
-
-    async def pull():
-        iterator = iter(chunks)
-        done = object()
-        step = sync_to_async(next, thread_sensitive=True)
-        try:
-            while (chunk := await step(iterator, done)) is not done:
-                yield chunk
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                await sync_to_async(close, thread_sensitive=True)()
-
-    return pull()
-
-
 def download_response(document: EvidenceDocument, request=None) -> FileResponse:
     """The stored bytes as an attachment, streamed in chunks (shared with the pages)."""
     try:
@@ -99,7 +76,7 @@ def download_response(document: EvidenceDocument, request=None) -> FileResponse:
         filename=document.original_name or f"document-{document.pk}",
         content_type=safe_content_type(document.content_type),
     )
-    if request is not None and isinstance(getattr(request, "_request", request), ASGIRequest):
+    if request is not None and is_asgi(request):
         response.streaming_content = stream_body(request, _chunks(stream))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

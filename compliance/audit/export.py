@@ -28,6 +28,7 @@ from django.db.models.functions import Cast
 
 from compliance.audit.chain import jsonable
 from compliance.audit.csvcells import neutralise_cell
+from compliance.audit.export_copy import copy_blocks, copy_writes_lines
 from compliance.audit.log import CSV_COLUMNS, EXPORT_FIELDS, export_row
 from compliance.audit.paging import keyset_chunks, plain_rows
 from compliance.models.audit import AuditRecord
@@ -171,6 +172,24 @@ def iter_export_blocks(
             yield _csv_text([_csv_row(row) for row in rows])
         else:
             yield b"".join([_jsonl_line(row) for row in rows]).decode("utf-8")
+
+
+def export_bytes(
+    queryset: QuerySet[AuditRecord], fmt: str, stats: dict | None = None
+) -> Iterator[bytes]:
+    """The export as bytes, in blocks: what the command, the API and the page send. On
+    PostgreSQL the lines come whole from one COPY (``export_copy``); elsewhere (SQLite) from
+    the Python writers above. The same bytes either way. ``stats["rows"]`` as above."""
+    _check_format(fmt)
+    stats = {} if stats is None else stats
+    if not copy_writes_lines():
+        for text in iter_export_blocks(queryset, fmt, stats=stats):
+            yield text.encode("utf-8")
+        return
+    stats["rows"] = 0
+    if fmt == "csv":
+        yield _csv_text([list(CSV_COLUMNS)]).encode("utf-8")
+    yield from copy_blocks(queryset, fmt, stats)
 
 
 def iter_export(queryset: QuerySet[AuditRecord], fmt: str, chunk: int = CHUNK) -> Iterator[str]:

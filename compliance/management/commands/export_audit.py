@@ -1,10 +1,10 @@
 """R24: ``python manage.py export_audit --format csv|jsonl --output FILE [filters]``,
-streamed to the file in constant memory."""
+streamed to the file in constant memory (blocks of whole lines, written as they come)."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.audit.export import FORMATS, iter_export_blocks
+from compliance.audit.export import FORMATS, export_bytes
 from compliance.audit.log import audit_records
 
 
@@ -29,11 +29,11 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(f"bad filter: {exc.message_dict}") from exc
         if options["output"] == "-":
-            for text in iter_export_blocks(records, options["format"]):
-                self.stdout.write(text, ending="")
+            for block in export_bytes(records, options["format"]):
+                self.stdout.write(block.decode("utf-8"), ending="")  # whole lines: whole chars
             return
         stats: dict = {}
-        with open(options["output"], "w", encoding="utf-8", newline="") as handle:
-            for text in iter_export_blocks(records, options["format"], stats=stats):
-                handle.write(text)
+        with open(options["output"], "wb") as handle:
+            for block in export_bytes(records, options["format"], stats=stats):
+                handle.write(block)
         self.stderr.write(f"wrote {stats['rows']} records to {options['output']}")
