@@ -159,32 +159,82 @@ def _release_access_changes(release: Release) -> QuerySet:
     )
 
 
-def _latest_release_access_change(release: Release) -> AuditRecord | None:
+# The columns of an AccessChange, in its order.
+_CHANGE_COLUMNS = ("seq", "at", "model", "object_id", "object_repr", "changes")
+# A release id no row has: the gate's statement is compiled once with it, then run with the
+# release's id in its place (see _latest_access_change_statement).
+_PLACEHOLDER_ID = -1
+_statements: dict[str, tuple[str, tuple, tuple[int, ...], tuple[int, ...]]] = {}
+
+
+def _latest_access_change_parts(release_id: int) -> QuerySet:
     """The newest of ``_release_access_changes``, in one statement that reads each of its
     three parts through the ledger's (model, object_id, seq) index newest first and keeps
     the newest of the three: the single OR-filter walked the whole ledger backwards (the
-    gate at ~0.02× of the bare view on 90k entries, docs/benchmarks.md). SQLite cannot
-    order or limit the parts of a UNION: there, the one filter (small databases)."""
-    if not connection.features.supports_slicing_ordering_in_compound:
-        return _release_access_changes(release).order_by("-seq").first()
+    gate at ~0.02× of the bare view on 90k entries, docs/benchmarks.md)."""
+    release = Release(pk=release_id)
     entry_keys, partner_keys = _access_keys(release)
     parts = [
-        access_changes(AuditRecord.objects.filter(**where)).order_by("-seq")[:1]
+        access_changes(AuditRecord.objects.filter(**where))
+        .order_by("-seq")
+        .values_list(*_CHANGE_COLUMNS)[:1]
         for where in (
-            {"model": "release", "object_id": str(release.pk)},
+            {"model": "release", "object_id": str(release_id)},
             {"model": "allowlistentry", "object_id__in": entry_keys},
             {"model": "partner", "action": "changed", "object_id__in": partner_keys},
         )
     ]
-    return parts[0].union(*parts[1:], all=True).order_by("-seq").first()
+    return parts[0].union(*parts[1:], all=True).order_by("-seq")
+
+
+def _latest_access_change_statement(release_id: int) -> tuple[str, list]:
+    """``_latest_access_change_parts`` as SQL and parameters for ``release_id``. The ORM
+    compiles the statement once per database (compiling its three access filters cost more
+    than running it: docs/benchmarks.md, "Issue 14 re-run"); each call puts the release's id
+    where the placeholder id stood. Equivalence: tests/test_services_gateways.py."""
+    cached = _statements.get(connection.alias)
+    if cached is None:
+        query = _latest_access_change_parts(_PLACEHOLDER_ID).query
+        sql, params = query.get_compiler(connection=connection).as_sql()
+        as_int = tuple(i for i, p in enumerate(params) if type(p) is int and p == _PLACEHOLDER_ID)
+        as_text = tuple(i for i, p in enumerate(params) if p == str(_PLACEHOLDER_ID))
+        # the release's key once as the ledger's object_id, twice in the allowlist subqueries
+        assert (len(as_text), len(as_int)) == (1, 2), params
+        cached = _statements[connection.alias] = (sql, tuple(params), as_int, as_text)
+    sql, params, as_int, as_text = cached
+    bound = list(params)
+    for i in as_int:
+        bound[i] = release_id
+    for i in as_text:
+        bound[i] = str(release_id)
+    return sql, bound
+
+
+def _latest_release_access_change(release: Release) -> AccessChange | None:
+    """The release's newest access change (R29). SQLite cannot order or limit the parts of
+    a UNION: there, the one filter (small databases)."""
+    if not connection.features.supports_slicing_ordering_in_compound:
+        record = _release_access_changes(release).order_by("-seq").first()
+        return None if record is None else _change(record)
+    sql, params = _latest_access_change_statement(release.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    seq, at, model, object_id, object_repr, changes = row
+    field = AuditRecord._meta.get_field("changes")  # the ORM's reading of the JSON column
+    return AccessChange(
+        seq, at, model, object_id, object_repr, field.from_db_value(changes, None, connection)
+    )
 
 
 def release_enforcement(release: Release) -> dict | None:
     """The gate's ``enforcement``: R29 for the release's latest access change (None: none)."""
-    record = _latest_release_access_change(release)
-    if record is None:
+    change = _latest_release_access_change(release)
+    if change is None:
         return None
-    return enforcement_of([_change(record)])[0]
+    return enforcement_of([change])[0]
 
 
 def describe_change(change: AccessChange) -> str:

@@ -145,6 +145,19 @@ def test_r1_resubmit_after_suspension_opens_round_two_and_keeps_round_one(agenci
         services.transition_release(release, to="general", actor=staff)
 
 
+@pytest.mark.parametrize("status", ["draft", "suspended"])
+def test_r1_a_transition_to_in_review_is_a_submission(status, agencies, staff, admin_user):
+    release = at_status(status, staff, admin_user, agencies)
+    since = last_history_id(Release)
+    release = services.transition_release(release, to="in_review", actor=staff, reason="again")
+    rnd = 1 if status == "draft" else 2
+    assert (release.status, release.review_round) == ("in_review", rnd)
+    assert SignOff.objects.filter(release=release, round=rnd, status="pending").count() == 8
+    [row] = new_history(release, since)
+    assert_row(row, user=staff, reason="again")
+    assert changes(row) == {"status": (status, "in_review"), "review_round": (rnd - 1, rnd)}
+
+
 @pytest.mark.parametrize("status", ["in_review", "limited", "general", "retired"])
 def test_r1_submit_from_other_states_is_refused(status, agencies, staff, admin_user):
     release = at_status(status, staff, admin_user, agencies)
@@ -252,6 +265,8 @@ def test_r3_ga_when_every_agency_approved_general(start, agencies, staff, admin_
     with refused({"kind": "request_in_force", "request": postpone.pk}):
         services.transition_release(release, to="general", actor=staff)
     close(postpone, staff)
+    for kind in ("postpone_release", "limit_release", "suspend_access"):  # voluntary: no hold
+        directive(staff, agencies[1], kind, [release], binding=False)
     since = last_history_id(Release)
     release = services.transition_release(release, to="general", actor=staff, reason="GA")
     [row] = new_history(release, since)
@@ -314,6 +329,8 @@ def test_r6_retire_from_any_state_with_a_reason(status, agencies, staff, admin_u
         ("retired", "retired", "", [bad_move("retired", "retired"), {"kind": "reason_required"}]),
         ("retired", "general", "", [bad_move("retired", "general")]),
         ("retired", "suspended", "x", [bad_move("retired", "suspended")]),
+        ("retired", "limited", "x", [bad_move("retired", "limited")]),
+        ("retired", "draft", "x", [bad_move("retired", "draft")]),
     ],
 )
 def test_invalid_transitions_are_refused(status, to, reason, blockers, agencies, staff, admin_user):

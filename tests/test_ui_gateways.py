@@ -57,6 +57,10 @@ def test_request_and_release_pages_say_enforced(client, agencies, staff, admin_u
     states = client.get("/releases/atlas-1/").content.decode()
     assert "gw-us-east: enforcing" in states
     assert "gw-eu-west: behind by" in states
+    assert (
+        f"Latest access change 22:40 UTC (revision {revision}): enforced by 1/2 gateways "
+        "so far, waiting for gw-eu-west"
+    ) in states
     with time_machine.travel(received + timedelta(minutes=19, seconds=3), tick=False):
         services.record_receipt(west, actor=west.user, revision=revision)
     page = client.get(f"/requests/{req.pk}/").content.decode()
@@ -65,6 +69,11 @@ def test_request_and_release_pages_say_enforced(client, agencies, staff, admin_u
         in page
     )
     assert "Time to enforce: 1143 s after it was received" in page
+    states = client.get("/releases/atlas-1/").content.decode()
+    assert (
+        f"Latest access change 22:40 UTC (revision {revision}): enforced by 2/2 gateways "
+        "22:40:03 UTC"
+    ) in states
 
 
 def test_the_dashboard_shows_gateway_alerts(client, admin_user, settings):

@@ -13,22 +13,26 @@ from compliance.models.roles import (
 )
 
 
-class ReadAnyRoleWriteStaff(BasePermission):
+class ReadWrite(BasePermission):
+    """Safe methods need ``read``, the others ``write`` (each a role predicate on the user):
+    the permissions below differ only in the pair."""
+
+    read = staticmethod(can_read)
+    write = staticmethod(can_write)
+
+    def has_permission(self, request, view) -> bool:
+        allowed = self.read if request.method in SAFE_METHODS else self.write
+        return allowed(request.user)
+
+
+class ReadAnyRoleWriteStaff(ReadWrite):
     """Every role reads; staff and admins write; auditors are read-only."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return can_read(request.user)
-        return can_write(request.user)
 
-
-class ReadAnyRoleWriteAdmin(BasePermission):
+class ReadAnyRoleWriteAdmin(ReadWrite):
     """Every role reads; only admins write (agencies, partners, allowlist decisions)."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return can_read(request.user)
-        return is_admin(request.user)
+    write = staticmethod(is_admin)
 
 
 class AuditReader(BasePermission):
@@ -46,13 +50,11 @@ class AccessReader(BasePermission):
         return can_read_access(request.user)
 
 
-class GatewayRegistry(BasePermission):
+class GatewayRegistry(ReadWrite):
     """GET /gateways/: auditors and admins read; admins register gateways."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return can_read_audit(request.user)
-        return is_admin(request.user)
+    read = staticmethod(can_read_audit)
+    write = staticmethod(is_admin)
 
 
 class GatewayOnly(BasePermission):

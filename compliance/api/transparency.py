@@ -12,12 +12,13 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from compliance import services
 from compliance.api.audit import IgnoreFormatParameter
+from compliance.api.permissions import AccessReader, ReadWrite
 from compliance.api.serializers import StrictSerializer
 from compliance.audit import checkpoints, tree
 from compliance.models import AuditCheckpoint, AuditWitness
@@ -26,24 +27,16 @@ from compliance.models.roles import can_read_access, is_admin
 TEXT = "text/plain; charset=utf-8"
 
 
-class AnyRole(BasePermission):
-    """Every role signed in (R34: checkpoints, proofs and the verifier key)."""
-
-    def has_permission(self, request, view) -> bool:
-        return can_read_access(request.user)
-
-
-class WitnessRegistry(BasePermission):
+class WitnessRegistry(ReadWrite):
     """Every role lists witnesses (their public keys); admins register them."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return can_read_access(request.user)
-        return is_admin(request.user)
+    read = staticmethod(can_read_access)
+    write = staticmethod(is_admin)
 
 
 class TransparencyView(APIView):
-    permission_classes = [IsAuthenticated, AnyRole]
+    # Every role signed in, the gateway role included (R34: checkpoints, proofs, the key).
+    permission_classes = [IsAuthenticated, AccessReader]
     # Text answers (notes, keys): an Accept of text/plain must not be a 406.
     content_negotiation_class = IgnoreFormatParameter
 

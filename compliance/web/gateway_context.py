@@ -31,4 +31,15 @@ def request_enforcement_context(req: GovernmentRequest) -> dict:
 
 
 def release_gateways_context(release: Release) -> dict:
-    return {"gateway_states": enforcement.gateway_states(release)}
+    """For the release page: each gateway's state, and whether the release's latest access
+    change (its suspension, say) is enforced everywhere: "enforced by 2/2 gateways 17:40:02"
+    or "enforced by 1/2 gateways so far, waiting for gw-eu-west" (the gate's R29 block)."""
+    states = enforcement.gateway_states(release)
+    latest = enforcement.release_enforcement(release) if states else None
+    if latest is not None:
+        latest = {
+            **latest,
+            "enforced_by": len(states) - len(latest["pending"]),
+            "total": len(states),
+        }
+    return {"gateway_states": states, "latest_enforcement": latest}
