@@ -61,7 +61,11 @@ def child(what: str, impl: str, path: str | None) -> dict:
 
     t0 = time.monotonic()
     if what == "verify":
-        if impl == "fast":  # what verify_audit runs (its default --workers)
+        if impl in ("fast", "python"):  # what verify_audit runs (its default --workers)
+            from compliance.audit import scan
+
+            # "python": the scan before the database wrote the canonical bytes (issue 18)
+            scan.IN_DATABASE = impl == "fast"
             result = verify.verify_chain(workers=min(2, os.cpu_count() or 1))
         else:
             result = verify.verify_chain_reference()
@@ -195,6 +199,18 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["child"]:
         what, impl = argv[1], argv[2]
         print(json.dumps(child(what, impl, argv[3] if len(argv) > 3 else None)))
+        return 0
+    if argv[:1] == ["verify"]:  # verify only: IMPL... in turn, e.g. python fast python fast
+        env = {**os.environ}
+        out = Path(os.environ.get("TMPDIR", "/tmp"))
+        load = os.getloadavg()
+        runs = []
+        for impl in argv[1:]:
+            runs.append(
+                {"impl": impl, "load_before": os.getloadavg(), **_run(env, "verify", impl, out)}
+            )
+            print(json.dumps(runs[-1]), flush=True)
+        print(json.dumps({"load_average_at_start": load, "runs": runs}))
         return 0
     if argv[:1] == ["doc"]:
         results = json.loads(Path(argv[1]).read_text())

@@ -17,7 +17,11 @@ PostgreSQL, every figure from the same run:
   ``--changes`` × 100 (goal p99 ≤ 1 s).
 
     .venv/bin/python -m benchmarks.gateways [--db postgres://…/bench_gateways]
-        [--only cost idle propagation] [--changes 20] [--gateways 100] [--per-process 10]
+        [--only cost profile idle propagation] [--changes 20] [--gateways 100]
+        [--per-process 10] [--db-pool 8]
+
+The server runs with ``DB_POOL=--db-pool`` (README: the ASGI server's connection pool);
+``profile`` takes the single evaluation apart (benchmarks/views.py ``eval-*``).
 
 Prints the results as JSON. It recreates its own database (``bench_gateways`` by default).
 """
@@ -417,6 +421,40 @@ def cost(port: int, token: str, requests: int) -> dict:
     )
 
 
+def profile(port: int, token: str, requests: int, db_url: str) -> dict:
+    """What the single evaluation pays that the no-op does not, step by step
+    (benchmarks/views.py ``eval-*``): the POST with its JSON body, the body checked as an
+    evaluation, one more round trip (``SELECT 1``), the evaluation's read on its own, and
+    the endpoint; plus how many PostgreSQL sessions the server opened per request."""
+    single = {
+        "subject": {"type": "partner", "id": "1"},
+        "resource": {"type": "release", "id": "frontier-2"},
+        "action": {"name": "use"},
+    }
+    targets = {
+        "noop": ("GET", "/api/v1/_bench/bare-auth/", None),
+        "body": ("POST", "/api/v1/_bench/eval-body/", single),
+        "parsed": ("POST", "/api/v1/_bench/eval-parsed/", single),
+        "round_trip": ("GET", "/api/v1/_bench/eval-round-trip/", None),
+        "read": ("GET", "/api/v1/_bench/eval-read/", None),
+        "single": ("POST", "/access/v1/evaluation", single),
+    }
+    before = _sessions(db_url)
+    out = timed(port, token, targets, requests)
+    time.sleep(1.5)  # PostgreSQL counts a session within a second
+    sent = (requests + 20) * len(targets)
+    out["sessions_per_request"] = round((_sessions(db_url) - before) / sent, 3)
+    noop = out["noop"]["p50_ms"]
+    out["extra_ms_vs_noop"] = {k: round(out[k]["p50_ms"] - noop, 3) for k in targets}
+    return {"profile": out}
+
+
+def _sessions(db_url: str) -> int:
+    with psycopg_cursor(db_url) as cur:
+        cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cur.fetchone()[0]
+
+
 def idle(port: int, proc, token: str, subscribers: int) -> dict:
     before = proc_status(proc.pid)
     ok = asyncio.run(idle_subscribers(port, token, subscribers, 3.0))
@@ -459,7 +497,7 @@ def goals(out: dict, args) -> dict:
     return verdicts
 
 
-PARTS = ("cost", "idle", "propagation")
+PARTS = ("cost", "profile", "idle", "propagation")
 
 
 def main() -> None:
@@ -475,18 +513,33 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=100)
     parser.add_argument("--per-process", type=int, default=10)
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between changes")
+    parser.add_argument(
+        "--db-pool",
+        default="8",
+        help="DB_POOL of the server (README: set for the ASGI server); 0: no pool",
+    )
     args = parser.parse_args()
     recreate_database(args.db)
     env = server_env(args.db)
-    tokens = seed(env)
-    out: dict = {"requests": args.requests, "subscribers": args.subscribers}
+    seed_env = dict(env)
+    env["DB_POOL"] = args.db_pool
+    tokens = seed(seed_env)
+    out: dict = {
+        "requests": args.requests,
+        "subscribers": args.subscribers,
+        "db_pool": args.db_pool,
+        "load_average_start": os.getloadavg(),
+    }
     with uvicorn_server(env) as (port, proc):
         if "cost" in args.only:
             out.update(cost(port, tokens["admin"], args.requests))
+        if "profile" in args.only:
+            out.update(profile(port, tokens["admin"], args.requests, args.db))
         if "idle" in args.only:
             out["idle"] = idle(port, proc, tokens["gateway"], args.subscribers)
         if "propagation" in args.only:
             out["propagation"] = propagation(port, env, tokens["admin"], args)
+    out["load_average_end"] = os.getloadavg()
     out["goals"] = goals(out, args)
     json.dump(out, sys.stdout, indent=2)
     print()

@@ -54,11 +54,21 @@ class Gateway:
     def allowed(self, partner: int, release: str) -> bool:
         """From memory only: a registered partner is allowed iff it is in the release's
         ``allowed_partners``. Unknown release, not yet loaded, or stale: no."""
+        return self.decide(partner, release)["allowed"]
+
+    def decide(self, partner: int, release: str) -> dict:
+        """``{"allowed", "revision", "stale"}``, all three read at one moment (under the
+        lock: never a revision from after the answer, nor a staleness from before it)."""
         with self.lock:
-            if not self.ready or self.stale():
-                return False
+            stale = self.stale()
             entry = self.entries.get(release)
-            return entry is not None and partner in entry["allowed_partners"]
+            allowed = (
+                self.ready
+                and not stale
+                and entry is not None
+                and partner in entry["allowed_partners"]
+            )
+            return {"allowed": allowed, "revision": self.revision, "stale": stale}
 
     # --- talking to Clearance -------------------------------------------------------------
 
@@ -143,12 +153,12 @@ class Gateway:
                 if event == "release" and data:
                     pending.append(json.loads("\n".join(data)))
                 elif event == "revision" and data:
+                    # Fresh only once a whole batch is applied (``_apply`` notes the word
+                    # with it): after a reconnect the replayed changes come first, and until
+                    # they are in, the old entries must not be answered as current (that
+                    # would fail open).
                     self._apply(pending, json.loads("\n".join(data))["revision"])
                     pending = []
-                    # Fresh only once a whole batch is applied: after a reconnect the
-                    # replayed changes come first, and until they are in, the old entries
-                    # must not be answered as current (that would fail open).
-                    self._heard()
                 event, data = "message", []
                 continue
             field, _, value = line.partition(":")
@@ -163,14 +173,15 @@ class Gateway:
             self.last_word = time.monotonic()
 
     def _apply(self, entries: list[dict], revision: int) -> None:
-        """A whole batch, then (from the reporter thread) the receipt: only what is
-        applied is reported. A revision
+        """A whole batch (and the word from Clearance it is), then (from the reporter
+        thread) the receipt: only what is applied is reported. A revision
         that brought no change (e.g. our own receipt, which is a write too) is not reported
         on its own: that would write a receipt per receipt."""
         with self.lock:
             for entry in entries:
                 self.entries[entry["release"]] = entry
             self.revision = max(self.revision, revision)
+            self.last_word = time.monotonic()  # with the batch: one answer sees both
         if entries:
             log(f"applied {len(entries)} change(s) at revision {revision}")
         if entries or self.reported < 0:
@@ -220,13 +231,7 @@ def serve(gateway: Gateway, listen: str) -> None:
             except (KeyError, ValueError, IndexError):
                 self.send_error(400, "partner (an id) and release (a slug) are required")
                 return
-            body = json.dumps(
-                {
-                    "allowed": gateway.allowed(partner, release),
-                    "revision": gateway.revision,
-                    "stale": gateway.stale(),
-                }
-            ).encode()
+            body = json.dumps(gateway.decide(partner, release)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

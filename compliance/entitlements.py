@@ -5,7 +5,7 @@ so the feed, the evaluation API and the access check cannot disagree."""
 
 from __future__ import annotations
 
-import weakref
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +21,7 @@ from compliance.models import (
     Release,
     ReleaseStatus,
 )
+from compliance.prepared import fetch_all
 from compliance.rules import DOMESTIC_COUNTRY, access_answer
 from compliance.selectors import access_revision, snapshot
 
@@ -252,9 +253,28 @@ def _partner_pk(value: str | None) -> int | None:
 def evaluate_access(queries: list[AccessQuery]) -> tuple[int, list[dict]]:
     """R26: each query's decision ``{"decision", "context": {"reason", "revision"}}``, all
     from one snapshot, in a constant number of queries whatever their number. An unknown
-    partner or release, or another action than ``use``, is a refusal, not an error."""
-    slugs = {q.release for q in queries if q.release and "\x00" not in q.release}
-    partner_pks = {pk for q in queries if (pk := _partner_pk(q.partner)) is not None}
+    partner or release, or another action than ``use``, is a refusal, not an error.
+
+    On PostgreSQL the facts are ONE statement (``batch_sql``: one statement sees one
+    committed state, no snapshot transaction needed): the snapshot transaction of four
+    ORM reads (``access_facts``, kept for SQLite and as the reference of the equivalence
+    tests) costs seven round trips (docs/benchmarks.md, issue 15)."""
+    slugs = sorted({q.release for q in queries if q.release and "\x00" not in q.release})
+    partner_pks = sorted({pk for q in queries if (pk := _partner_pk(q.partner)) is not None})
+    if connection.vendor == "postgresql":
+        revision, releases, partners, approved = batch_facts(slugs, partner_pks)
+    else:
+        revision, releases, partners, approved = access_facts(slugs, partner_pks)
+    out = [
+        _decision(q, releases.get(q.release), _partner_pk(q.partner), partners, approved, revision)
+        for q in queries
+    ]
+    return revision, out
+
+
+def access_facts(slugs: list[str], partner_pks: list[int]):
+    """(revision, releases by slug, partners' countries by id, approved (release, partner)
+    pairs) for the named releases and partners, read through the ORM in one snapshot."""
     with snapshot():
         revision = access_revision()
         releases = {
@@ -271,11 +291,48 @@ def evaluate_access(queries: list[AccessQuery]) -> tuple[int, list[dict]]:
                 status=AllowlistStatus.APPROVED,
             ).values_list("release_id", "partner_id")
         )
-    out = [
-        _decision(q, releases.get(q.release), _partner_pk(q.partner), partners, approved, revision)
-        for q in queries
-    ]
-    return revision, out
+    return revision, releases, {pk: str(c) for pk, c in partners.items()}, approved
+
+
+def batch_sql(arg=lambda n: "%s") -> str:
+    """``access_facts`` in one statement (PostgreSQL): the revision, then each set as a
+    JSON array (none: null). Parameters: slugs, partner ids, slugs, partner ids, the
+    approved status."""
+    q = connection.ops.quote_name
+    ledger, release = q(AuditRecord._meta.db_table), q(Release._meta.db_table)
+    partner, entry = q(Partner._meta.db_table), q(AllowlistEntry._meta.db_table)
+    return (
+        f"SELECT (SELECT {q('seq')} FROM {ledger} ORDER BY {q('seq')} DESC LIMIT 1),"
+        f" (SELECT json_agg(json_build_array(r.{q('slug')}, r.{q('id')}, r.{q('status')},"
+        f" r.{q('foreign_access_restricted')})) FROM {release} r"
+        f" WHERE r.{q('slug')} = ANY({arg(1)})),"
+        f" (SELECT json_agg(json_build_array(p.{q('id')}, p.{q('country')})) FROM {partner} p"
+        f" WHERE p.{q('id')} = ANY({arg(2)})),"
+        f" (SELECT json_agg(json_build_array(e.{q('release_id')}, e.{q('partner_id')}))"
+        f" FROM {entry} e JOIN {release} r ON r.{q('id')} = e.{q('release_id')}"
+        f" WHERE r.{q('slug')} = ANY({arg(3)}) AND e.{q('partner_id')} = ANY({arg(4)})"
+        f" AND e.{q('status')} = {arg(5)})"
+    )
+
+
+def _json_rows(value) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def batch_facts(slugs: list[str], partner_pks: list[int]):
+    """``access_facts`` from ``batch_sql`` (prepared on a connection's second run)."""
+    params = [slugs, partner_pks, slugs, partner_pks, str(AllowlistStatus.APPROVED)]
+    ((revision, releases, partners, approved),) = fetch_all(
+        "clearance_evaluate_batch", batch_sql, params
+    )
+    return (
+        revision or 0,
+        {slug: ReleaseFacts(pk, slug, st, bool(r)) for slug, pk, st, r in _json_rows(releases)},
+        {pk: str(country) for pk, country in _json_rows(partners)},
+        {(release_id, pk) for release_id, pk in _json_rows(approved)},
+    )
 
 
 def _decision(q: AccessQuery, release, pk, partners: dict, approved: set, revision: int) -> dict:
@@ -299,12 +356,13 @@ def _decision(q: AccessQuery, release, pk, partners: dict, approved: set, revisi
     }
 
 
-def _one_statement_sql(arg=lambda n: "%s") -> str:
+def evaluation_sql(arg=lambda n: "%s") -> str:
     """The revision, the release's facts, the partner's country and whether its allowlist
-    entry is approved, in ONE statement: one statement sees one committed state (a
-    statement snapshot on PostgreSQL, on SQLite too), so it needs no transaction of its own.
-    The outer one-row select keeps the revision when the slug names no release. ``arg(n)``
-    spells the n-th parameter (``$n`` in a prepared statement)."""
+    entry is approved, in ONE statement that returns exactly one row: one statement sees one
+    committed state (a statement snapshot on PostgreSQL, on SQLite too), so it needs no
+    transaction of its own. The outer one-row select keeps the revision when the slug names
+    no release. ``arg(n)`` spells the n-th parameter (``$n`` in a prepared statement); the
+    parameters are ``evaluation_params(query)``."""
     q = connection.ops.quote_name
     ledger, release = q(AuditRecord._meta.db_table), q(Release._meta.db_table)
     partner, entry = q(Partner._meta.db_table), q(AllowlistEntry._meta.db_table)
@@ -318,50 +376,31 @@ def _one_statement_sql(arg=lambda n: "%s") -> str:
     )
 
 
-# PostgreSQL spends more planning that statement (~1 ms) than running it (~0.2 ms): a
-# connection that reads it a second time prepares it (a session-level PREPARE, which a
-# rollback does not undo) and from then on only EXECUTEs it. Not on the first read: under
-# the ASGI server a request often runs on a connection of its own (docs/benchmarks.md),
-# where a PREPARE would only add a round trip. The sets hold driver connections weakly (a
-# closed one leaves them). Not for a transaction-pooling proxy between Django and
-# PostgreSQL (none is used).
-_STATEMENT = "clearance_evaluate_one"
-_SEEN: weakref.WeakSet = weakref.WeakSet()
-_PREPARED: weakref.WeakSet = weakref.WeakSet()
-
-
-def _read_one(params: list) -> tuple:
-    with connection.cursor() as cursor:
-        raw = connection.connection
-        if connection.vendor != "postgresql" or raw not in _SEEN:
-            cursor.execute(_one_statement_sql(), params)
-            if connection.vendor == "postgresql":
-                _SEEN.add(raw)
-            return cursor.fetchone()
-        if raw not in _PREPARED:
-            cursor.execute(
-                f"PREPARE {_STATEMENT}(bigint, bigint, text, text) AS "
-                + _one_statement_sql(lambda n: f"${n}")
-            )
-            _PREPARED.add(raw)
-        cursor.execute(f"EXECUTE {_STATEMENT}(%s, %s, %s, %s)", params)
-        return cursor.fetchone()
-
-
-def evaluate_one(query: AccessQuery) -> dict:
-    """R26 for a single evaluation (``POST /access/v1/evaluation``): the same answer as
-    ``evaluate_access([query])`` in one read instead of a snapshot transaction of four
-    (on a connection's second one, the PREPARE of that read before it)."""
-    slug = query.release if query.release and "\x00" not in query.release else None
+def evaluation_params(query: AccessQuery) -> list:
     pk = _partner_pk(query.partner)
-    row = _read_one([pk, pk, str(AllowlistStatus.APPROVED), slug])
+    slug = query.release if query.release and "\x00" not in query.release else None
+    return [pk, pk, str(AllowlistStatus.APPROVED), slug]
+
+
+def evaluation_from_row(query: AccessQuery, row: tuple) -> dict:
+    """R26's answer to ``query`` from the row of ``evaluation_sql`` (its six columns)."""
     revision, release_id, status, restricted, country, approved = row
+    pk = _partner_pk(query.partner)
     release = None
     if release_id is not None:
-        release = ReleaseFacts(release_id, slug, status, bool(restricted))
+        release = ReleaseFacts(release_id, query.release, status, bool(restricted))
     partners = {pk: str(country)} if country is not None else {}
     pairs = {(release_id, pk)} if approved else set()
     return _decision(query, release, pk, partners, pairs, revision or 0)
+
+
+def evaluate_one(query: AccessQuery) -> dict:
+    """R26 for a single evaluation (``POST /access/v1/evaluation`` when the token check
+    cannot carry it: a session, SQLite): the same answer as ``evaluate_access([query])`` in
+    one read instead of a snapshot transaction of four (prepared on a connection's second
+    run, ``compliance.prepared``)."""
+    (row,) = fetch_all("clearance_evaluate_one", evaluation_sql, evaluation_params(query))
+    return evaluation_from_row(query, row)
 
 
 __all__ = [
@@ -371,8 +410,13 @@ __all__ = [
     "access_changes",
     "entitlement_changes",
     "entitlement_snapshot",
+    "access_facts",
+    "batch_facts",
     "evaluate_access",
     "evaluate_one",
+    "evaluation_from_row",
+    "evaluation_params",
+    "evaluation_sql",
     "feed_entry",
     "is_access_change",
 ]

@@ -114,6 +114,20 @@ DATABASES = {
 # costs more than the whole access check (docs/benchmarks.md). No CONN_HEALTH_CHECKS: that
 # is one more round trip per request; a connection left broken is closed at request end.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# DB_POOL=N: on PostgreSQL, a pool of at most N connections per server process (Django's
+# psycopg pool) instead of persistent connections. For the ASGI server: Django's ASGI handler
+# runs each request's sync code in a thread of its own, and a persistent connection belongs
+# to a thread, so under uvicorn nearly every request connects anew (docs/benchmarks.md,
+# issue 15). A request waits up to DB_POOL_TIMEOUT seconds for a free connection, then
+# fails (500). 0 (the default): no pool, right for gunicorn's sync workers and Celery.
+DB_POOL = env.int("DB_POOL", default=0)
+if DB_POOL > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL, env.int("DB_POOL_MIN", default=2)),
+        "max_size": DB_POOL,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back at request end
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

@@ -21,6 +21,11 @@ CELERY_TASK_ALWAYS_EAGER = True
 AXES_ENABLED = False
 # Tests open connections in threads and live servers: close them as Django's default does.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# The pytest process itself never pools (the test database's creation and each test's
+# transaction work on its own connections); a live ASGI server a test starts pools as
+# production's does (tests/asgi_support.py sets DB_POOL and CLEARANCE_LIVE_SERVER for it).
+if os.environ.get("CLEARANCE_LIVE_SERVER") != "1":
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
 # Evidence files (R37) of a test run go to a throwaway folder, never the project's var/media
 # (tests that look at the files set their own folder: the ``media`` fixture).
 # A live server subprocess (uvicorn) is given its test's folder through TEST_MEDIA_ROOT.

@@ -44,16 +44,25 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
+# The live server's connection pool (DB_POOL, as production's ASGI server runs): at most this
+# many PostgreSQL connections per live server, plus the stream's LISTEN connection.
+LIVE_DB_POOL = "4"
+
+
 class LiveASGI:
-    """``uvicorn config.asgi:application`` on the test database; start, stop, restart."""
+    """``uvicorn config.asgi:application`` on the test database; start, stop, restart. Its
+    database connections carry ``application_name`` ``clearance-live-<port>``."""
 
     def __init__(self, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.application_name = f"clearance-live-{self.port}"
         self.env = {
             **os.environ,
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": f"{test_database_url()}?application_name={self.application_name}",
             "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            "DB_POOL": LIVE_DB_POOL,
+            "CLEARANCE_LIVE_SERVER": "1",
             **env,
         }
         self.process: subprocess.Popen | None = None

@@ -136,19 +136,90 @@ def test_evaluation_and_batch_agree_with_r15(db, world):
     ]
 
 
-def test_single_evaluation_costs_the_token_check_and_one_read(db, world, django_assert_num_queries):
-    """POST /access/v1/evaluation: the token check (one statement, as on every API call)
-    and one read of the revision and the facts; no snapshot transaction, no more (once the
-    connection has prepared that read: its second evaluation PREPAREs it)."""
+def test_single_evaluation_is_one_statement_with_the_token_check(
+    db, world, django_assert_num_queries
+):
+    """POST /access/v1/evaluation on PostgreSQL: the evaluation's read rides in the token
+    check's statement (one round trip, as the token-authenticated no-op), prepared on the
+    connection's second use; no snapshot transaction, no more. SQLite: the token, its
+    groups, then the one read."""
     gw = gateway_client(world.token)
     for _ in range(2):
         assert gw.post("/access/v1/evaluation", ev(world.us[0].pk, "r-general")).status_code == 200
-    token_check = 1 if connection.vendor == "postgresql" else 2  # SQLite: token, then groups
+    statements = 1 if connection.vendor == "postgresql" else 3
     for partner, release in ((world.us[0].pk, "r-limited"), (world.gb[0].pk, "r-general-us")):
-        with django_assert_num_queries(token_check + 1):
+        with django_assert_num_queries(statements):
             response = gw.post("/access/v1/evaluation", ev(partner, release))
         assert response.status_code == 200
         assert response.json()["context"]["revision"] == access_revision()
+
+
+def _refusal_cases(world) -> list[dict]:
+    us = world.us[0].pk
+    return [
+        ev(us, "r-general", "delete"),
+        ev(us, "no-such-release"),
+        ev(999999999, "r-general"),
+        ev("9" * 40, "r-general"),
+        ev("-1", "r-general"),
+        {**ev(us, "r-general"), "subject": {"type": "user", "id": str(us)}},
+        {**ev(us, "r-general"), "resource": {"type": "model", "id": "r-general"}},
+        ev(us, "r-\x00"),
+        ev(999999999, "no-such-release", "delete"),
+    ]
+
+
+def test_single_evaluation_answers_as_the_batch_for_every_pair_token_or_session(db, world, client):
+    """The hand-written read in the token check (token) and ``evaluate_one`` (a session)
+    give the batch's answer (one snapshot, ``evaluate_access``) for every seeded pair and
+    every refusal, as JSON over HTTP."""
+    bodies = [ev(p.pk, r.slug) for p, r, _ in every_pair()] + _refusal_cases(world)
+    batch = client_for(world.admin).post("/access/v1/evaluations", {"evaluations": bodies})
+    expected = batch.json()["evaluations"]
+    reasons = {d["context"]["reason"] for d in expected}
+    assert {"general", "allowlisted", "not_allowlisted", "foreign_restricted"} <= reasons
+    assert {"unsupported_action", "unknown_release", "unknown_partner", "retired"} <= reasons
+    gw = gateway_client(world.token)
+    client.force_login(world.staff)
+    for body, answer in zip(bodies, expected, strict=True):
+        by_token = gw.post("/access/v1/evaluation", body, format="json")
+        by_session = client.post("/access/v1/evaluation", body, content_type="application/json")
+        assert by_token.status_code == by_session.status_code == 200
+        assert by_token.json() == by_session.json() == answer, body
+
+
+def test_single_evaluation_fails_closed_on_every_token_refusal(db, world):
+    """The evaluation read with the token is answered only for a valid token of an active
+    user with a role: a wrong secret under a real key, an expired token (deleted), an
+    inactive user, a user without a role; bad input is still a 400, after the 401."""
+    from datetime import timedelta
+
+    from knox.models import AuthToken
+
+    body = ev(world.us[0].pk, "r-general")
+
+    def post(token, payload=body):
+        return gateway_client(token).post("/access/v1/evaluation", payload, format="json")
+
+    valid = post(world.token)
+    assert valid.status_code == 200 and valid.json()["decision"] is True
+    key, secret = world.token[:15], world.token[15:]
+    wrong = key + ("1" if secret[0] == "0" else "0") + secret[1:]
+    assert post(wrong).status_code == 401  # a real key, a wrong secret
+    _row, expired = AuthToken.objects.create(user=world.staff, expiry=timedelta(seconds=-1))
+    assert post(expired).status_code == 401
+    assert not AuthToken.objects.filter(token_key=expired[:15]).exists()
+    nobody = factories.UserFactory(username="nobody")  # no role
+    _row, no_role = AuthToken.objects.create(user=nobody)
+    assert post(no_role).status_code == 403
+    _row, inactive = AuthToken.objects.create(user=world.admin)
+    type(world.admin).objects.filter(pk=world.admin.pk).update(is_active=False)
+    assert post(inactive).status_code == 401
+    assert post("0" * 64).status_code == 401
+    malformed = {**body, "surprise": 1}
+    assert post("0" * 64, malformed).status_code == 401
+    assert post(world.token, malformed).status_code == 400
+    assert post(world.token, malformed).json() == {"non_field_errors": ["Unknown keys: surprise."]}
 
 
 def test_batch_defaults_semantics_and_constant_queries(db, world, django_assert_max_num_queries):

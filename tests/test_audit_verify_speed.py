@@ -5,6 +5,8 @@ link broken where two ranges meet, are found too."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection, transaction
 
@@ -123,3 +125,70 @@ def test_two_breaks_report_the_earlier_one(chain):
     )
     broken = _same_everywhere()["broken"]
     assert broken["seq"] == min(20, first.seq)
+
+
+def _rewrite_last_entry(changes: list) -> AuditRecord:
+    """The last entry with ``changes`` and its hash recomputed (as a superuser could): a
+    valid chain whose changes the database's JSON rule cannot write exactly."""
+    from compliance.audit.chain import entry_hash
+    from compliance.audit.ledger import entry_of
+
+    record = AuditRecord.objects.order_by("-seq").first()
+    record.changes = changes
+    new_hash = entry_hash(entry_of(record))
+    _sql(
+        "UPDATE compliance_auditrecord SET changes = %s::jsonb, hash = %s WHERE seq = %s",
+        [json.dumps(changes), new_hash, record.seq],
+    )
+    return AuditRecord.objects.get(seq=record.seq)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [{"field": "x", "new": 1.5, "old": None}],  # jsonable writes a float as a string
+        [{"field": "x", "new": {"b": 1, "a": [2]}, "old": None}],  # an object
+        [{"field": "x", "new": ["a, b"], "old": []}],  # ", " inside a list's string
+        [{"field": f"f{i}", "new": i, "old": None} for i in range(scan.LIMIT)],  # > SLOTS
+    ],
+)
+def test_what_the_database_cannot_write_is_a_candidate_and_passes(chain, changes):
+    """A valid entry whose bytes the SQL cannot write exactly: listed as a candidate, then
+    passed by the original check; the answer is the reference's."""
+    record = _rewrite_last_entry(changes)
+    with transaction.atomic():
+        assert record.seq in scan.scan_chain().candidates
+    result = _same_everywhere()
+    assert result == {"ok": True, "checked": AuditRecord.objects.count(), "broken": None}
+
+
+def test_a_change_the_json_rule_would_hide_is_caught(chain):
+    """The database writes ``["a, b"]`` and ``["a,b"]`` alike (it drops the space after an
+    array's commas): only ``faithful`` (the bytes must parse back to the stored value)
+    tells that the stored list was edited. Without it, the recomputed hash would match."""
+    from compliance.audit import pgcanonical
+
+    record = _rewrite_last_entry([{"field": "x", "new": ["a,b"], "old": []}])
+    _sql(
+        "UPDATE compliance_auditrecord SET changes = %s::jsonb WHERE seq = %s",
+        [json.dumps([{"field": "x", "new": ["a, b"], "old": []}]), record.seq],
+    )
+    written = pgcanonical.hex_sha256(
+        pgcanonical.entry_json("a", pgcanonical.changes_json("a.changes"))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {written} = a.hash FROM compliance_auditrecord a WHERE seq = %s", [record.seq]
+        )
+        assert cursor.fetchone()[0] is True  # the lossy bytes alone would pass it
+    broken = _same_everywhere()["broken"]
+    assert (broken["seq"], broken["problem"]) == (record.seq, "hash_mismatch")
+
+
+def test_python_scan_gives_the_same_answer(chain, monkeypatch):
+    """SQLite's path (every table scanned in Python) on the same data: same answer."""
+    _sql("UPDATE compliance_auditrecord SET actor = 'x' WHERE seq = 11")
+    reference = verify_chain_reference()
+    monkeypatch.setattr(scan, "IN_DATABASE", False)
+    assert verify_chain() == reference == verify_chain(workers=2)
+    assert reference["broken"]["problem"] == "ledger_mismatch"

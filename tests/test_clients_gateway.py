@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from compliance import services
 from compliance.audit.verify import verify_chain
@@ -38,9 +40,20 @@ def wait_until(predicate, timeout: float, step: float = 0.05) -> float:
     return time.monotonic() - start
 
 
+def seconds_since(moment: float, predicate, timeout: float, step: float = 0.02) -> float:
+    """Seconds from ``moment`` (monotonic) until ``predicate()`` held, its own time
+    included; fails after ``timeout``."""
+    wait_until(predicate, timeout, step)
+    return time.monotonic() - moment
+
+
 class GatewayProcess:
+    """The gateway as a process; its log lines (stderr) are kept, so a test can wait for
+    what it did (``wait_log``) instead of guessing how long that takes."""
+
     def __init__(self, url: str, token: str, name: str) -> None:
         self.port = free_port()
+        self.lines: list[str] = []
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -58,8 +71,22 @@ class GatewayProcess:
                 "--report-every",
                 "1",
             ],
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        threading.Thread(target=self._read_log, daemon=True).start()
         wait_for_port(self.port, 30)
+
+    def _read_log(self) -> None:
+        for line in self.process.stderr:
+            sys.stderr.write(line)  # still shown with the test's output
+            self.lines.append(line)
+
+    def wait_log(self, text: str, timeout: float, after: int = 0) -> int:
+        """Waits for a log line containing ``text`` among the lines from ``after`` on;
+        returns the number of lines read by then."""
+        wait_until(lambda: any(text in line for line in self.lines[after:]), timeout)
+        return len(self.lines)
 
     def answer(self, partner: int, release: str) -> dict:
         url = f"http://127.0.0.1:{self.port}/allowed?partner={partner}&release={release}"
@@ -72,6 +99,7 @@ class GatewayProcess:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+        self.process.stderr.close()
 
 
 @pytest.fixture
@@ -101,12 +129,21 @@ def test_reference_gateway_enforces_resumes_and_fails_closed(world):
     try:
         wait_until(lambda: gateway.allowed(partner, "atlas-1"), 30)
         assert gateway.allowed(partner, "g-2") and not gateway.allowed(partner + 1, "atlas-1")
+        # Subscribed (the server answers the stream only once the subscription is in): from
+        # here on, a commit is pushed to it. Before, a change would reach it by the catch-up
+        # of a stream still connecting, which a loaded machine may take more than 1 s to do.
+        gateway.wait_log("stream connected", 30)
 
-        # A suspension: denied within a second, receipt reported, the change enforced.
-        services.transition_release(atlas, to="suspended", actor=staff, reason="BIS directive")
+        # A suspension: denied within a second of its commit, receipt reported, the change
+        # enforced.
+        committed: list[float] = []
+        with transaction.atomic():
+            services.transition_release(atlas, to="suspended", actor=staff, reason="BIS directive")
+            transaction.on_commit(lambda: committed.append(time.monotonic()))
         revision = access_revision()
-        assert wait_until(lambda: not gateway.allowed(partner, "atlas-1"), 1.0) < 1.0
-        wait_until(lambda: Gateway.objects.get().applied_revision >= revision, 5)
+        deny = seconds_since(committed[0], lambda: not gateway.allowed(partner, "atlas-1"), 1.0)
+        assert deny < 1.0
+        wait_until(lambda: Gateway.objects.get().applied_revision >= revision, 10)
         enforcement = release_enforcement(atlas)
         assert enforcement["revision"] == revision and enforcement["pending"] == []
         assert enforcement["enforced_at"] is not None
@@ -120,10 +157,22 @@ def test_reference_gateway_enforces_resumes_and_fails_closed(world):
         server.start()  # meanwhile it failed closed (stale); fresh again once resumed
         # Until it reconnects it may answer from what it had (within --max-stale) or fail
         # closed; once resumed it has the change committed while it was cut off.
-        wait_until(lambda: gateway.answer(partner, "g-2")["revision"] >= missed, 30)
-        answer = gateway.answer(partner, "g-2")
-        assert answer["allowed"] is False and answer["stale"] is False
-        assert answer["revision"] >= missed
+        answers: list[dict] = []
+        wait_until(
+            lambda: (
+                answers.append(gateway.answer(partner, "g-2"))
+                or (answers[-1]["revision"] >= missed)
+            ),
+            30,
+        )
+        # The first answer at or past the missed revision (allowed, revision and staleness
+        # read together): the change made while it was cut off is in, and it is current.
+        assert answers[-1] == {
+            "allowed": False,
+            "revision": answers[-1]["revision"],
+            "stale": False,
+        }
+        assert answers[-1]["revision"] >= missed
 
         # Clearance goes away: after --max-stale the gateway denies everything.
         server.stop()

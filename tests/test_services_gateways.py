@@ -251,6 +251,32 @@ def test_single_evaluation_is_one_read_and_answers_as_the_batch(
     assert after["context"]["revision"] > batch[0]["context"]["revision"]
 
 
+@pytest.mark.postgres
+def test_batch_facts_in_one_statement_equal_the_orm_snapshot(
+    db, world, staff, django_assert_num_queries
+):
+    """The batch's hand-written read (``batch_sql``: one statement, prepared on a
+    connection's second run) returns exactly what the ORM's snapshot of four reads
+    (``access_facts``) returns: every release and partner, unknown ones, none; after a
+    change too."""
+    slugs = sorted(Release.objects.values_list("slug", flat=True)) + ["no-such-release"]
+    pks = sorted(Partner.objects.values_list("pk", flat=True)) + [10**12]
+    full = entitlements.access_facts(slugs, pks)
+    assert full[0] == access_revision() and full[3]  # approved pairs exist
+    assert len(full[1]) == len(slugs) - 1 and len(full[2]) == len(pks) - 1
+    for _ in range(2):
+        entitlements.batch_facts(slugs, pks)
+    cases = [(slugs, pks), (slugs[:2], pks), (slugs, pks[:1]), ([], pks), (slugs, []), ([], [])]
+    cases.append((["no-such-release"], [10**12]))
+    for case in cases:
+        expected = entitlements.access_facts(*case)
+        with django_assert_num_queries(1):
+            assert entitlements.batch_facts(*case) == expected, case
+    services.transition_release(world.limited, to="suspended", actor=staff, reason="directive")
+    after = entitlements.batch_facts(slugs, pks)
+    assert after == entitlements.access_facts(slugs, pks) and after != full
+
+
 def test_changes_since_lists_exactly_the_entries_that_differ(db, world, staff, admin_user):
     before = entitlements.entitlement_snapshot()
     n = before["revision"]

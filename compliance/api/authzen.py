@@ -7,18 +7,30 @@ cost about what one does (docs/benchmarks.md). The serializers below only docume
 
 from __future__ import annotations
 
+import json
+
 from django.urls import path
+from django.utils.http import parse_header_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils.json import strict_constant as json_strict_constant
 from rest_framework.views import APIView
 
+from compliance.api.auth import Companion
 from compliance.api.permissions import AccessReader
 from compliance.api.serializers import StrictSerializer
-from compliance.entitlements import AccessQuery, evaluate_access, evaluate_one
+from compliance.entitlements import (
+    AccessQuery,
+    evaluate_access,
+    evaluate_one,
+    evaluation_from_row,
+    evaluation_params,
+    evaluation_sql,
+)
 
 MAX_EVALUATIONS = 1000
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
@@ -79,8 +91,7 @@ def _query(item: dict, defaults: dict, where: str = "") -> AccessQuery:
     )
 
 
-def _body(request, allowed: set[str]) -> dict:
-    body = request.data
+def _body(body, allowed: set[str]) -> dict:
     if not isinstance(body, dict):
         raise Malformed("The body must be a JSON object.")
     unknown = set(body) - allowed
@@ -90,11 +101,26 @@ def _body(request, allowed: set[str]) -> dict:
 
 
 def parse_evaluation(request) -> AccessQuery:
-    return _query(_body(request, EVALUATION_KEYS), {})
+    return _query(_body(request.data, EVALUATION_KEYS), {})
+
+
+def lean_evaluation(request) -> AccessQuery | None:
+    """The single evaluation's query read straight from the body's bytes, as DRF's
+    JSONParser reads them (UTF-8, no NaN or Infinity) but without its stream and parser
+    machinery; None when anything is off: then the view parses the body the usual way, and
+    bad input gets the usual 400."""
+    media_type, params = parse_header_parameters(request.content_type or "")
+    if media_type != "application/json" or params.get("charset", "utf-8").lower() != "utf-8":
+        return None
+    try:
+        body = json.loads(request.body.decode("utf-8"), parse_constant=json_strict_constant)
+        return _query(_body(body, EVALUATION_KEYS), {})
+    except (ValueError, Malformed):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
 
 
 def parse_evaluations(request) -> tuple[list[AccessQuery], str]:
-    body = _body(request, BATCH_KEYS)
+    body = _body(request.data, BATCH_KEYS)
     _object_or_absent(body, "context", "")
     items = body.get("evaluations")
     if not isinstance(items, list) or not items:
@@ -205,12 +231,31 @@ class AuthzenView(APIView):
 
 class EvaluationView(AuthzenView):
     """R26: may this partner use this release? ``{"decision", "context": {"reason",
-    "revision"}}``; unknown partners and releases are refusals, not errors."""
+    "revision"}}``; unknown partners and releases are refusals, not errors.
+
+    With a token on PostgreSQL the evaluation's read rides in the token check's statement
+    (one round trip, as the token-authenticated no-op: docs/benchmarks.md, issue 15): the
+    answer is kept only once the token is valid and its user active, and returned only
+    after the permission check. A body the lean reading does not take rides nothing."""
+
+    query: AccessQuery | None = None
+    answer: dict | None = None
+
+    def token_companion(self, request) -> Companion | None:
+        self.query = lean_evaluation(request)
+        if self.query is None:
+            return None
+        return Companion("evaluation", evaluation_sql, evaluation_params(self.query))
+
+    def token_accompanied(self, columns: tuple) -> None:
+        self.answer = evaluation_from_row(self.query, columns)
 
     @extend_schema(request=EvaluationDoc, responses={200: DecisionDoc})
     def post(self, request):
+        if self.answer is not None:
+            return Response(self.answer)  # read with the token
         try:
-            query = parse_evaluation(request)
+            query = self.query or parse_evaluation(request)
         except Malformed as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
         return Response(evaluate_one(query))

@@ -17,6 +17,7 @@ import datetime as dt
 import threading
 
 from django.db import connections, models, transaction
+from django.db.models.expressions import RawSQL
 
 from compliance.audit.chain import (
     GENESIS_HASH,
@@ -25,8 +26,8 @@ from compliance.audit.chain import (
     jsonable,
     sha256_plain,
 )
-from compliance.audit.registry import Tracked, snapshots_of
-from compliance.audit.tree import append_leaf
+from compliance.audit.registry import Tracked, snapshots_of, snapshots_of_rows
+from compliance.audit.tree import append_leaf, tree_in_database
 from compliance.models.audit import AuditAction, AuditRecord
 
 # pg_advisory_xact_lock key for the chain head ("CLRA"), taken inside the SQL function
@@ -43,9 +44,13 @@ def chain_locks_taken(using: str = "default") -> int:
     return getattr(_taken, using, 0)
 
 
+def _count_lock(using: str) -> None:
+    setattr(_taken, using, chain_locks_taken(using) + 1)
+
+
 def lock_chain_head(using: str) -> tuple[int, str] | None:
     """Take the chain lock (held until commit) and read the head (seq, hash), or None."""
-    setattr(_taken, using, chain_locks_taken(using) + 1)
+    _count_lock(using)
     connection = connections[using]
     if connection.vendor == "postgresql":
         # Lock and read in one round trip: see migration audit_append_only.
@@ -67,13 +72,12 @@ def append(tracked: Tracked, history_instance, instance, using: str = "default")
 def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRecord:
     hid = history_instance.pk
     object_pk = getattr(history_instance, tracked.pk_attname)
-    # This record and the one before it for the same object, in one query.
+    # This record and the one before it for the same object, and the chain head.
     rows = tracked.history_model.objects.using(using).filter(
         **{tracked.pk_attname: object_pk, "history_id__lte": hid}
     )
-    snaps = snapshots_of(tracked, rows.order_by("-history_id")[:2])
+    snaps, head = _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
     previous = next((s for h, s in snaps.items() if h != hid), None)
-    head = lock_chain_head(using)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     record = build_entry(
         tracked,
@@ -86,8 +90,42 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         instance=instance,
     )
     record.save(using=using, force_insert=True)
-    append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
+    if not tree_in_database(using):  # PostgreSQL: the ledger's trigger adds the leaf
+        append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
     return record
+
+
+# The chain head under the chain lock, as one column of the statement that reads the history
+# rows: an uncorrelated scalar subquery, run once per statement. The function takes the lock
+# and reads the head in a snapshot of its own (migration audit_append_only), so what the
+# outer statement's snapshot saw does not matter.
+_HEAD_COLUMN = "_clearance_chain_head"
+_HEAD_SQL = "SELECT h.seq::text || ' ' || h.hash FROM clearance_audit_chain_head() h"
+
+
+def _snapshots_and_head(
+    tracked: Tracked, rows, using: str
+) -> tuple[dict[int, dict], tuple[int, str] | None]:
+    """The snapshots of history ``rows`` (at least one) and the chain head, lock taken: on
+    PostgreSQL in one round trip (issue 18: a round trip is most of an audited write's
+    cost), elsewhere as ``snapshots_of`` then ``lock_chain_head``."""
+    if connections[using].vendor != "postgresql":
+        return snapshots_of(tracked, rows), lock_chain_head(using)
+    _count_lock(using)
+    read = list(
+        rows.annotate(**{_HEAD_COLUMN: RawSQL(_HEAD_SQL, ())}).values(
+            *tracked.attnames, _HEAD_COLUMN
+        )
+    )
+    if not read:  # no row, so the subquery never ran and no lock is held: refuse
+        raise LookupError(f"no {tracked.name} history rows to append")
+    head = read[0][_HEAD_COLUMN]
+    for row in read:
+        del row[_HEAD_COLUMN]
+    if head is None:
+        return snapshots_of_rows(tracked, read), None
+    seq, hash_ = head.split(" ")
+    return snapshots_of_rows(tracked, read), (int(seq), hash_)
 
 
 def snapshot_columns(tracked: Tracked, snap: dict, *, plain: bool = False) -> dict:

@@ -140,8 +140,14 @@ def snapshots(tracked: Tracked, history_ids) -> dict[int, dict]:
 
 def snapshots_of(tracked: Tracked, queryset) -> dict[int, dict]:
     """Snapshots of the history rows in ``queryset`` (one query, plus one per m2m field)."""
+    return snapshots_of_rows(tracked, queryset.values(*tracked.attnames))
+
+
+def snapshots_of_rows(tracked: Tracked, rows) -> dict[int, dict]:
+    """Snapshots of history rows already read as dicts of exactly ``tracked.attnames`` (plus
+    one query per m2m field): for a caller that reads them in a statement of its own."""
     out: dict[int, dict] = {}
-    for row in queryset.values(*tracked.attnames):
+    for row in rows:
         out[row["history_id"]] = {
             "fields": jsonable(row),
             "m2m": {m.name: [] for m in tracked.m2m},
@@ -149,11 +155,11 @@ def snapshots_of(tracked: Tracked, queryset) -> dict[int, dict]:
     for m in tracked.m2m:
         if not out:
             break
-        rows = (
+        m2m_rows = (
             m.history_model.objects.filter(history_id__in=list(out))
             .order_by("m2m_history_id")
             .values(*m.attnames)
         )
-        for row in rows:
+        for row in m2m_rows:
             out[row["history_id"]]["m2m"][m.name].append(jsonable(row))
     return out

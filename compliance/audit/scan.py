@@ -1,18 +1,26 @@
-"""The fast part of ``verify_audit`` (issue 18, item 7): find the smallest ``seq`` whose
-entry the record-by-record check (``verify._check``) would reject, without walking the
-ledger in sequence order. ``verify`` then re-checks that one entry the original way.
+"""The fast part of ``verify_audit`` (issue 18, item 7): find every ``seq`` whose entry the
+record-by-record check (``verify._check``) may reject, without walking the ledger in
+sequence order. ``verify`` then re-checks those candidates, smallest first, the original
+way; the first it rejects is the answer.
 
 - gaps and links: one SQL statement, a window over the whole ledger (``first_link_problem``);
 - entries naming a history table that is not tracked (``history_missing``);
-- per history table (``scan_table``): the history rows, their m2m history rows and the
-  table's ledger entries, all three in ``history_id`` order, merged in one pass; each entry
-  is recomputed as ``_check`` does (``snapshot_columns``: its content digest and columns; then
-  its own hash). An entry without its history row is ``history_missing``; a history row
-  without an entry is a ``ledger_missing`` candidate (the earliest by history_date wins).
+- per history table (``scan_table``), on PostgreSQL (``sql_scan_table``): the database
+  joins the table's ledger entries with their history rows and m2m history rows,
+  recomputes each entry's content digest and own hash (``sha256()`` over the canonical
+  bytes that ``pgcanonical`` writes in SQL), compares the columns the history row
+  determines, and returns only the seqs where anything differs or could not be written
+  exactly (a superset of those that fail), the smallest seq of an entry whose history row
+  is gone, and the earliest history row without an entry (``ledger_missing``);
+- elsewhere (SQLite, or a column type ``pgcanonical`` does not write:
+  ``python_scan_table``): the history rows, their m2m history rows and the table's ledger
+  entries, all three in ``history_id`` order, merged in one pass in Python, each entry
+  recomputed as ``_check`` does; there the smallest failing seq is exact.
 
-Rows are plain dicts read in chunks (server-side cursors on PostgreSQL): no model instance
-and never more than a chunk per stream in memory. A table can be scanned in ``history_id``
-ranges (``lo`` ≤ id < ``hi``), which is how ``parallel`` shares the work among processes."""
+Python-side rows are plain tuples read in chunks (server-side cursors on PostgreSQL): no
+model instance and never more than a chunk per stream in memory. A table can be scanned in
+``history_id`` ranges (``lo`` ≤ id < ``hi``), which is how ``parallel`` shares the work among
+processes (each with its own database connection, so on PostgreSQL its own backend)."""
 
 from __future__ import annotations
 
@@ -21,13 +29,16 @@ import multiprocessing
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection, connections, transaction
 from django.db.models import Count, Max, Min
 from psycopg.types.datetime import TimestamptzLoader
 
+from compliance.audit import pgcanonical
 from compliance.audit.chain import _PLAIN, ENTRY_KEYS, GENESIS_HASH, jsonable, sha256_plain
 from compliance.audit.ledger import snapshot_columns
+from compliance.audit.pgcanonical import Unsupported, q
 from compliance.audit.registry import Tracked, tracked_models
 from compliance.models.audit import AuditRecord
 
@@ -40,6 +51,11 @@ class TableScan:
     entries: int  # ledger entries of this table (range) seen
     first_bad: int | None  # the smallest seq that fails a check
     unchained: tuple | None  # (history_date, table, model, history_id) of the earliest orphan
+    # The seqs that may fail, smallest first (the SQL scan: a superset of those that fail,
+    # from the smallest on); ``complete``: no candidate beyond these (else only the first
+    # ``LIMIT`` are listed).
+    candidates: tuple[int, ...] = ()
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,10 @@ class Scan:
     entries: int
     first_bad: int | None
     unchained: tuple | None
+    candidates: tuple[int, ...] = ()  # the seqs that may fail, smallest first
+    # None: every seq that may fail is a candidate; else only those up to this seq are (a
+    # table had more candidates than were listed).
+    horizon: int | None = None
 
 
 def _min(*values):
@@ -184,6 +204,17 @@ def _entry_fails(tracked: Tracked, snap: dict, entry: tuple) -> bool:
 
 
 def scan_table(tracked: Tracked, lo: int | None = None, hi: int | None = None) -> TableScan:
+    """One history table (range): in PostgreSQL when it can write the table's canonical
+    bytes (``pgcanonical``), else row by row here."""
+    if connection.vendor == "postgresql" and IN_DATABASE:
+        try:
+            return sql_scan_table(tracked, lo, hi)
+        except Unsupported:
+            pass
+    return python_scan_table(tracked, lo, hi)
+
+
+def python_scan_table(tracked: Tracked, lo: int | None = None, hi: int | None = None) -> TableScan:
     columns = tracked.attnames
     key, date = columns.index("history_id"), columns.index("history_date")
     history = _stream(tracked.history_model.objects, columns, lo, hi, ("history_id",))
@@ -215,7 +246,84 @@ def scan_table(tracked: Tracked, lo: int | None = None, hi: int | None = None) -
         for left in itertools.chain([entry], ledger):
             entries, first_bad = entries + 1, _min(first_bad, left[0])
     unchained = None if orphan is None else (orphan[0], tracked.table, tracked.name, orphan[1])
-    return TableScan(entries, first_bad, unchained)
+    return TableScan(entries, first_bad, unchained, () if first_bad is None else (first_bad,))
+
+
+IN_DATABASE = True  # False: every table row by row in Python (the benchmark's "before")
+LIMIT = 100  # candidates listed per table (range): more than that, and the walk decides
+
+
+def sql_scan_table(tracked: Tracked, lo: int | None = None, hi: int | None = None) -> TableScan:
+    """``python_scan_table`` in three statements: PostgreSQL recomputes every entry's content
+    digest (from the history row and its m2m history rows) and own hash, compares the columns
+    the history row determines, and returns the seqs where anything differs or could not be
+    written (the candidates, which ``verify`` checks the original way), the smallest seq of
+    an entry whose history row is gone, and the earliest history row without an entry."""
+    sql = _scan_sql(tracked)
+    params = {
+        "table": tracked.table,
+        "lo": lo if lo is not None else -(2**63),
+        "hi": hi if hi is not None else 2**63 - 1,
+        "limit": LIMIT + 1,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql["candidates"], params)
+        candidates = [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql["missing"], params)
+        missing, entries = cursor.fetchone()
+        cursor.execute(sql["orphan"], params)
+        orphan = cursor.fetchone()
+    complete = len(candidates) <= LIMIT
+    candidates = sorted({*candidates[:LIMIT], *([missing] if missing is not None else [])})
+    unchained = None if orphan is None else (orphan[0], tracked.table, tracked.name, orphan[1])
+    first_bad = candidates[0] if candidates else None
+    return TableScan(entries, first_bad, unchained, tuple(candidates), complete)
+
+
+@cache
+def _scan_sql(tracked: Tracked) -> dict[str, str]:
+    ledger, hist = q(AuditRecord._meta.db_table), q(tracked.table)
+    in_range = "{hid} >= %(lo)s AND {hid} < %(hi)s"
+    joins, m2m = pgcanonical.m2m_aggregates(tracked, in_range)
+    digest = pgcanonical.hex_sha256(pgcanonical.snapshot_json(tracked, m2m))
+    own_hash = pgcanonical.hex_sha256(pgcanonical.entry_json("a", "a.changes_bytes"))
+    differs = (
+        f"a.content_digest IS DISTINCT FROM {digest} OR {pgcanonical.columns_differ(tracked)}"
+        f" OR a.hash IS DISTINCT FROM {own_hash}"
+        f" OR NOT COALESCE({pgcanonical.faithful('a.changes_bytes', 'a.changes')}, false)"
+    )
+    for guard in pgcanonical.json_guards(tracked.history_model, tracked.attnames, "h"):
+        differs += f" OR NOT COALESCE({guard}, false)"
+    # The changes' bytes once per entry, in a subquery (OFFSET 0: not inlined into both uses);
+    # the candidates in a MATERIALIZED CTE, planned for every row (hash joins), not for the
+    # first few that LIMIT would favour (index-ordered nested loops).
+    entries = (
+        f"(SELECT a.*, {pgcanonical.changes_json('a.changes')} AS changes_bytes FROM {ledger} a"
+        " WHERE a.history_table = %(table)s AND "
+        + in_range.format(hid="a.history_id")
+        + " OFFSET 0) AS a"
+    )
+    return {
+        "candidates": (
+            f"WITH bad AS MATERIALIZED (SELECT a.seq FROM {entries}"
+            f" JOIN {hist} h ON h.history_id = a.history_id"
+            + "".join(joins)
+            + " WHERE "
+            + in_range.format(hid="h.history_id")
+            + f" AND ({differs})) SELECT seq FROM bad ORDER BY seq LIMIT %(limit)s"
+        ),
+        "missing": (
+            f"SELECT MIN(a.seq) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {hist} h"
+            f" WHERE h.history_id = a.history_id)), COUNT(*) FROM {ledger} a"
+            " WHERE a.history_table = %(table)s AND " + in_range.format(hid="a.history_id")
+        ),
+        "orphan": (
+            f"SELECT h.history_date, h.history_id FROM {hist} h WHERE "
+            + in_range.format(hid="h.history_id")
+            + f" AND NOT EXISTS (SELECT 1 FROM {ledger} a WHERE a.history_table = %(table)s"
+            " AND a.history_id = h.history_id) ORDER BY h.history_date, h.history_id LIMIT 1"
+        ),
+    }
 
 
 def tasks(workers: int = 1) -> list[tuple[str, int | None, int | None]]:
@@ -244,7 +352,9 @@ def combine(scans: list[TableScan], first_link: int | None, untracked: int | Non
     entries = AuditRecord.objects.count()
     first_bad = _min(first_link, untracked, *(s.first_bad for s in scans))
     unchained = _min(*(s.unchained for s in scans))
-    return Scan(entries, first_bad, unchained)
+    found = {first_link, untracked, *(seq for s in scans for seq in s.candidates)} - {None}
+    horizon = _min(*(s.candidates[-1] for s in scans if not s.complete))
+    return Scan(entries, first_bad, unchained, tuple(sorted(found)), horizon)
 
 
 def scan_chain(workers: int = 1) -> Scan:

@@ -1,9 +1,11 @@
 """The stored Merkle tree over the ledger (R33) and its proofs (R35).
 
-Kept up to date **in the transaction that appends the entry** (``append_leaf``, called by
-``ledger.append`` under the chain lock): the leaf and every subtree it completes are
-inserted with the entry, so the tree is never behind a committed entry and a rolled-back
-write takes its nodes with it. Bulk paths that write entries without ``append`` (the
+Kept up to date **in the transaction that appends the entry**: the leaf and every subtree
+it completes are inserted with the entry, so the tree is never behind a committed entry and a
+rolled-back write takes its nodes with it. On PostgreSQL the database does it, in the INSERT
+of the entry (a row trigger, migration 0019_tree_in_database: no round trip of its own); on
+SQLite ``ledger.append`` calls ``append_leaf`` under the chain lock. Both write the same nodes
+(tests/test_audit_tree_sql.py). Bulk paths that write entries without ``append`` (the
 backfill, the scale seeder, a database from before this table) call ``sync_tree``, which
 catches up under the same lock. See docs/audit.md "Merkle tree" for why not a sealer.
 
@@ -31,10 +33,15 @@ def _fetch(nodes, using: str = "default") -> dict[merkle.Node, bytes]:
     return {keys[k]: bytes(h) for k, h in rows}
 
 
+def tree_in_database(using: str = "default") -> bool:
+    """Does the database add each entry's leaf itself (PostgreSQL, migration 0019)?"""
+    return connection_is_postgres(using)
+
+
 def append_leaf(seq: int, entry_hash: str, using: str = "default") -> None:
-    """Insert leaf ``seq`` − 1 and the subtrees it completes (caller holds the chain lock).
-    One read (the left siblings, and the previous leaf to prove the tree is not behind)
-    and one insert."""
+    """Insert leaf ``seq`` − 1 and the subtrees it completes (caller holds the chain lock):
+    the SQLite path, the trigger's twin on PostgreSQL. One read (the left siblings, and the
+    previous leaf to prove the tree is not behind) and one insert."""
     index = seq - 1
     wanted = merkle.left_siblings(index)
     known = _fetch([*wanted, (0, index - 1)] if index else wanted, using)

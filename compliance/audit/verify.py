@@ -26,15 +26,18 @@ Speed (issue 18, item 7): the walk does not load the ledger in sequence order wi
 history rows it names. Instead
 1. one SQL statement finds the first entry whose ``seq`` or ``prev_hash`` does not follow
    the entry before it (a window over the ledger: the gaps and links of the whole chain);
-2. each history table is read once, in ``history_id`` order, side by side with its m2m
-   history rows and with its ledger entries (ordered by the same key: the unique index on
-   ``(history_table, history_id)``), as plain tuples; every entry's content digest, columns
-   and own hash are recomputed and the smallest ``seq`` with a problem is kept; a history row
-   that no entry names is the ``ledger_missing`` candidate;
-3. the smallest ``seq`` of all is then checked again, alone, by the original record-by-record
-   check (``_check``) against its predecessor, which names the problem exactly as the walk
-   in sequence order would (kind, detail, ``checked``). Should the two ever disagree, the
-   original walk (``_walk_chain``) decides.
+2. each history table is checked with its m2m history rows and its ledger entries: on
+   PostgreSQL the database recomputes every entry's content digest, columns and own hash
+   from the chain's canonical bytes written in SQL (``pgcanonical``) and returns the
+   candidates (every entry that may fail; those it cannot write exactly included), else
+   (SQLite) the three are merged in ``history_id`` order in Python; a history row that no
+   entry names is the ``ledger_missing`` candidate;
+3. the candidates, smallest ``seq`` first, are then checked again, one by one, by the
+   original record-by-record check (``_check``) against their predecessor: the first it
+   rejects is named exactly as the walk in sequence order would (kind, detail,
+   ``checked``); candidates it passes are skipped. Should a table have more candidates than
+   the scan lists (``scan.LIMIT``) and none of them fail, the original walk
+   (``_walk_chain``) decides.
 With ``VERIFY_WORKERS`` > 1 on PostgreSQL, the history tables (step 2) and the live tables
 are shared among worker processes that read the same snapshot (``pg_export_snapshot``)."""
 
@@ -110,23 +113,35 @@ def _broken(record: AuditRecord | None, problem: str, detail: str, **where) -> d
 
 def _fast_walk(workers: int = 1) -> tuple[int, dict | None, tuple | None]:
     """(checked, the first broken entry or None, the ledger_missing candidate or None): the
-    same answer as ``_walk_chain`` followed by ``_unchained_history_row``."""
+    same answer as ``_walk_chain`` followed by ``_unchained_history_row``. Every entry that
+    the original check rejects is among the scan's candidates; each candidate, smallest
+    first, is checked the original way (``_check``, against its predecessor), and the first
+    it rejects is the answer."""
     scan = scan_chain(workers)
-    if scan.first_bad is None:
-        return scan.entries, None, scan.unchained
-    record = AuditRecord.objects.filter(seq=scan.first_bad).first()
-    before = AuditRecord.objects.filter(seq__lt=scan.first_bad).order_by("-seq").first()
-    expected_seq, prev_hash = (before.seq + 1, before.hash) if before else (1, GENESIS_HASH)
     tables = tracked_models()
+    for seq in scan.candidates:
+        if scan.horizon is not None and seq > scan.horizon:
+            break  # beyond what the scan listed: the original decides
+        record = AuditRecord.objects.filter(seq=seq).first()
+        problem = None if record is None else _check_alone(record, tables)
+        if problem is not None:
+            checked = AuditRecord.objects.filter(seq__lte=record.seq).count()
+            return checked, _broken(record, *problem), None
+    if scan.horizon is None:
+        return scan.entries, None, scan.unchained
+    # More candidates than were listed, and none of those failed: the original decides.
+    checked, broken = _walk_chain()
+    return checked, broken, None if broken else _unchained_key()
+
+
+def _check_alone(record: AuditRecord, tables) -> tuple[str, str] | None:
+    """``_check`` of one entry against the entry before it."""
+    before = AuditRecord.objects.filter(seq__lt=record.seq).order_by("-seq").first()
+    expected_seq, prev_hash = (before.seq + 1, before.hash) if before else (1, GENESIS_HASH)
     snaps = {}
-    if record is not None and record.history_table in tables:
+    if record.history_table in tables:
         snaps = {record.history_table: snapshots(tables[record.history_table], [record.history_id])}
-    problem = None if record is None else _check(record, expected_seq, prev_hash, tables, snaps)
-    if problem is None:  # the fast scan and the original check disagree: the original decides
-        checked, broken = _walk_chain()
-        return checked, broken, None if broken else _unchained_key()
-    checked = AuditRecord.objects.filter(seq__lte=record.seq).count()
-    return checked, _broken(record, *problem), None
+    return _check(record, expected_seq, prev_hash, tables, snaps)
 
 
 def _walk_chain() -> tuple[int, dict | None]:

@@ -1,11 +1,13 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 
 import pgtrigger
 import pgtrigger.compiler
 from django.db import models
 from django.db.models.signals import class_prepared
+from simple_history.manager import HistoryManager
 from simple_history.models import HistoricalChanges, HistoricalRecords
 
 from compliance.audit.context import history_user_getter
@@ -20,9 +22,31 @@ class AuditedHistory(models.Model):
         abstract = True
 
 
+class AuditedHistoryManager(HistoryManager):
+    """simple-history's manager, built once per queryset class. Its history descriptor calls
+    ``from_queryset`` on every access (``Release.history``, and once for every history row
+    it writes), and each call makes a new class with ``inspect.getmembers`` over the
+    queryset: ~9% of the CPU time of an audited write (issue 18, cProfile).
+    The class depends on nothing but the queryset class, so it is made once."""
+
+    @classmethod
+    def from_queryset(cls, queryset_class, class_name=None):
+        return _manager_class(cls, queryset_class, class_name)
+
+
+@cache
+def _manager_class(manager: type, queryset_class: type, class_name: str | None) -> type:
+    return super(AuditedHistoryManager, manager).from_queryset(queryset_class, class_name)
+
+
 def audited_history(**kwargs) -> HistoricalRecords:
     """HistoricalRecords as every Clearance model uses it (actor label, reason, user hook)."""
-    return HistoricalRecords(bases=[AuditedHistory], get_user=history_user_getter, **kwargs)
+    return HistoricalRecords(
+        bases=[AuditedHistory],
+        get_user=history_user_getter,
+        history_manager=AuditedHistoryManager,
+        **kwargs,
+    )
 
 
 class UntrackedWriteError(RuntimeError):

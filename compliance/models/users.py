@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from simple_history import register
 
 from compliance.audit.context import history_user_getter
-from compliance.models.base import AuditedHistory
+from compliance.models.base import AuditedHistory, AuditedHistoryManager
 
 User = get_user_model()
 
@@ -16,4 +16,5 @@ if not hasattr(User, "history"):
         excluded_fields=["password", "last_login"],
         bases=[AuditedHistory],
         get_user=history_user_getter,
+        history_manager=AuditedHistoryManager,
     )

@@ -146,7 +146,7 @@ async def stream(scope, receive, send) -> None:
         return
 
     # Subscribe before the catch-up: a commit between the two is then in the queue.
-    sub = hub.subscribe()
+    sub = await hub.subscribe()
     try:
         first = await read(catch_up, since)
         await send(

@@ -47,11 +47,23 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.revision: int | None = None
 
-    def subscribe(self) -> Subscription:
+    async def subscribe(self) -> Subscription:
+        """A queue that gets every batch the hub publishes from now on. Before it returns,
+        the hub has its starting revision: read after the subscription and before the
+        subscriber's catch-up, so a commit in between is in a batch (were the hub's first
+        revision read after the catch-up, a change committed in between would reach no
+        batch: that subscriber would go on answering from before it)."""
         self._start()
         sub = Subscription()
         self.subscriptions.add(sub)
+        await self._baseline()
         return sub
+
+    async def _baseline(self) -> None:
+        if self.revision is None:
+            revision = await read(access_revision)
+            if self.revision is None:  # the first of two reads in flight wins
+                self.revision = revision
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscriptions.discard(sub)
@@ -90,8 +102,7 @@ class Hub:
         interval = SAFETY_POLL_SECONDS if _postgres() else settings.STREAM_POLL_SECONDS
         while True:
             try:
-                if self.revision is None:
-                    self.revision = await read(access_revision)
+                await self._baseline()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 self._wake.clear()
@@ -126,7 +137,12 @@ _db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="entitlement-h
 
 def _in_db_thread(func, *args):
     close_old_connections()  # a connection broken or past CONN_MAX_AGE is replaced
-    return func(*args)
+    try:
+        return func(*args)
+    finally:
+        # Past CONN_MAX_AGE already when it is 0, as under DB_POOL: the pooled connection
+        # goes back to the pool between reads instead of being held by this thread.
+        close_old_connections()
 
 
 async def read(func, *args):
