@@ -61,18 +61,19 @@ def deliver_webhook(delivery_id: int) -> bool:
 
 
 @shared_task(
-    name="compliance.tasks.deliver_webhook_event",
+    name="compliance.tasks.deliver_webhook_events",
     acks_late=True,
     soft_time_limit=60,
     time_limit=90,
 )
-def deliver_webhook_event(delivery_ids: list[int]) -> int:
-    """R31: an event's deliveries, handed off once after commit: fans out to one
-    ``deliver_webhook`` per endpoint (each a no-op if not due or already sent)."""
+def deliver_webhook_events(event_ids: list[int]) -> int:
+    """R31: events handed off after commit (one, or a burst's in one message): fans each
+    out into its deliveries, then one ``deliver_webhook`` per delivery (a no-op for an
+    event already fanned out, a delivery not due or already sent)."""
     from compliance.notifications import webhooks
 
     with system_actor("deliver_webhook"):
-        return webhooks.deliver_event(delivery_ids)
+        return webhooks.deliver_events(event_ids)
 
 
 @shared_task(name="compliance.tasks.deliver_due_webhooks", soft_time_limit=240, time_limit=300)

@@ -415,6 +415,9 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 # How often beat delivers what is due (retries, and events the broker never got).
 WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=30)
+# Under a burst, a process hands webhook events to the broker at most once per this many
+# seconds, in one message (an event alone goes at once).
+OUTBOX_COALESCE_SECONDS = env.float("OUTBOX_COALESCE_SECONDS", default=0.2)
 
 # --- Gateways (R27, R30) ----------------------------------------------------------------
 # An active gateway that has not reported an access change older than this is lagging.

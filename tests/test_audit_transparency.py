@@ -126,12 +126,14 @@ def test_checkpoint_is_a_c2sp_signed_note(db, log_key, settings):
 
 def test_checkpoint_fires_the_webhook_event(db, log_key, admin_user, settings):
     from compliance import services
+    from compliance.notifications import webhooks
 
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     services.create_webhook(
         actor=admin_user, url="http://127.0.0.1:9/hook", events=["audit.checkpoint"]
     )
     checkpoint = checkpoints.make_checkpoint()
+    webhooks.fan_out_pending()  # as the worker does after commit
     delivery = WebhookDelivery.objects.get(event="audit.checkpoint")
     assert delivery.payload["data"]["tree_size"] == checkpoint.tree_size
     assert delivery.payload["data"]["note"] == checkpoint.note

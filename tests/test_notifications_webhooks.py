@@ -14,7 +14,13 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from compliance import services
-from compliance.models import AuditRecord, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from compliance.models import (
+    AuditRecord,
+    DeliveryStatus,
+    PendingWebhookEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from compliance.notifications import webhooks
 from tests.factories import PartnerFactory
 from tests.helpers import history_rows
@@ -165,29 +171,64 @@ def test_rotate_secret_signs_the_next_attempt_with_the_new_one(receiver, admin_u
     assert all(not hasattr(row, "secret") for row in history_rows(endpoint))
 
 
-def test_events_filter_and_emit_writes_one_delivery_per_wanting_endpoint(receiver, admin_user):
+def test_emit_writes_one_row_and_the_fan_out_one_delivery_per_wanting_endpoint(
+    receiver, admin_user
+):
     a, _ = register(admin_user, receiver.url, events=["signoff.decided"])
     b, _ = register(admin_user, receiver.url)
     c, _ = register(admin_user, receiver.url, events=["allowlist.revoked"])
-    ids = webhooks.emit("signoff.decided", {"signoff": 1})
-    assert sorted(
-        WebhookDelivery.objects.filter(pk__in=ids).values_list("endpoint", flat=True)
-    ) == [
-        a.pk,
-        b.pk,
-    ]
+    event_id = webhooks.emit("signoff.decided", {"signoff": 1})
+    [pending] = PendingWebhookEvent.objects.all()
+    assert (pending.pk, pending.event) == (event_id, "signoff.decided")
+    assert pending.endpoints == [a.pk, b.pk]
+    assert not WebhookDelivery.objects.exists()  # the cause paid one row, not two
+    late, _ = register(admin_user, receiver.url)  # after the event: does not get it
+
+    ids = webhooks.fan_out([event_id])
+    deliveries = WebhookDelivery.objects.filter(pk__in=ids).order_by("endpoint")
+    assert [d.endpoint_id for d in deliveries] == [a.pk, b.pk]
+    assert not PendingWebhookEvent.objects.exists()
+    assert webhooks.fan_out([event_id]) == [] and WebhookDelivery.objects.count() == 2
+    assert len({d.message_id for d in deliveries}) == 2
+    for d in deliveries:
+        assert (d.event, d.status) == ("signoff.decided", "pending")
+        assert d.created_at == d.next_attempt_at == pending.created_at
+        assert d.payload == pending.payload and d.payload["data"] == {"signoff": 1}
+        assert set(d.payload) == {"type", "timestamp", "data"}
     assert c.pk not in WebhookDelivery.objects.values_list("endpoint", flat=True)
-    body = WebhookDelivery.objects.get(endpoint=a).payload
-    assert set(body) == {"type", "timestamp", "data"} and body["data"] == {"signoff": 1}
-    json.dumps(body)
+    assert late.pk not in WebhookDelivery.objects.values_list("endpoint", flat=True)
+
+
+def test_an_event_no_endpoint_wants_writes_nothing(receiver, admin_user):
+    register(admin_user, receiver.url, events=["allowlist.revoked"])
+    off, _ = register(admin_user, receiver.url)
+    services.update_webhook(off, actor=admin_user, active=False)
+    assert webhooks.emit("signoff.decided", {"signoff": 1}) is None
+    assert not PendingWebhookEvent.objects.exists() and not WebhookDelivery.objects.exists()
+
+
+def test_the_sweep_fans_out_what_no_worker_did_and_delivers_it(receiver, admin_user):
+    _, secret = register(admin_user, receiver.url)
+    first = webhooks.emit("signoff.decided", {"signoff": 1})
+    second = webhooks.emit("signoff.withdrawn", {"signoff": 1})
+    assert PendingWebhookEvent.objects.count() == 2
+    assert webhooks.deliver_due() == 2 and webhooks.deliver_due() == 0
+    assert not PendingWebhookEvent.objects.exists()
+    assert [verified(secret, r)["type"] for r in receiver.received] == [
+        "signoff.decided",
+        "signoff.withdrawn",
+    ]
+    assert webhooks.deliver_events([first, second]) == 0  # a late task: nothing twice
+    assert len(receiver.received) == 2
 
 
 # --- every event type, from the service that causes it ----------------------------------
 
 
 def _events() -> list[tuple[str, dict]]:
-    rows = WebhookDelivery.objects.order_by("id")
-    return [(d.event, d.payload["data"]) for d in rows]
+    """The events as their causes wrote them (one row each; no worker ran)."""
+    rows = PendingWebhookEvent.objects.order_by("id")
+    return [(e.event, e.payload["data"]) for e in rows]
 
 
 def test_each_event_fires_once_per_cause(receiver, staff, admin_user, admin2, agencies):
@@ -272,10 +313,10 @@ def test_a_refused_action_emits_nothing(receiver, staff, admin_user, agencies):
 
     register(admin_user, receiver.url)
     release = submitted(staff, agencies)
-    before = WebhookDelivery.objects.count()
+    before = PendingWebhookEvent.objects.count()
     with pytest.raises(RuleViolation):
         services.transition_release(release, to="general", actor=staff, reason="go")
-    assert WebhookDelivery.objects.count() == before
+    assert PendingWebhookEvent.objects.count() == before > 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -291,8 +332,10 @@ def test_broker_down_the_event_arrives_after_the_sweep_once_per_endpoint(
         release = submitted(staff, agencies)
     assert release.status == "in_review"
     assert receiver.received == []
+    assert PendingWebhookEvent.objects.count() == 1  # one row for the two endpoints
     assert webhooks.deliver_due() == 2
     assert webhooks.deliver_due() == 0
+    assert not PendingWebhookEvent.objects.exists()
     by_id = {r.headers["webhook-id"]: r for r in receiver.received}
     assert len(receiver.received) == 2 == len(by_id)
     for endpoint, secret in ((first, s1), (second, s2)):
@@ -349,13 +392,70 @@ def test_a_fan_out_the_broker_refuses_is_left_to_the_sweep(receiver, admin_user)
     for _ in range(3):
         register(admin_user, receiver.url)
     with broker(CLOSED_PORT_BROKER):
-        ids = webhooks.emit("signoff.decided", {"signoff": 1})  # its hand-off fails too
+        event_id = webhooks.emit("signoff.decided", {"signoff": 1})  # its hand-off fails too
         assert outbox.wait_for_handoffs(10) and receiver.received == []
-        assert webhooks.deliver_event(ids) == 1
+        assert webhooks.deliver_events([event_id]) == 1
     assert len(receiver.received) == 1
+    ids = sorted(WebhookDelivery.objects.values_list("pk", flat=True))
     pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
-    assert sorted(pending.values_list("pk", flat=True)) == ids[1:]
+    assert len(ids) == 3 and sorted(pending.values_list("pk", flat=True)) == ids[1:]
     assert webhooks.deliver_due() == 2 and webhooks.deliver_due() == 0
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
         WebhookDelivery.objects.values_list("message_id", flat=True)
     )
+
+
+def _messages(queue) -> list[tuple[str, list]]:
+    """The Celery messages waiting in the Redis list, oldest first: (task, args)."""
+    import base64
+
+    got = []
+    for raw in reversed(queue.lrange("celery", 0, -1)):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        got.append((message["headers"]["task"], args))
+    return got
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_events_goes_to_the_broker_as_one_message(receiver, admin_user, settings):
+    """After one message of events, those that come within OUTBOX_COALESCE_SECONDS wait
+    and go together; a single hand-off (an e-mail notification) does not wait behind them.
+    A real worker then delivers every event to the endpoint, each with its own id."""
+    import redis
+    from celery.contrib.testing.worker import start_worker
+
+    from compliance.notifications import outbox
+    from tests.conftest import TEST_REDIS_URL
+    from tests.test_notifications_worker import broker
+
+    settings.OUTBOX_COALESCE_SECONDS = 3
+    _, secret = register(admin_user, receiver.url)
+    queue = redis.Redis.from_url(TEST_REDIS_URL)
+    queue.flushdb()  # our own DB number only
+    with broker(TEST_REDIS_URL) as app:
+        first = webhooks.emit("signoff.decided", {"n": 0})
+        assert outbox.wait_for_handoffs(10)
+        burst = [webhooks.emit("signoff.decided", {"n": n}) for n in (1, 2)]
+        outbox.hand_off(outbox.DELIVER_TASK, 0)  # no such notification: a no-op task
+        deadline = time.monotonic() + 2
+        while queue.llen("celery") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _messages(queue)[1] == (outbox.DELIVER_TASK, [0])  # not held back
+        burst += [webhooks.emit("signoff.decided", {"n": n}) for n in (3, 4)]
+        assert outbox.wait_for_handoffs(10)
+        assert _messages(queue) == [
+            (webhooks.DELIVER_EVENTS_TASK, [[first]]),
+            (outbox.DELIVER_TASK, [0]),
+            (webhooks.DELIVER_EVENTS_TASK, [burst]),
+        ]
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            deadline = time.monotonic() + 20
+            while len(receiver.received) < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    queue.flushdb()
+    assert sorted(verified(secret, r)["data"]["n"] for r in receiver.received) == [0, 1, 2, 3, 4]
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 5
+    assert not PendingWebhookEvent.objects.exists() and webhooks.deliver_due() == 0

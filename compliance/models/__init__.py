@@ -27,6 +27,7 @@ from compliance.models.transparency import (
 )
 from compliance.models.webhooks import (
     DeliveryStatus,
+    PendingWebhookEvent,
     RaisedAlert,
     WebhookAttempt,
     WebhookDelivery,
@@ -48,6 +49,7 @@ __all__ = [
     "AuditRecord",
     "ClaimState",
     "DeliveryStatus",
+    "PendingWebhookEvent",
     "EvidenceDocument",
     "EvidenceKind",
     "Gateway",

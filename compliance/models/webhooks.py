@@ -2,9 +2,10 @@
 
 An endpoint is configuration admins manage, so it keeps its history (the secret is never in
 it: the history and the audit export are readable by auditors). A delivery is the outbox row
-of one event for one endpoint: written in the transaction of the change that caused it, so
-an event exists exactly when its cause does, and delivered after commit (at least once, the
-same ``webhook-id`` on every attempt). Attempts are the delivery log."""
+of one event for one endpoint, made on the worker from the event's ``PendingWebhookEvent``:
+that row is written in the transaction of the change that caused it, so an event exists
+exactly when its cause does, and it becomes one delivery per endpoint after commit (at least
+once, the same ``webhook-id`` on every attempt). Attempts are the delivery log."""
 
 from django.conf import settings
 from django.db import models
@@ -53,6 +54,24 @@ class WebhookEndpoint(models.Model):
 
     def wants(self, event: str) -> bool:
         return event == WebhookEvent.PING or not self.events or event in self.events
+
+
+class PendingWebhookEvent(models.Model):
+    """An event as its cause committed it, not yet fanned out into deliveries: the cause
+    writes one row whatever the number of endpoints. ``endpoints`` are the ids of the
+    endpoints that wanted it at that moment (an endpoint registered later does not get it).
+    The fan-out writes their deliveries and deletes this row in one transaction."""
+
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    payload = models.JSONField(help_text='The body: {"type", "timestamp", "data"}.')
+    endpoints = models.JSONField(help_text="Ids of the endpoints that wanted the event.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} for {len(self.endpoints)} endpoint(s), not yet fanned out"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -14,8 +14,10 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import deque
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -80,7 +82,19 @@ def hand_off(task: str, *args, countdown: float | None = None) -> None:
         # No broker at all (tests, eager development): run the task here, now.
         celery_app.tasks[task].apply(args=list(args))
         return
-    _publisher.put((task, args, countdown))
+    _publisher.put((task, args, countdown, False))
+
+
+def hand_off_ids(task: str, ids: list[int]) -> None:
+    """``hand_off`` for a task whose one argument is a list of ids (the webhook events):
+    such hand-offs waiting for the publisher go out as one message, their lists joined, and
+    after one is sent the next waits until ``OUTBOX_COALESCE_SECONDS`` have passed,
+    gathering what comes meanwhile. One alone goes at once; under a burst, one message per
+    interval, so the emitting process pays one publish per interval, not one per event."""
+    if celery_app.conf.task_always_eager:
+        celery_app.tasks[task].apply(args=[list(ids)])
+        return
+    _publisher.put((task, (list(ids),), None, True))
 
 
 def publish_now(task: str, *args) -> None:
@@ -100,9 +114,10 @@ def wait_for_handoffs(timeout: float) -> bool:
 
 class _Publisher:
     """One daemon thread per process that publishes the delivery tasks, one at a time, in the
-    order they were committed. A publish that hangs (a broker that accepts connections and
-    never answers) holds up only this thread, bounded by the broker's socket timeout and the
-    publish retry policy; the sweep delivers whatever it never managed to hand off."""
+    order they were committed (joined hand-offs, see ``hand_off_ids``, go out together). A
+    publish that hangs (a broker that accepts connections and never answers) holds up only
+    this thread, bounded by the broker's socket timeout and the publish retry policy; the
+    sweep delivers whatever it never managed to hand off."""
 
     def __init__(self) -> None:
         self._reset()
@@ -111,6 +126,8 @@ class _Publisher:
         self._changed = threading.Condition()
         self._waiting: deque[tuple] = deque()
         self._busy = False
+        self._holding = False  # waiting out a joinable task's interval
+        self._joined_sent_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
 
     def put(self, handoff: tuple) -> None:
@@ -128,18 +145,43 @@ class _Publisher:
                     target=self._run, name="clearance-outbox-handoff", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify_all()
+            # A joinable hand-off during a hold waits for the hold's end anyway: waking the
+            # thread for it would cost the caller's process a switch per event.
+            if not (self._holding and handoff[3]):
+                self._changed.notify_all()
+
+    def _next(self) -> tuple | float:
+        """The hand-off to publish now, or the seconds to wait before one is due. Called
+        with the lock held and something waiting."""
+        for i, handoff in enumerate(self._waiting):
+            if not handoff[3]:  # a single hand-off never waits for a joinable one
+                del self._waiting[i]
+                return handoff
+        task = self._waiting[0][0]
+        due = self._joined_sent_at.get(task, float("-inf")) + settings.OUTBOX_COALESCE_SECONDS
+        if due > time.monotonic():
+            return due - time.monotonic()
+        ids = [i for handoff in self._waiting if handoff[0] == task for i in handoff[1][0]]
+        self._waiting = deque(h for h in self._waiting if h[0] != task)
+        return (task, (ids,), None, True)
 
     def _run(self) -> None:
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._waiting)
-                handoff = self._waiting.popleft()
+                handoff = self._next()
+                if isinstance(handoff, float):
+                    self._holding = True
+                    self._changed.wait(handoff)
+                    self._holding = False
+                    continue
                 self._busy = True
             try:
-                _publish(*handoff)
+                _publish(*handoff[:3])
             finally:
                 with self._changed:
+                    if handoff[3]:
+                        self._joined_sent_at[handoff[0]] = time.monotonic()
                     self._busy = False
                     self._changed.notify_all()
 

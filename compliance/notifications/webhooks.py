@@ -1,10 +1,12 @@
 """Webhook events (R31): written to the outbox in the cause's transaction, delivered after
 commit, signed as Standard Webhooks, retried with backoff, then the endpoint is disabled.
 
-- ``emit(event, data)`` runs inside the service's transaction: one ``WebhookDelivery`` per
-  endpoint that wants the event. After commit the broker gets **one** task for the event
-  (``deliver_event``), which fans out on the worker to one task per delivery; if the broker
-  cannot be reached the rows stay due and the periodic ``deliver_due`` sends them.
+- ``emit(event, data)`` runs inside the service's transaction: **one** ``PendingWebhookEvent``
+  row naming the endpoints that want the event, whatever their number. After commit the
+  broker gets one task for it (``deliver_events``; a burst's events in one message), which
+  on the worker fans it out into one ``WebhookDelivery`` per endpoint and one task per
+  delivery; if the broker cannot be reached the event stays pending and the periodic
+  ``deliver_due`` fans it out and sends it.
 - ``deliver(delivery_id)`` locks the row (a concurrent delivery skips it), POSTs, records the
   attempt, and either marks it delivered or schedules the next attempt from
   ``WEBHOOK_RETRY_SECONDS``. The body and the ``webhook-id`` never change between attempts;
@@ -32,6 +34,7 @@ from standardwebhooks.webhooks import Webhook
 
 from compliance.models import (
     DeliveryStatus,
+    PendingWebhookEvent,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -40,8 +43,10 @@ from compliance.models import (
 
 logger = logging.getLogger(__name__)
 DELIVER_TASK = "compliance.tasks.deliver_webhook"
-DELIVER_EVENT_TASK = "compliance.tasks.deliver_webhook_event"
+DELIVER_EVENTS_TASK = "compliance.tasks.deliver_webhook_events"
 USER_AGENT = "Clearance-Webhooks/1"
+# Pending events fanned out per transaction (the sweep loops until none is left).
+FAN_OUT_BATCH = 500
 
 
 class DestinationRefused(ValueError):
@@ -81,81 +86,123 @@ def check_destination(url: str) -> None:
         )
 
 
-def emit(event: str, data: dict) -> list[int]:
+def emit(event: str, data: dict) -> int | None:
     """Queue ``event`` for every active endpoint that wants it; call inside the transaction
-    of the change. Returns the delivery ids. One statement finds the endpoints and writes
-    their deliveries (deliveries keep no history: they are the outbox, not a record), and
-    one broker hand-off for the event follows the commit, so the emitting call pays about
-    the same for ten subscribers as for none (docs/benchmarks.md): the fan-out to the
-    endpoints happens on the worker."""
+    of the change. One statement finds the endpoints and writes **one** row for the event
+    (a ``PendingWebhookEvent`` naming them), whatever their number; after commit one
+    hand-off asks a worker to fan it out into one delivery per endpoint. So the emitting
+    call pays one small row for ten subscribers, and nothing for none (docs/benchmarks.md).
+    Returns the pending event's id, or None when no endpoint wants the event."""
     now = timezone.now()
     payload = json.dumps({"type": event, "timestamp": now.isoformat(), "data": data})
-    ids = _insert_deliveries(event, payload, now)
-    if ids:
-        transaction.on_commit(lambda: hand_off_event(ids))
-    return ids
+    event_id = _insert_event(event, payload, now)
+    if event_id is not None:
+        transaction.on_commit(lambda: hand_off_events([event_id]))
+    return event_id
 
 
-# INSERT … SELECT: the endpoints that want the event, read and written in one round trip,
-# each row with its own random webhook-id (msg_ + 32 hex digits, as ``_new_delivery``).
-# Every value is a bound parameter; the filter is ``WebhookEndpoint.wants``.
+# INSERT … SELECT: the endpoints that want the event, read and written in one round trip;
+# no row at all when none does. Every value is a bound parameter; the filter is
+# ``WebhookEndpoint.wants``.
 _EMIT_SQL = {
     "postgresql": """
-        INSERT INTO compliance_webhookdelivery
-            (endpoint_id, event, message_id, payload, status, attempts, created_at,
-             next_attempt_at)
-        SELECT id, %(event)s, 'msg_' || replace(gen_random_uuid()::text, '-', ''),
-               %(payload)s::jsonb, %(pending)s, 0, %(now)s, %(now)s
-        FROM compliance_webhookendpoint
-        WHERE active AND (%(event)s = %(ping)s OR events = '[]'::jsonb
-                          OR events @> jsonb_build_array(%(event)s::text))
-        ORDER BY id
+        INSERT INTO compliance_pendingwebhookevent (event, payload, endpoints, created_at)
+        SELECT %(event)s, %(payload)s::jsonb, wanting.ids, %(now)s
+        FROM (SELECT jsonb_agg(id ORDER BY id) AS ids FROM compliance_webhookendpoint
+              WHERE active AND (%(event)s = %(ping)s OR events = '[]'::jsonb
+                                OR events @> jsonb_build_array(%(event)s::text))) AS wanting
+        WHERE wanting.ids IS NOT NULL
         RETURNING id""",
     "sqlite": """
-        INSERT INTO compliance_webhookdelivery
-            (endpoint_id, event, message_id, payload, status, attempts, created_at,
-             next_attempt_at)
-        SELECT id, %(event)s, 'msg_' || lower(hex(randomblob(16))), %(payload)s,
-               %(pending)s, 0, %(now)s, %(now)s
-        FROM compliance_webhookendpoint
-        WHERE active AND (%(event)s = %(ping)s OR json_array_length(events) = 0
-                          OR EXISTS (SELECT 1 FROM json_each(events) WHERE value = %(event)s))
-        ORDER BY id
+        INSERT INTO compliance_pendingwebhookevent (event, payload, endpoints, created_at)
+        SELECT %(event)s, %(payload)s, wanting.ids, %(now)s
+        FROM (SELECT json_group_array(id) AS ids, count(*) AS n
+              FROM (SELECT id FROM compliance_webhookendpoint
+                    WHERE active AND (%(event)s = %(ping)s OR json_array_length(events) = 0
+                                      OR EXISTS (SELECT 1 FROM json_each(events)
+                                                 WHERE value = %(event)s))
+                    ORDER BY id)) AS wanting
+        WHERE wanting.n > 0
         RETURNING id""",
 }
 
 
-def _insert_deliveries(event: str, payload: str, now) -> list[int]:
+def _insert_event(event: str, payload: str, now) -> int | None:
     sql = _EMIT_SQL.get(connection.vendor)
     if sql is None:  # another database: the ORM, two round trips
-        endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event)]
-        rows = [_new_delivery(e, event, json.loads(payload), now) for e in endpoints]
-        return [d.pk for d in WebhookDelivery.objects.bulk_create(rows)]
+        wanting = [e.pk for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event)]
+        if not wanting:
+            return None
+        return PendingWebhookEvent.objects.create(
+            event=event, payload=json.loads(payload), endpoints=wanting, created_at=now
+        ).pk
     params = {
         "event": event,
         "payload": payload,
-        "pending": DeliveryStatus.PENDING.value,
         "ping": WebhookEvent.PING.value,
         "now": connection.ops.adapt_datetimefield_value(now),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
-def _new_delivery(endpoint: WebhookEndpoint, event: str, data: dict, now) -> WebhookDelivery:
+def fan_out(event_ids: list[int]) -> list[int]:
+    """Turn these pending events into one delivery per endpoint they named, and delete
+    them, in one transaction; returns the new deliveries' ids in order. Safe to run twice
+    and concurrently (the task and the sweep): each event is locked, and one that is gone
+    or locked by another fan-out is skipped, so it is fanned out once and each delivery
+    gets its ``webhook-id`` once. An endpoint deleted since is left out."""
+    return _fan_out(PendingWebhookEvent.objects.filter(pk__in=event_ids))[0]
+
+
+def fan_out_pending() -> int:
+    """Fan out every pending event (the sweep: events whose hand-off never reached a
+    worker), in batches; returns how many deliveries were written."""
+    written = 0
+    while True:
+        deliveries, events = _fan_out(PendingWebhookEvent.objects.all(), limit=FAN_OUT_BATCH)
+        written += len(deliveries)
+        if events < FAN_OUT_BATCH:
+            return written
+
+
+def _fan_out(pending, *, limit: int | None = None) -> tuple[list[int], int]:
+    """(new delivery ids, events fanned out)."""
+    with transaction.atomic():
+        events = list(pending.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        if not events:
+            return [], 0
+        wanted = {pk for e in events for pk in e.endpoints}
+        existing = set(WebhookEndpoint.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        rows = [
+            _new_delivery(pk, e.event, e.payload, e.created_at)
+            for e in events
+            for pk in e.endpoints
+            if pk in existing
+        ]
+        created = WebhookDelivery.objects.bulk_create(rows)
+        PendingWebhookEvent.objects.filter(pk__in=[e.pk for e in events]).delete()
+    return [d.pk for d in created], len(events)
+
+
+def _new_delivery(endpoint_id: int, event: str, payload: dict, at) -> WebhookDelivery:
     return WebhookDelivery(
-        endpoint=endpoint,
+        endpoint_id=endpoint_id,
         event=event,
         message_id=f"msg_{uuid.uuid4().hex}",
-        payload={"type": event, "timestamp": now.isoformat(), "data": data},
-        created_at=now,
-        next_attempt_at=now,
+        payload=payload,
+        created_at=at,
+        next_attempt_at=at,
     )
 
 
 def queue(endpoint: WebhookEndpoint, event: str, data: dict) -> WebhookDelivery:
-    delivery = _new_delivery(endpoint, event, data, timezone.now())
+    """One event for one endpoint (a test ping): its delivery is written at once."""
+    now = timezone.now()
+    payload = {"type": event, "timestamp": now.isoformat(), "data": data}
+    delivery = _new_delivery(endpoint.pk, event, payload, now)
     delivery.save()
     transaction.on_commit(lambda: hand_off(delivery.pk))
     return delivery
@@ -169,22 +216,22 @@ def hand_off(delivery_id: int, *, countdown: float | None = None) -> None:
     publish(DELIVER_TASK, delivery_id, countdown=countdown)
 
 
-def hand_off_event(delivery_ids: list[int]) -> None:
-    """After commit: one hand-off for all of an event's deliveries (the publisher thread
-    sends one message, not one per endpoint); ``deliver_event`` fans them out."""
-    from compliance.notifications.outbox import hand_off as publish
+def hand_off_events(event_ids: list[int]) -> None:
+    """After commit: one hand-off for the event, which the publisher thread may send in one
+    message with other events' waiting hand-offs (a burst); ``deliver_events`` fans out."""
+    from compliance.notifications.outbox import hand_off_ids
 
-    publish(DELIVER_EVENT_TASK, list(delivery_ids))
+    hand_off_ids(DELIVER_EVENTS_TASK, event_ids)
 
 
-def deliver_event(delivery_ids: list[int]) -> int:
-    """On the worker: one task per delivery for all but the first (a slow endpoint holds up
-    only its own delivery), then the first one here. A fan-out the broker refuses leaves
-    its rows due for ``deliver_due``; a delivery already sent is skipped. Returns how many
-    were delivered here (0 or 1)."""
+def deliver_events(event_ids: list[int]) -> int:
+    """On the worker: fan the events out, then one task per delivery for all but the first
+    (a slow endpoint holds up only its own delivery) and the first one here. A fan-out the
+    broker refuses leaves its deliveries due for ``deliver_due``; a delivery already sent
+    is skipped. Returns how many were delivered here (0 or 1)."""
     from compliance.notifications.outbox import publish_now
 
-    first, *rest = delivery_ids or [None]
+    first, *rest = fan_out(event_ids) or [None]
     for pk in rest:
         publish_now(DELIVER_TASK, pk)
     return int(first is not None and deliver(first))
@@ -300,6 +347,8 @@ def due_delivery_ids(limit: int = 500) -> list[int]:
 
 
 def deliver_due() -> int:
-    """Deliver every due delivery now (beat, and the sweep): retries whose time has come and
-    events the broker never received. Returns how many were delivered."""
+    """Deliver every due delivery now (beat, and the sweep): events the broker never
+    received are fanned out first, then retries whose time has come and new deliveries are
+    sent. Returns how many were delivered."""
+    fan_out_pending()
     return sum(deliver(pk) for pk in due_delivery_ids())
