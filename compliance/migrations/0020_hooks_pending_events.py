@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0017_user_preferences'),
+        ('compliance', '0019_tree_in_database'),
     ]
 
     operations = [
