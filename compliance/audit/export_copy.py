@@ -33,15 +33,15 @@ from django.db.models.expressions import RawSQL
 
 from compliance.audit.csvcells import FORMULA_TRIGGERS, QUOTE, neutralise_cell
 from compliance.audit.log import EXPORT_FIELDS
+from compliance.audit.pgcanonical import utc_time_text
 
 BLOCK = 2000
 MARK = b"\x00"
 _dumps = orjson.dumps
 _loads = orjson.loads
 
-# jsonable(at): "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00".
-_AT = """(replace(to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')
- || '+00:00')"""
+# jsonable(at): "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", as the chain's SQL writes it.
+_AT = utc_time_text('"at"')
 
 
 def _json(column: str) -> str:

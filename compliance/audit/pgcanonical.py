@@ -73,13 +73,19 @@ def plain_json(x: str) -> str:
     return f"COALESCE(({x})::text, 'null')"
 
 
-def time_json(x: str) -> str:
+def utc_time_text(x: str) -> str:
+    """``jsonable``'s text of a time: ISO 8601 in UTC, microseconds only when not zero,
+    ``+00:00`` (also the audit export's ``at``, compliance/audit/export_copy.py)."""
     u = f"(({x}) AT TIME ZONE 'UTC')"
     return (
-        f"""COALESCE('"' || to_char({u}, CASE WHEN date_trunc('second', {u}) = {u}"""
+        f"""(to_char({u}, CASE WHEN date_trunc('second', {u}) = {u}"""
         """ THEN 'YYYY-MM-DD"T"HH24:MI:SS' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US' END)"""
-        """ || '+00:00"', 'null')"""
+        """ || '+00:00')"""
     )
+
+
+def time_json(x: str) -> str:
+    return f"""COALESCE('"' || {utc_time_text(x)} || '"', 'null')"""
 
 
 def date_json(x: str) -> str:
