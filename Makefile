@@ -6,6 +6,11 @@ PYTHON ?= python3
 # PostgreSQL used by `make test` when DATABASE_URL is not set and a local server answers.
 LOCAL_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+# pytest-xdist: `make test` runs the suite in this many worker processes (0: in one process,
+# no xdist). Each test module runs whole in one worker (--dist loadfile), so a module's
+# expensive fixtures (a browser, an OpenID provider, a live server) start once.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile,)
 
 .PHONY: venv run test lint format bench clean
 
@@ -78,7 +83,7 @@ test: lint $(OIDC_NODE) $(AXE_NODE)
 	  db="sqlite:///$(CURDIR)/var/test.sqlite3"; \
 	fi; \
 	mkdir -p var; echo "== pytest on $$db"; \
-	DATABASE_URL="$$db" $(VENV)/bin/pytest $(PYTEST_ARGS)
+	DATABASE_URL="$$db" $(VENV)/bin/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 	@echo "== service rules on SQLite"
 	DATABASE_URL="sqlite:///$(CURDIR)/var/test.sqlite3" $(VENV)/bin/pytest -q -m "not postgres and not redis and not browser" tests/test_services_*.py
 

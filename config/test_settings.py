@@ -8,6 +8,15 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 # A test suite logs in (POST /api/v1/auth/token/) far more often than 20 times a minute from
 # one address; throttling itself is tested on purpose, with its own rate (monkeypatched).
 os.environ.setdefault("TOKEN_THROTTLE_RATE", "100000/min")
+# The embedded Celery broker's folder (kombu's filesystem transport): one per test process, not
+# the project's var/broker. An xdist worker inherits the environment of the pytest process that
+# started it, so a folder made for another process (CLEARANCE_TEST_BROKER_FOR) is not reused;
+# a live server a test starts inherits its worker's folder and shares it, as it should.
+_process = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_made_for = os.environ.get("CLEARANCE_TEST_BROKER_FOR")
+if not os.environ.get("CELERY_BROKER_FOLDER") or _made_for not in (None, _process):
+    os.environ["CELERY_BROKER_FOLDER"] = tempfile.mkdtemp(prefix=f"clearance-broker-{_process}-")
+    os.environ["CLEARANCE_TEST_BROKER_FOR"] = _process
 
 from config.settings import *  # noqa: E402,F403
 

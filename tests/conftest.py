@@ -16,7 +16,28 @@ CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = "/usr/bin/chromium"
 # axe-core from npm (tests/axe/package.json), installed by `npm ci --prefix tests/axe`.
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Under pytest-xdist (``-n 2``) each worker gets its own number: gw0 the base, gw1 the base
+# plus one, and so on (Redis has 16 databases, 0-15: past 15 the numbers count down from the
+# base instead), so no worker's flushdb or queue reaches another's.
+BASE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_index() -> int:
+    """This xdist worker's number (gw0 is 0); 0 outside xdist."""
+    return int(XDIST_WORKER[2:]) if XDIST_WORKER.startswith("gw") else 0
+
+
+def redis_url_for_worker(base: str, index: int) -> str:
+    parsed = urlparse(base)
+    number = int(parsed.path.strip("/") or 0)
+    number = number + index if number + index <= 15 else number - index
+    if not 0 <= number <= 15:
+        raise pytest.UsageError(f"no Redis database number left for xdist worker {index}")
+    return parsed._replace(path=f"/{number}").geturl()
+
+
+TEST_REDIS_URL = redis_url_for_worker(BASE_REDIS_URL, worker_index())
 
 
 def _port_open(url: str, default_port: int) -> bool:
@@ -52,13 +73,28 @@ def pytest_collection_modifyitems(config, items):
     if not needed:
         return
     if CI:
-        raise pytest.UsageError(
-            "CI=true but tests need services that are missing: " + "; ".join(needed.values())
-        )
+        message = "CI=true but tests need services that are missing: " + "; ".join(needed.values())
+        if not XDIST_WORKER:
+            raise pytest.UsageError(message)
+        # An xdist worker's UsageError reaches the controller as a bare crash (INTERNALERROR,
+        # exit 3, the reason lost): fail every test that needs a missing service instead,
+        # with the reason, and stop the worker at the first.
+        config.stash[MISSING_SERVICES] = (message, tuple(needed))
+        return
     for item in items:
         for marker, why in needed.items():
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"needs {why}"))
+
+
+MISSING_SERVICES = pytest.StashKey[tuple[str, tuple[str, ...]]]()
+
+
+def pytest_runtest_setup(item):
+    message, markers = item.config.stash.get(MISSING_SERVICES, ("", ()))
+    if any(marker in item.keywords for marker in markers):
+        item.session.shouldstop = message
+        pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture
