@@ -28,6 +28,12 @@ CELERY_TASK_ALWAYS_EAGER = True
 # Login throttling is tested on purpose (with override_settings); elsewhere it would only
 # make `client.login` require a request object.
 AXES_ENABLED = False
+# Under pytest-xdist each worker's test database is a copy of the one the controller migrated
+# (tests/conftest.py sets the variable only then; the worker's migrate finds nothing to do).
+if os.environ.get("CLEARANCE_TEST_DB_TEMPLATE"):
+    DATABASES["default"].setdefault("TEST", {})["TEMPLATE"] = os.environ[  # noqa: F405
+        "CLEARANCE_TEST_DB_TEMPLATE"
+    ]
 # Tests open connections in threads and live servers: close them as Django's default does.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # The pytest process itself never pools (the test database's creation and each test's

@@ -87,6 +87,49 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=f"needs {why}"))
 
 
+# Under xdist the controller migrates one test database, and each worker's test database is
+# made from it (PostgreSQL's CREATE DATABASE … TEMPLATE: a file copy; the worker's migrate then
+# finds every migration applied): the migrations run once a run instead of once a worker.
+TEST_DB_TEMPLATE = "CLEARANCE_TEST_DB_TEMPLATE"  # read by config/test_settings.py
+TEMPLATE_DB = pytest.StashKey[str]()
+
+
+def _xdist_controller(config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist starts the workers (its hook is trylast)
+def pytest_sessionstart(session):
+    config = session.config
+    if not _xdist_controller(config) or config.option.reuse_db:
+        return
+    from django.conf import settings
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return
+    connection = connections["default"]
+    original = connection.settings_dict["NAME"]
+    with config.stash[blocking_manager_key].unblock():
+        name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        connection.close()  # a template has no session open while it is copied
+    config.stash[TEMPLATE_DB] = original
+    os.environ[TEST_DB_TEMPLATE] = name
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if TEMPLATE_DB not in config.stash or not _xdist_controller(config):
+        return
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with config.stash[blocking_manager_key].unblock():
+        connections["default"].creation.destroy_test_db(config.stash[TEMPLATE_DB], verbosity=0)
+    os.environ.pop(TEST_DB_TEMPLATE, None)
+
+
 MISSING_SERVICES = pytest.StashKey[tuple[str, tuple[str, ...]]]()
 
 
