@@ -3,6 +3,7 @@ service they are skipped on a developer machine but fail the run under CI=true."
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from pathlib import Path
@@ -128,6 +129,19 @@ def pytest_sessionfinish(session):
     with config.stash[blocking_manager_key].unblock():
         connections["default"].creation.destroy_test_db(config.stash[TEMPLATE_DB], verbosity=0)
     os.environ.pop(TEST_DB_TEMPLATE, None)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored():
+    """Celery's test worker (celery.contrib.testing.worker.start_worker) sets the root logger
+    to ERROR and replaces its handlers, for the rest of the process: afterwards no WARNING
+    reaches ``caplog``. Serially the tests that read warnings ran before the worker's; under
+    xdist a worker may run them after it. Each test gets the root logger back as it found it."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 MISSING_SERVICES = pytest.StashKey[tuple[str, tuple[str, ...]]]()
