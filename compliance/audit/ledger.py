@@ -17,6 +17,7 @@ import datetime as dt
 import threading
 
 from django.db import connections, models, transaction
+from django.db.models import sql
 from django.db.models.expressions import RawSQL
 
 from compliance.audit.chain import (
@@ -26,7 +27,7 @@ from compliance.audit.chain import (
     jsonable,
     sha256_plain,
 )
-from compliance.audit.registry import Tracked, snapshots_of, snapshots_of_rows
+from compliance.audit.registry import Tracked, by_history_model, snapshots_of, snapshots_of_rows
 from compliance.audit.tree import append_leaf, tree_in_database
 from compliance.models.audit import AuditAction, AuditRecord
 
@@ -70,13 +71,8 @@ def append(tracked: Tracked, history_instance, instance, using: str = "default")
 
 
 def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRecord:
+    snaps, head = _read_for_append(tracked, history_instance, using)
     hid = history_instance.pk
-    object_pk = getattr(history_instance, tracked.pk_attname)
-    # This record and the one before it for the same object, and the chain head.
-    rows = tracked.history_model.objects.using(using).filter(
-        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
-    )
-    snaps, head = _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
     previous = next((s for h, s in snaps.items() if h != hid), None)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     record = build_entry(
@@ -93,6 +89,25 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
     if not tree_in_database(using):  # PostgreSQL: the ledger's trigger adds the leaf
         append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
     return record
+
+
+def _read_for_append(
+    tracked: Tracked, history_instance, using: str
+) -> tuple[dict[int, dict], tuple[int, str] | None]:
+    """The snapshots of the history record and of the one before it for the same object, and
+    the chain head, lock taken. On PostgreSQL the history INSERT read them already
+    (``insert_history``); otherwise (SQLite, a row saved outside a transaction) one query
+    here, with the head as a column of it on PostgreSQL."""
+    hid = history_instance.pk
+    folded = history_instance.__dict__.pop(_READ_BACK, None)
+    if folded is not None and folded[0][0]["history_id"] == hid:
+        rows, head = folded
+        return snapshots_of_rows(tracked, rows), _parse_head(head)
+    object_pk = getattr(history_instance, tracked.pk_attname)
+    rows = tracked.history_model.objects.using(using).filter(
+        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
+    )
+    return _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
 
 
 # The chain head under the chain lock, as one column of the statement that reads the history
@@ -122,10 +137,87 @@ def _snapshots_and_head(
     head = read[0][_HEAD_COLUMN]
     for row in read:
         del row[_HEAD_COLUMN]
+    return snapshots_of_rows(tracked, read), _parse_head(head)
+
+
+def _parse_head(head: str | None) -> tuple[int, str] | None:
     if head is None:
-        return snapshots_of_rows(tracked, read), None
+        return None
     seq, hash_ = head.split(" ")
-    return snapshots_of_rows(tracked, read), (int(seq), hash_)
+    return int(seq), hash_
+
+
+# Set on a history instance by ``compliance.audit.signals`` just before simple-history saves
+# it (the row is then chained), and the read-back ``insert_history`` leaves for ``_append``.
+FOLD_FLAG = "_clearance_fold_read_back"
+_READ_BACK = "_clearance_read_back"
+
+
+def insert_history(history_instance, manager, using: str, fields, returning_fields, raw):
+    """The INSERT of a history row (``AuditedHistory._do_insert``). For a row simple-history
+    is about to chain, on PostgreSQL inside a transaction: one statement that inserts it,
+    returns it as stored, reads the record before it of the same object and the chain head
+    (lock taken): what ``_append`` reads, without a round trip of its own (issue 18). The
+    rows read are left on the instance for ``_read_for_append``; Django gets the
+    ``returning_fields`` it asked for, as from its own INSERT."""
+    connection = connections[using]
+    tracked = by_history_model(type(history_instance))
+    fold = history_instance.__dict__.pop(FOLD_FLAG, False)
+    if not (
+        fold
+        and tracked is not None
+        and connection.vendor == "postgresql"
+        and connection.in_atomic_block
+    ):
+        return manager._insert(
+            [history_instance],
+            fields=fields,
+            returning_fields=returning_fields,
+            using=using,
+            raw=raw,
+        )
+    meta = tracked.history_model._meta
+    query = sql.InsertQuery(tracked.history_model)
+    query.insert_values(fields, [history_instance], raw=raw)
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = columns = meta.concrete_fields
+    [(insert_sql, params)] = compiler.as_sql()
+    statement, object_pk = _fold_statement(tracked, insert_sql, history_instance, connection)
+    _count_lock(using)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, (*params, object_pk))
+        rows = cursor.fetchall()
+    converters = compiler.get_converters([f.get_col(meta.db_table) for f in columns])
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    # The new row first: the record before it has the lower history_id.
+    width, hid_at = len(columns), tracked.attnames.index("history_id")
+    rows.sort(key=lambda row: row[hid_at], reverse=True)
+    stored = [dict(zip(tracked.attnames, row[:width], strict=True)) for row in rows]
+    history_instance.__dict__[_READ_BACK] = (stored, rows[0][width])
+    return [tuple(stored[0][f.attname] for f in returning_fields)]
+
+
+def _fold_statement(tracked: Tracked, insert_sql: str, history_instance, connection):
+    """``insert_sql`` (an INSERT … RETURNING every column) as a CTE, then one row for it with
+    the chain head (an uncorrelated scalar subquery: run once, lock taken, see
+    ``_HEAD_SQL``) and one for the record before it of the same object, if any: the outer
+    SELECT does not see the CTE's row, so this is the latest earlier record, as ``_append``'s
+    read (``history_id <= hid … LIMIT 2``) finds it. Returns the SQL and the object's key."""
+    qn = connection.ops.quote_name
+    meta = tracked.history_model._meta
+    key = next(f for f in meta.concrete_fields if f.attname == tracked.pk_attname)
+    hid = qn(meta.get_field("history_id").column)
+    earlier = ", ".join(f"p.{qn(f.column)}" for f in meta.concrete_fields)
+    statement = (
+        f"WITH clearance_new AS ({insert_sql}) "
+        f"SELECT n.*, ({_HEAD_SQL}) FROM clearance_new n "
+        f"UNION ALL (SELECT {earlier}, NULL FROM {qn(meta.db_table)} p "
+        f"WHERE p.{qn(key.column)} = %s AND p.{hid} < (SELECT {hid} FROM clearance_new) "
+        f"ORDER BY p.{hid} DESC LIMIT 1)"
+    )
+    object_pk = key.get_db_prep_value(getattr(history_instance, key.attname), connection)
+    return statement, object_pk
 
 
 def snapshot_columns(tracked: Tracked, snap: dict, *, plain: bool = False) -> dict:
