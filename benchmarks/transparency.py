@@ -195,8 +195,25 @@ def _checkpoints(runs: int) -> dict:
     return _stats(times)
 
 
-WRITE_VARIANTS = ("without_history", "before", "history_chain_no_tree", "history_chain_tree")
-SIGNOFF_VARIANTS = ("without_history", "before", "history_chain_tree")
+WRITE_VARIANTS = (
+    "without_history",
+    "before",
+    "three_statements",
+    "history_chain_no_tree",
+    "history_chain_tree",
+)
+SIGNOFF_VARIANTS = ("without_history", "before", "three_statements", "history_chain_tree")
+
+
+def _plain_history_insert(history_instance, manager, using, fields, returning_fields, raw):
+    """Django's own INSERT of a history row: the append then reads the row back itself."""
+    return manager._insert(
+        [history_instance], fields=fields, returning_fields=returning_fields, using=using, raw=raw
+    )
+
+
+def _orm_entry_insert(record, using):
+    record.save(using=using, force_insert=True)
 
 
 @contextlib.contextmanager
@@ -204,11 +221,16 @@ def _variant(name: str):
     """One way of writing: ``without_history`` (SIMPLE_HISTORY_ENABLED=False);
     ``before`` (the append as it was before issue 18's write work: the history read and the
     chain head in two statements, the tree by ``append_leaf`` from Python, the database's
-    tree trigger skipped, simple-history's manager class made anew on every access); ``history_chain_no_tree`` (today's append, the tree trigger skipped);
-    ``history_chain_tree`` (as shipped). Skipping the trigger is a session setting
-    (``session_replication_role = replica``, superuser only), set and reset outside the
-    timed write; it skips the ledger's NOTIFY trigger too, so those two variants are a
-    little cheaper than their code alone would be."""
+    tree trigger skipped, simple-history's manager class made anew on every access, the entry
+    saved through the ORM); ``three_statements`` (the append as of 0a397cc: the history row
+    read back in a statement of its own, with the chain head as a column of it, the entry
+    saved through the ORM, the tree by the trigger: 3 statements over the bare write);
+    ``history_chain_no_tree`` (today's append, the tree trigger skipped);
+    ``history_chain_tree`` (as shipped: the history INSERT returns the row, the record before
+    it and the chain head, ``ledger.insert_history``; 2 statements over the bare write).
+    Skipping the trigger is a session setting (``session_replication_role = replica``,
+    superuser only), set and reset outside the timed write; it skips the ledger's NOTIFY
+    trigger too, so those two variants are a little cheaper than their code alone would be."""
     from django.db import connection
     from django.test import override_settings
 
@@ -223,10 +245,18 @@ def _variant(name: str):
     if name == "history_chain_tree":
         yield
         return
-    shipped = (ledger._snapshots_and_head, ledger.tree_in_database)
+    shipped = (
+        ledger._snapshots_and_head,
+        ledger.tree_in_database,
+        ledger.insert_history,
+        ledger._insert_entry,
+    )
     cached_manager = base._manager_class
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
+    if name in ("before", "three_statements"):
+        ledger.insert_history, ledger._insert_entry = _plain_history_insert, _orm_entry_insert
+    if name != "three_statements":
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
     if name == "before":
         ledger._snapshots_and_head = lambda tracked, rows, using: (
             snapshots_of(tracked, rows),
@@ -237,11 +267,17 @@ def _variant(name: str):
     try:
         yield
     finally:
-        ledger._snapshots_and_head, ledger.tree_in_database = shipped
+        (
+            ledger._snapshots_and_head,
+            ledger.tree_in_database,
+            ledger.insert_history,
+            ledger._insert_entry,
+        ) = shipped
         base._manager_class = cached_manager
-        with connection.cursor() as cursor:
-            cursor.execute("RESET session_replication_role")
-        tree.ensure_tree()  # so that the next shipped write does not catch up
+        if name != "three_statements":
+            with connection.cursor() as cursor:
+                cursor.execute("RESET session_replication_role")
+            tree.ensure_tree()  # so that the next shipped write does not catch up
 
 
 def _releases_in_review(admin, staff, *, count: int) -> None:
@@ -341,6 +377,8 @@ _WRITE_LABELS = {
     "history_chain_tree": "history + chain + tree, as shipped",
     "before": "the append as it was (head and history read apart, tree from Python, a history "
     "manager class per row)",
+    "three_statements": "the append as of 0a397cc (history read back in a statement of its "
+    "own, entry saved through the ORM)",
     "history_chain_no_tree": "history + chain, tree trigger skipped",
 }
 

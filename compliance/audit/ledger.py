@@ -204,7 +204,7 @@ def insert_history(history_instance, manager, using: str, fields, returning_fiel
             using=using,
             raw=raw,
         )
-    statement = _fold_statement(tracked, tuple(fields), using)
+    statement = _fold_statement(tracked.history_model, tuple(fields), using)
     params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
     params.append(
         statement.key.get_db_prep_value(
@@ -233,14 +233,15 @@ class _FoldStatement:
 
 
 @cache
-def _fold_statement(tracked: Tracked, fields: tuple, using: str) -> _FoldStatement:
+def _fold_statement(history_model: type[models.Model], fields: tuple, using: str) -> _FoldStatement:
     """The INSERT of ``fields`` returning every column, as a CTE; then one row for it with the
     chain head (an uncorrelated scalar subquery: run once, lock taken, see ``_HEAD_SQL``) and
     one for the record before it of the same object, if any. The outer SELECT does not see
     the CTE's row, so that is the latest earlier record, as ``_append``'s read
     (``history_id <= hid … LIMIT 2``) finds it. Made once per model and field list."""
     qn = connections[using].ops.quote_name
-    meta = tracked.history_model._meta
+    tracked = by_history_model(history_model)
+    meta = history_model._meta
     table, columns = qn(meta.db_table), meta.concrete_fields
     key = next(f for f in columns if f.attname == tracked.pk_attname)
     hid = qn(meta.get_field("history_id").column)
