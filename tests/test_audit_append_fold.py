@@ -48,7 +48,7 @@ def reads(monkeypatch):
 
 
 def test_the_folded_read_is_the_read_after_the_insert_for_every_kind_of_row(
-    reads, agencies, staff, admin_user
+    reads, agencies, staff, admin_user, settings
 ):
     release = services.create_release(
         actor=staff,
@@ -68,6 +68,11 @@ def test_the_folded_read_is_the_read_after_the_insert_for_every_kind_of_row(
     )
     services.update_agency(agencies[3], actor=admin_user, name="Renamed", reason="fold")
     factories.UserFactory(username="fold-user", role="staff")  # the groups m2m
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    hook, _secret = services.create_webhook(  # a JSONField: a column with a converter
+        actor=admin_user, url="http://127.0.0.1:9/hook", events=["signoff.decided"]
+    )
+    services.update_webhook(hook, actor=admin_user, events=["signoff.decided", "request.recorded"])
     assert {name for name, _ in reads} >= {
         "release",
         "signoff",
@@ -76,6 +81,7 @@ def test_the_folded_read_is_the_read_after_the_insert_for_every_kind_of_row(
         "governmentrequest",
         "agency",
         "user",
+        "webhookendpoint",
     }
     assert all(folded for _, folded in reads), reads
     assert verify_chain() == {"ok": True, "checked": AuditRecord.objects.count(), "broken": None}

@@ -215,7 +215,7 @@ def insert_history(history_instance, manager, using: str, fields, returning_fiel
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
         rows = cursor.fetchall()
-    rows = _converted(rows, statement.cols, connection)
+    rows = _converted(rows, statement, connection)
     # The new row first: the record before it has the lower history_id.
     rows.sort(key=lambda row: row[statement.hid_at], reverse=True)
     width = len(statement.cols)
@@ -229,6 +229,7 @@ class _FoldStatement:
     sql: str
     key: models.Field  # the history column naming the object
     cols: tuple  # every column of the history row, as the expressions Django converts
+    converted: tuple[int, ...]  # those with a converter (e.g. a JSONField's from_db_value)
     hid_at: int  # where history_id is among them
 
 
@@ -259,19 +260,25 @@ def _fold_statement(history_model: type[models.Model], fields: tuple, using: str
         f"ORDER BY p.{hid} DESC LIMIT 1)"
     )
     cols = tuple(f.get_col(meta.db_table) for f in columns)
-    return _FoldStatement(sql, key, cols, tracked.attnames.index("history_id"))
-
-
-def _converted(rows: list, cols: tuple, connection) -> list:
-    """``rows`` with Django's converters applied, as a query's ``values()`` returns them
-    (``SQLCompiler.get_converters`` and ``apply_converters``)."""
-    converters = [
-        (i, convs, col)
+    connection = connections[using]
+    converted = tuple(
+        i
         for i, col in enumerate(cols)
-        if (convs := connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-    ]
-    if not converters:
+        if connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+    )
+    return _FoldStatement(sql, key, cols, converted, tracked.attnames.index("history_id"))
+
+
+def _converted(rows: list, statement: _FoldStatement, connection) -> list:
+    """``rows`` with Django's converters applied, as a query's ``values()`` returns them
+    (``SQLCompiler.get_converters`` and ``apply_converters``), for the columns that have any."""
+    if not statement.converted:
         return list(rows)
+    converters = [
+        (i, connection.ops.get_db_converters(col) + col.get_db_converters(connection), col)
+        for i in statement.converted
+        for col in (statement.cols[i],)
+    ]
     out = []
     for row in map(list, rows):
         for i, convs, col in converters:
