@@ -95,7 +95,8 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
 def _insert_entry(record: AuditRecord, using: str) -> None:
     """``record.save(force_insert=True)`` without the ORM's per-save work (signals, the
     compiler): the ledger has no receivers, no defaults to compute and no column the database
-    returns, so one prepared INSERT of its columns is the same row, for less CPU (issue 18)."""
+    returns, so one INSERT of its columns (the statement made once per database) is the same
+    row, for less CPU (issue 18)."""
     connection = connections[using]
     fields = AuditRecord._meta.concrete_fields
     with connection.cursor() as cursor:
@@ -188,15 +189,8 @@ def insert_history(history_instance, manager, using: str, fields, returning_fiel
     transaction, a row saved by hand, a fixture's raw save) is Django's own INSERT."""
     connection = connections[using]
     tracked = by_history_model(type(history_instance))
-    fold = history_instance.__dict__.pop(FOLD_FLAG, False)
-    values = None
-    if fold and not raw and tracked is not None and connection.vendor == "postgresql":
-        values = [f.pre_save(history_instance, True) for f in fields]
-    if (
-        values is None
-        or not connection.in_atomic_block
-        or any(hasattr(v, "resolve_expression") for v in values)
-    ):
+    values = _fold_values(history_instance, tracked, connection, fields, raw)
+    if values is None:
         return manager._insert(
             [history_instance],
             fields=fields,
@@ -222,6 +216,21 @@ def insert_history(history_instance, manager, using: str, fields, returning_fiel
     stored = [dict(zip(tracked.attnames, row[:width], strict=True)) for row in rows]
     history_instance.__dict__[_READ_BACK] = (stored, rows[0][width])
     return [tuple(stored[0][f.attname] for f in returning_fields)]
+
+
+def _fold_values(history_instance, tracked: Tracked | None, connection, fields, raw) -> list | None:
+    """The values to insert, when the row can be folded: marked by ``signals.stamp_actor``
+    (simple-history chains it next), tracked, not a raw save, plain values (no expressions),
+    on PostgreSQL inside a transaction (the lock is then held until commit). Else None."""
+    fold = history_instance.__dict__.pop(FOLD_FLAG, False)
+    if not (fold and not raw and tracked is not None and connection.vendor == "postgresql"):
+        return None
+    if not connection.in_atomic_block:
+        return None
+    values = [f.pre_save(history_instance, True) for f in fields]
+    if any(hasattr(v, "resolve_expression") for v in values):
+        return None
+    return values
 
 
 @dataclass(frozen=True)
