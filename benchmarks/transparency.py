@@ -205,11 +205,9 @@ WRITE_VARIANTS = (
 SIGNOFF_VARIANTS = ("without_history", "before", "three_statements", "history_chain_tree")
 
 
-def _plain_history_insert(history_instance, manager, using, fields, returning_fields, raw):
-    """Django's own INSERT of a history row: the append then reads the row back itself."""
-    return manager._insert(
-        [history_instance], fields=fields, returning_fields=returning_fields, using=using, raw=raw
-    )
+def _plain_history_insert(history_instance, using):
+    """No fold: the history row is saved by ``Model.save``; the append reads it back itself."""
+    return False
 
 
 def _orm_entry_insert(record, using):
@@ -471,7 +469,7 @@ WRITE_NOTES = [
     "migration `0019_tree_in_database`). Now it adds 2: the history row's INSERT is one "
     "statement that also returns the row as stored, the record before it of the same object "
     "and the chain head, lock taken (a data-modifying CTE, `ledger.insert_history`, called from "
-    "`AuditedHistory._do_insert` for a row simple-history is about to chain, on PostgreSQL "
+    "`AuditedHistory.save` for a row simple-history is about to chain, on PostgreSQL "
     "inside a transaction), and the entry is one cached INSERT of its columns instead of "
     "`Model.save` (no receivers, nothing returned: the CPU time of `ledger.append` per "
     "`update_agency`, 0.73 → 0.45 ms by `time.process_time`, load ~4). What the entry "

@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
 
 from compliance import services
@@ -30,7 +31,8 @@ def reads(monkeypatch):
     shipped = ledger._read_for_append
 
     def checked(tracked, history_instance, using):
-        folded = ledger._READ_BACK in history_instance.__dict__
+        fold = getattr(history_instance, ledger.FOLD_ATTRIBUTE, None)
+        folded = fold is not None and fold.rows is not None
         snaps, head = shipped(tracked, history_instance, using)
         rows = tracked.history_model.objects.using(using).filter(
             **{
@@ -102,6 +104,43 @@ def test_an_audited_write_has_its_chain_head_in_the_history_insert(admin_user):
     latest = AuditRecord.objects.order_by("-seq").first()
     assert latest.changes == [{"field": "name", "old": "Warm", "new": "Folded"}]
     assert latest.reason == "fold"
+
+
+def test_a_folded_history_row_is_saved_as_model_save_saves_it(admin_user):
+    """The folded INSERT sends pre_save and post_save once each, as ``Model.save`` does,
+    with the primary key and ``_state`` set by post_save; the instance is the stored row."""
+    agency = factories.AgencyFactory()
+    history_model = type(agency.history.first())
+    seen = []
+
+    def before(sender, instance, raw, using, update_fields, **kwargs):
+        seen.append(("pre", instance.pk, instance._state.adding, raw, using, update_fields))
+
+    def after(sender, instance, created, raw, using, update_fields, **kwargs):
+        seen.append(("post", instance.pk, instance._state.adding, created, raw, using))
+
+    pre_save.connect(before, sender=history_model)
+    post_save.connect(after, sender=history_model)
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            services.update_agency(agency, actor=admin_user, name="Signalled", reason="fold")
+    finally:
+        pre_save.disconnect(before, sender=history_model)
+        post_save.disconnect(after, sender=history_model)
+    statements = [q["sql"] for q in ctx.captured_queries]
+    [insert] = [s for s in statements if 'INTO "compliance_historicalagency"' in s]
+    assert insert.startswith("WITH clearance_new AS (INSERT INTO")
+    stored = agency.history.order_by("-history_id").first()
+    assert seen == [
+        ("pre", None, True, False, "default", None),
+        ("post", stored.pk, False, True, False, "default"),
+    ]
+    assert not hasattr(stored, ledger.FOLD_ATTRIBUTE)
+    assert (stored.name, stored.history_type, stored.history_user_id) == (
+        "Signalled",
+        "~",
+        admin_user.pk,
+    )
 
 
 def test_a_history_row_saved_by_hand_is_a_plain_insert_without_the_chain_lock(db):

@@ -18,8 +18,9 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 
-from django.db import connections, models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_save, pre_save
 
 from compliance.audit.chain import (
     GENESIS_HASH,
@@ -125,10 +126,9 @@ def _read_for_append(
     (``insert_history``); otherwise (SQLite, a row saved outside a transaction) one query
     here, with the head as a column of it on PostgreSQL."""
     hid = history_instance.pk
-    folded = history_instance.__dict__.pop(_READ_BACK, None)
-    if folded is not None and folded[0][0]["history_id"] == hid:
-        rows, head = folded
-        return snapshots_of_rows(tracked, rows), _parse_head(head)
+    fold = _take_fold(history_instance)
+    if fold is not None and fold.rows is not None and fold.rows[0]["history_id"] == hid:
+        return snapshots_of_rows(tracked, fold.rows), _parse_head(fold.head)
     object_pk = getattr(history_instance, tracked.pk_attname)
     rows = tracked.history_model.objects.using(using).filter(
         **{tracked.pk_attname: object_pk, "history_id__lte": hid}
@@ -173,87 +173,147 @@ def _parse_head(head: str | None) -> tuple[int, str] | None:
     return int(seq), hash_
 
 
-# Set on a history instance by ``compliance.audit.signals`` just before simple-history saves
-# it (the row is then chained), and the read-back ``insert_history`` leaves for ``_append``.
-FOLD_FLAG = "_clearance_fold_read_back"
-_READ_BACK = "_clearance_read_back"
+# The per-instance state of the fold, an ordinary attribute of our own history instance:
+# set by ``compliance.audit.signals.stamp_actor`` just before simple-history saves it (the row
+# is chained next), filled by ``insert_history`` with what it read, taken by ``_append``.
+FOLD_ATTRIBUTE = "clearance_fold"
 
 
-def insert_history(history_instance, manager, using: str, fields, returning_fields, raw):
-    """The INSERT of a history row (``AuditedHistory._do_insert``). For a row simple-history
-    is about to chain, on PostgreSQL inside a transaction: one statement that inserts it,
-    returns it as stored, reads the record before it of the same object and the chain head
-    (lock taken): what ``_append`` reads, without a round trip of its own (issue 18). The
-    rows read are left on the instance for ``_read_for_append``; Django gets the
-    ``returning_fields`` it asked for, as from its own INSERT. Anything else (SQLite, no
-    transaction, a row saved by hand, a fixture's raw save) is Django's own INSERT."""
+@dataclass
+class Fold:
+    rows: list[dict] | None = None  # the new row as stored, then the one before it, if any
+    head: str | None = None  # the chain head as read under the lock ("seq hash"), if any
+
+
+def mark_for_fold(history_instance) -> None:
+    setattr(history_instance, FOLD_ATTRIBUTE, Fold())
+
+
+def _take_fold(history_instance) -> Fold | None:
+    fold = getattr(history_instance, FOLD_ATTRIBUTE, None)
+    if fold is not None:
+        delattr(history_instance, FOLD_ATTRIBUTE)
+    return fold
+
+
+def insert_history(history_instance, using: str | None) -> bool:
+    """``AuditedHistory.save(using=…)`` for a row simple-history is about to chain, on
+    PostgreSQL inside a transaction: one statement that inserts it, returns it as stored,
+    reads the record before it of the same object and the chain head (lock taken): what
+    ``_append`` reads, without a round trip of its own (issue 18). It does what
+    ``Model.save`` does for a new row of a model without parents: ``pre_save``, the fields'
+    ``pre_save`` and ``get_db_prep_save``, the INSERT (in ``atomic(savepoint=False)``, so an
+    error marks the transaction for rollback as Django's does), the primary key from the
+    database, ``_state.adding``/``db``, ``post_save``. The rows read are left on the instance
+    (``Fold``) for ``_read_for_append``. Returns False, having done nothing, for anything
+    else (SQLite, no transaction, a row saved by hand or raw, an expression or an unsaved
+    related object among its values): the caller then saves it through ``Model.save``."""
+    using = using or router.db_for_write(type(history_instance), instance=history_instance)
     connection = connections[using]
-    tracked = by_history_model(type(history_instance))
-    values = _fold_values(history_instance, tracked, connection, fields, raw)
-    if values is None:
-        return manager._insert(
-            [history_instance],
-            fields=fields,
-            returning_fields=returning_fields,
-            using=using,
-            raw=raw,
-        )
-    statement = _fold_statement(tracked.history_model, tuple(fields), using)
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    fold = getattr(history_instance, FOLD_ATTRIBUTE, None)
+    statement = _foldable(history_instance, fold, connection, using)
+    if statement is None:
+        return False
+    sender = type(history_instance)
+    pre_save.send(
+        sender=sender, instance=history_instance, raw=False, using=using, update_fields=None
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(history_instance, True), connection) for f in statement.fields
+    ]
     params.append(
         statement.key.get_db_prep_value(
             getattr(history_instance, statement.key.attname), connection
         )
     )
     _count_lock(using)
-    with connection.cursor() as cursor:
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
         rows = cursor.fetchall()
     rows = _converted(rows, statement, connection)
     # The new row first: the record before it has the lower history_id.
     rows.sort(key=lambda row: row[statement.hid_at], reverse=True)
     width = len(statement.cols)
-    stored = [dict(zip(tracked.attnames, row[:width], strict=True)) for row in rows]
-    history_instance.__dict__[_READ_BACK] = (stored, rows[0][width])
-    return [tuple(stored[0][f.attname] for f in returning_fields)]
+    fold.rows = [dict(zip(statement.attnames, row[:width], strict=True)) for row in rows]
+    fold.head = rows[0][width]
+    history_instance.pk = fold.rows[0][statement.pk_attname]
+    history_instance._state.adding, history_instance._state.db = False, using
+    post_save.send(
+        sender=sender,
+        instance=history_instance,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=using,
+    )
+    return True
 
 
-def _fold_values(history_instance, tracked: Tracked | None, connection, fields, raw) -> list | None:
-    """The values to insert, when the row can be folded: marked by ``signals.stamp_actor``
-    (simple-history chains it next), tracked, not a raw save, plain values (no expressions),
-    on PostgreSQL inside a transaction (the lock is then held until commit). Else None."""
-    fold = history_instance.__dict__.pop(FOLD_FLAG, False)
-    if not (fold and not raw and tracked is not None and connection.vendor == "postgresql"):
+def _foldable(history_instance, fold: Fold | None, connection, using: str):
+    """The statement, when the row can be folded: marked for it (``mark_for_fold``, not yet
+    used), a new row of a tracked model the statement fits, on PostgreSQL inside a
+    transaction (the lock is then held until commit), plain values (no expressions; no
+    related object that ``Model.save`` would refuse or take the key from). Else None."""
+    if fold is None or fold.rows is not None or connection.vendor != "postgresql":
         return None
-    if not connection.in_atomic_block:
+    if transaction.get_autocommit(using=using) or not history_instance._state.adding:
         return None
-    values = [f.pre_save(history_instance, True) for f in fields]
-    if any(hasattr(v, "resolve_expression") for v in values):
+    if history_instance.pk is not None:
         return None
-    return values
+    model = type(history_instance)
+    if by_history_model(model) is None or not _fits(model):
+        return None
+    statement = _fold_statement(model, using)
+    for f in statement.fields:
+        value = getattr(history_instance, f.attname)
+        if hasattr(value, "resolve_expression"):
+            return None
+        # A related object assigned unsaved (its key is then None): Model.save refuses it,
+        # or takes its key if it was saved since. Reading it is no query: the key is None.
+        if value is None and f.many_to_one and getattr(history_instance, f.name) is not None:
+            return None
+    return statement
+
+
+@cache
+def _fits(model: type[models.Model]) -> bool:
+    """A history model the statement is written for: an auto primary key (the database
+    makes it, RETURNING gives it), no other column the database fills or computes."""
+    meta = model._meta
+    return isinstance(meta.pk, models.AutoField) and not any(
+        f.generated or f.db_default is not models.NOT_PROVIDED
+        for f in meta.get_fields()
+        if f.concrete and not f.primary_key
+    )
 
 
 @dataclass(frozen=True)
 class _FoldStatement:
     sql: str
+    fields: tuple  # the columns inserted: every concrete one but the primary key
     key: models.Field  # the history column naming the object
-    cols: tuple  # every column of the history row, as the expressions Django converts
+    pk_attname: str
+    attnames: tuple[str, ...]  # every column of the history row (Tracked.attnames)
+    cols: tuple  # those columns, as the expressions Django converts
     converted: tuple[int, ...]  # those with a converter (e.g. a JSONField's from_db_value)
     hid_at: int  # where history_id is among them
 
 
 @cache
-def _fold_statement(history_model: type[models.Model], fields: tuple, using: str) -> _FoldStatement:
-    """The INSERT of ``fields`` returning every column, as a CTE; then one row for it with the
+def _fold_statement(history_model: type[models.Model], using: str) -> _FoldStatement:
+    """The INSERT of the row returning every column, as a CTE; then one row for it with the
     chain head (an uncorrelated scalar subquery: run once, lock taken, see ``_HEAD_SQL``) and
     one for the record before it of the same object, if any. The outer SELECT does not see
     the CTE's row, so that is the latest earlier record, as ``_append``'s read
-    (``history_id <= hid … LIMIT 2``) finds it. Made once per model and field list."""
-    qn = connections[using].ops.quote_name
+    (``history_id <= hid … LIMIT 2``) finds it. Made once per model."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
     tracked = by_history_model(history_model)
     meta = history_model._meta
-    table, columns = qn(meta.db_table), meta.concrete_fields
-    key = next(f for f in columns if f.attname == tracked.pk_attname)
+    columns = tuple(f for f in meta.get_fields() if f.concrete)
+    fields = tuple(f for f in columns if not f.primary_key)
+    table = qn(meta.db_table)
+    key = meta.get_field(tracked.pk_attname)
     hid = qn(meta.get_field("history_id").column)
     insert = (
         f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) "
@@ -268,14 +328,23 @@ def _fold_statement(history_model: type[models.Model], fields: tuple, using: str
         f"WHERE p.{qn(key.column)} = %s AND p.{hid} < (SELECT {hid} FROM clearance_new) "
         f"ORDER BY p.{hid} DESC LIMIT 1)"
     )
+    attnames = tuple(f.attname for f in columns)
     cols = tuple(f.get_col(meta.db_table) for f in columns)
-    connection = connections[using]
     converted = tuple(
         i
         for i, col in enumerate(cols)
         if connection.ops.get_db_converters(col) + col.get_db_converters(connection)
     )
-    return _FoldStatement(sql, key, cols, converted, tracked.attnames.index("history_id"))
+    return _FoldStatement(
+        sql,
+        fields,
+        key,
+        meta.pk.attname,
+        attnames,
+        cols,
+        converted,
+        attnames.index("history_id"),
+    )
 
 
 def _converted(rows: list, statement: _FoldStatement, connection) -> list:

@@ -16,9 +16,9 @@ def stamp_actor(sender, history_instance, history_user=None, **_kwargs) -> None:
         history_instance.history_actor = actor_label(history_user)
         # simple-history saves it next, then sends post_create_historical_record, whose
         # receiver below chains it: its INSERT may read back what the append needs.
-        from compliance.audit.ledger import FOLD_FLAG
+        from compliance.audit.ledger import mark_for_fold
 
-        history_instance.__dict__[FOLD_FLAG] = True
+        mark_for_fold(history_instance)
 
 
 @receiver(post_create_historical_record)

@@ -21,12 +21,16 @@ class AuditedHistory(models.Model):
     class Meta:
         abstract = True
 
-    def _do_insert(self, manager, using, fields, returning_fields, raw):
-        # A row about to be chained is inserted, read back and the chain head locked in one
-        # statement on PostgreSQL (issue 18); anything else is Django's own INSERT.
+    def save(self, *args, **kwargs):
+        # simple-history calls save(using=…). A row about to be chained is inserted, read
+        # back and the chain head locked in one statement on PostgreSQL (issue 18), with
+        # the signals Model.save sends; anything else is Model.save.
         from compliance.audit.ledger import insert_history
 
-        return insert_history(self, manager, using, fields, returning_fields, raw)
+        if args or kwargs.keys() - {"using"} or not insert_history(self, kwargs.get("using")):
+            super().save(*args, **kwargs)
+
+    save.alters_data = True
 
 
 class AuditedHistoryManager(HistoryManager):
