@@ -6,6 +6,7 @@ filter, and for any text hypothesis finds. ``verify_export`` checks the files it
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -23,6 +24,7 @@ from compliance.audit.export import export_bytes, iter_export_blocks, iter_expor
 from compliance.audit.export_copy import copy_writes_lines
 from compliance.audit.ledger import entry_of
 from compliance.audit.log import audit_records
+from compliance.audit.offline import parse_csv_row
 from compliance.models import AuditRecord
 from tests import factories
 from tests.audit_helpers import head
@@ -193,14 +195,25 @@ def test_whole_log_is_byte_identical(world, fmt):
     assert copied == _python(everything, fmt) == _reference(everything, fmt)
     assert stats == {"rows": head()}
     assert b"\x00" not in copied
-    # rows whose changes PostgreSQL leaves to Python, written as Python writes them
+    # changes as jsonb writes them (keys shorter first, numbers as numeric spells them),
+    # whichever way the column was written, and the same JSON values as the rows hold
     quote = '""' if fmt == "csv" else '"'
     for text in (
-        "{q}new{q}: 1.5, {q}old{q}: [100.0, 2.0, 100]",
-        "{q}old{q}: {{{q}aa{q}: [{{{q}y{q}: {q}é{q}, {q}z{q}: null}}], {q}b{q}: 1}}",
-        "{q}partners{q}, {q}new{q}: [-3, 9223372036854775808, 1000000000000000000000000000000]",
+        "{q}new{q}: 1.50, {q}old{q}: [100.00, 2.0, 100], {q}field{q}: {q}amount{q}",
+        "{q}old{q}: {{{q}b{q}: 1, {q}aa{q}: [{{{q}y{q}: {q}é{q}, {q}z{q}: null}}]}}",
+        "{q}new{q}: [-3, 9223372036854775808, 1000000000000000000000000000000], {q}old{q}: [1, 2]",
+        "[{{{q}new{q}: {q}in_review{q}, {q}old{q}: {q}draft{q}, {q}field{q}: {q}status{q}}}]",
     ):
         assert text.format(q=quote).encode() in copied
+    stored = dict(AuditRecord.objects.values_list("seq", "changes"))
+    assert {line["seq"]: line["changes"] for line in _parsed(copied, fmt)} == stored
+
+
+def _parsed(data: bytes, fmt: str) -> list[dict]:
+    text = data.decode("utf-8")
+    if fmt == "jsonl":
+        return [json.loads(line) for line in text.split("\n") if line]  # not splitlines: U+2028
+    return [parse_csv_row(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
 FILTERS = [

@@ -1,5 +1,6 @@
-"""The export's lines written by PostgreSQL (issue 18, item 7): one ``COPY (SELECT …) TO
-STDOUT`` whose rows are blocks of lines, so Python reads no row as Python values.
+"""The export's lines written by PostgreSQL (issue 18, item 7): one ``COPY (SELECT line
+... ORDER BY seq) TO STDOUT (FORMAT binary)``, one row per line, whose bytes Python copies to
+the output without reading them as values.
 
 The bytes are those of the Python writers in ``export.py`` (and so of the dict-per-row
 definition, ``iter_export_reference``); tests/test_audit_export_copy.py proves the files
@@ -9,36 +10,33 @@ byte-identical on hostile values and every filter. How each part is made:
   ensure_ascii=False)`` (``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, other controls as
   ``\\u00XX`` in lower-case hex, everything else as it is);
 - ``at``: ``jsonable(at)``, ISO 8601 in UTC with microseconds only when not zero;
+- ``changes``: the column's own jsonb text (``compliance/audit/jsonbtext.py``: keys shorter
+  first, numbers as numeric spells them), which the Python writer writes the same way;
 - CSV cells: ``neutralise_cell`` (a leading ``= + - @``, tab, CR or quote gets a quote), then
   quoted as ``csv.writer`` quotes (a cell holding ``,``, ``"``, CR or LF; quotes doubled),
-  lines ending in CRLF;
-- ``changes`` (``json.dumps(changes, ensure_ascii=False, sort_keys=True)``) by Python: jsonb
-  orders keys by length, not by name, and re-ordering them in SQL cost PostgreSQL about 30 µs
-  of CPU per row (measured: docs/benchmarks.md). Each line carries the column's JSON text
-  between two NUL bytes (which no PostgreSQL text can hold); ``changes_text`` writes it.
+  lines ending in CRLF.
 
-Blocks: one row of the COPY per ``BLOCK`` sequence numbers (a range of the primary key, read
-by index whatever the filter), its lines aggregated in seq order: a few hundred COPY rows for a
-million lines, one block in memory at a time on either side."""
+Order and speed: ``ORDER BY seq`` over the primary key's index (sorting is switched off for
+the statement: a million lines sorted would spill to disk), read by ``WORKERS`` parallel
+workers besides the backend itself (Gather Merge keeps the order), so both cores write lines.
+Each line is one CopyData message (the protocol sends one per row): 6 bytes of binary framing
+then the line, which is all Python looks at; a block of lines is yielded at a time, so memory
+stays constant on either side."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import orjson
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 
-from compliance.audit.csvcells import FORMULA_TRIGGERS, QUOTE, neutralise_cell
+from compliance.audit.csvcells import FORMULA_TRIGGERS, QUOTE
 from compliance.audit.log import EXPORT_FIELDS
 from compliance.audit.pgcanonical import utc_time_text
 
-BLOCK = 2000
-MARK = b"\x00"
-_dumps = orjson.dumps
-_loads = orjson.loads
+BLOCK = 1000  # lines per block yielded
+WORKERS = 1  # parallel workers besides the backend (2 cores: the backend and one worker)
 
 # jsonable(at): "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", as the chain's SQL writes it.
 _AT = utc_time_text('"at"')
@@ -68,175 +66,135 @@ def _column_cell(column: str) -> str:
     return _cell(f'"{column}"')
 
 
-# Each line as (before changes, after changes), the keys of a JSON line in sorted
-# order and the CSV cells in CSV_COLUMNS order.
+# ``changes`` as a CSV cell. The ledger's (a list of {field, new, old}) holds a quote and
+# starts with "[": quoted, never neutralised, its text made once; anything else as any cell.
+_CHANGES_CELL = (
+    """CASE WHEN ("changes" -> 0) ? 'field' THEN '"' || replace("changes"::text, '"', '""')"""
+    f""" || '"' ELSE {_cell('"changes"::text')} END"""
+)
+
+# The lines, as the arguments of one concat(): a JSON line's keys in sorted order, the CSV
+# cells in CSV_COLUMNS order.
 PARTS = {
     "jsonl": (
-        f"""'{{"action": ' || {_json("action")} || ', "at": "' || {_AT} || '", "changes": '""",
-        " || ".join(
-            (
-                f"""', "content_digest": ' || {_json("content_digest")}""",
-                f"""', "hash": ' || {_json("hash")}""",
-                """', "history_id": ' || "history_id\"""",
-                f"""', "history_table": ' || {_json("history_table")}""",
-                """', "id": ' || "seq\"""",
-                f"""', "model": ' || {_json("model")}""",
-                f"""', "object_id": ' || {_json("object_id")}""",
-                f"""', "object_repr": ' || {_json("object_repr")}""",
-                f"""', "prev_hash": ' || {_json("prev_hash")}""",
-                f"""', "reason": ' || {_json("reason")}""",
-                """', "seq": ' || "seq\"""",
-                f"""', "user": ' || {_json("actor")}""",
-                """', "user_id": ' || coalesce("user_id"::text, 'null') || E'}\\n'""",
-            )
-        ),
+        """'{"action": '""", _json("action"),
+        """', "at": "'""", _AT,
+        """'", "changes": '""", '"changes"::text',
+        """', "content_digest": '""", _json("content_digest"),
+        """', "hash": '""", _json("hash"),
+        """', "history_id": '""", '"history_id"::text',
+        """', "history_table": '""", _json("history_table"),
+        """', "id": '""", '"seq"::text',
+        """', "model": '""", _json("model"),
+        """', "object_id": '""", _json("object_id"),
+        """', "object_repr": '""", _json("object_repr"),
+        """', "prev_hash": '""", _json("prev_hash"),
+        """', "reason": '""", _json("reason"),
+        """', "seq": '""", '"seq"::text',
+        """', "user": '""", _json("actor"),
+        """', "user_id": '""", """coalesce("user_id"::text, 'null')""",
+        """E'}\\n'""",
     ),
     "csv": (
-        " || ',' || ".join(
-            (
-                '"seq"::text',
-                '"seq"::text',
-                *(
-                    _column_cell(c)
-                    for c in ("model", "object_id", "object_repr", "action", "actor")
-                ),
-                _AT,
-                _column_cell("reason"),
-            )
-        )
-        + " || ','",
-        "',' || "
-        + " || ',' || ".join(
-            (
-                _column_cell("history_table"),
-                '"history_id"::text',
-                "coalesce(\"user_id\"::text, '')",
-                *(_column_cell(c) for c in ("content_digest", "prev_hash", "hash")),
-            )
-        )
-        + " || E'\\r\\n'",
+        '"seq"::text', "','", '"seq"::text', "','",
+        *(
+            part
+            for c in ("model", "object_id", "object_repr", "action", "actor")
+            for part in (_column_cell(c), "','")
+        ),
+        _AT, "','", _column_cell("reason"), "','", _CHANGES_CELL, "','",
+        _column_cell("history_table"), "','", '"history_id"::text', "','",
+        """coalesce("user_id"::text, '')""", "','",
+        _column_cell("content_digest"), "','", _column_cell("prev_hash"), "','",
+        _column_cell("hash"), "E'\\r\\n'",
     ),
-}
+}  # fmt: skip
 
 
 def _statement(queryset: QuerySet, fmt: str) -> tuple[str, tuple]:
-    """The COPY of ``queryset``'s lines in ``fmt``: rows (block start, lines, bytes). Its
+    """The COPY of ``queryset``'s lines in ``fmt``, one row per line, in seq order. Its
     parameters are bound by psycopg on the client (COPY takes none on the server)."""
-    before, after = PARTS[fmt]
-    rows = (
-        queryset.order_by()
-        .filter(seq__gte=RawSQL("lo.start", ()), seq__lt=RawSQL(f"lo.start + {BLOCK}", ()))
-        .values_list(*EXPORT_FIELDS)
-    )
+    rows = queryset.order_by().values_list(*EXPORT_FIELDS)
     inner, params = rows.query.sql_with_params()  # EmptyResultSet: a filter matching nothing
     return _COPY.format(
         inner=inner,
         columns=", ".join(f'"{name}"' for name in EXPORT_FIELDS),
-        line=_LINE.format(before=before, after=after),
-        block=BLOCK,
+        line=f"concat({', '.join(PARTS[fmt])})",
     ), params
 
 
-# Each line: its text up to ``changes``, NUL, the column's JSON text, NUL, the rest.
-_LINE = """convert_to({before}, 'UTF8') || '\\x00'::bytea || convert_to("changes"::text, 'UTF8')
- || '\\x00'::bytea || convert_to({after}, 'UTF8')"""
-
-# One row per block of BLOCK sequence numbers that holds a line.
 _COPY = """COPY (
-SELECT lo.start, b.n, b.body
-FROM generate_series(
-  (SELECT coalesce(min("seq"), 1) FROM "compliance_auditrecord"),
-  (SELECT coalesce(max("seq"), 0) FROM "compliance_auditrecord"), {block}) AS lo(start)
-CROSS JOIN LATERAL (
-  SELECT count(*) AS n, string_agg({line}, ''::bytea ORDER BY "seq") AS body
-  FROM ({inner}) AS c({columns})
-) AS b
-WHERE b.n > 0
+SELECT {line} FROM ({inner}) AS c({columns}) ORDER BY "seq"
 ) TO STDOUT (FORMAT binary)"""
+
+# For the COPY alone (then put back): parallel workers over the primary key's index, and no
+# sort (a seq scan then a sort of a million lines would spill to disk).
+_SETTINGS = {
+    "enable_sort": "off",
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+    "min_parallel_index_scan_size": "0",
+}
+
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_HEADER = len(_SIGNATURE) + 8  # flags and header extension length (both 0)
+_ROW = b"\x00\x01"  # one field
+_TRAILER = b"\xff\xff"
 
 
 def copy_blocks(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
-    """The lines of ``queryset`` (any order: the export is in seq order) as bytes, one block
-    per COPY row; ``stats["rows"]`` counts them."""
+    """The lines of ``queryset`` (any order: the export is in seq order) as bytes, ``BLOCK``
+    lines at a time; ``stats["rows"]`` counts them."""
     try:
         sql, params = _statement(queryset, fmt)
     except EmptyResultSet:
         return
-    connection.ensure_connection()
-    last = None
-    with connection.connection.cursor() as cursor, cursor.copy(sql, params) as copy:
-        copy.set_types(["int8", "int8", "bytea"])
-        for start, rows, body in copy.rows():
-            if last is not None and start <= last:  # a block out of order: never a wrong file
-                raise RuntimeError(f"export block {start} after {last}")
-            last = start
-            stats["rows"] += rows
-            yield _fill(body, fmt)
+    settings = {**_SETTINGS, "max_parallel_workers_per_gather": str(WORKERS)}
+    # SET LOCAL: gone when the transaction ends (or its savepoint rolls back); put back by
+    # hand for a caller's own transaction
+    with transaction.atomic(), connection.connection.cursor() as cursor:
+        before = _set(cursor, settings)
+        yield from _lines(cursor, sql, params, stats)
+        _set(cursor, before)
 
 
-def _fill(body: bytes, fmt: str) -> bytes:
-    """``body`` with each ``NUL <changes JSON text> NUL`` replaced by what the Python writer
-    makes of that text (``export._changes``; for CSV, as its cell)."""
-    parts = body.split(MARK)
-    cell = fmt == "csv"
-    parts[1::2] = [changes_text(text, cell) for text in parts[1::2]]
-    return b"".join(parts)
+def _set(cursor, settings: dict) -> dict:
+    """Each setting set for this transaction (``set_config``); returns them as they were."""
+    names = list(settings)
+    cursor.execute(
+        "SELECT " + ", ".join("current_setting(%s), set_config(%s, %s, true)" for _ in names),
+        [v for name in names for v in (name, name, settings[name])],
+    )
+    row = cursor.fetchone()
+    return dict(zip(names, row[::2], strict=True))
 
 
-def changes_text(text: bytes, cell: bool = False) -> bytes:
-    """``json.dumps(json.loads(text), ensure_ascii=False, sort_keys=True)`` (``export._changes``)
-    as UTF-8; with ``cell``, as csv.writer writes it after ``neutralise_cell``. A list of
-    ``{field, new, old}`` whose values are scalars or lists of scalars (what the ledger
-    writes) is written here from orjson's strings; anything else by ``export._changes``."""
-    out = _common_changes(text)
-    if out is None:
-        from compliance.audit.export import _changes
-
-        out = _changes(text.decode("utf-8")).encode("utf-8")
-        if cell:
-            return _csv_cell(neutralise_cell(out.decode("utf-8"))).encode("utf-8")
-    if cell:  # starts with "[": no formula; it holds a quote unless it is "[]"
-        return b'"' + out.replace(b'"', b'""') + b'"' if b'"' in out else out
-    return out
-
-
-def _csv_cell(text: str) -> str:
-    from compliance.audit.export import _csv_text
-
-    return _csv_text([[text, ""]])[:-3]  # the cell, without ",\r\n"
-
-
-_SCALARS = (str, int, bool, type(None))
-_ITEM_KEYS = {"field", "new", "old"}
+def _lines(cursor, sql: str, params, stats: dict) -> Iterator[bytes]:
+    """Each row's line (after its 6 bytes of framing), ``BLOCK`` lines joined at a time."""
+    block: list = []
+    with cursor.copy(sql, params) as copy:
+        rows = iter(copy)
+        first = next(rows, b"")
+        if bytes(first[: len(_SIGNATURE)]) != _SIGNATURE:
+            raise RuntimeError("not a binary COPY")
+        for data in _chain(first[_HEADER:], rows):
+            if data[:2] != _ROW:
+                if bytes(data) == _TRAILER:  # the end (read on, so the COPY completes)
+                    continue
+                raise RuntimeError("a COPY row that is not one field")
+            block.append(data[6:])
+            if len(block) >= BLOCK:
+                stats["rows"] += len(block)
+                yield b"".join(block)
+                block = []
+    if block:
+        stats["rows"] += len(block)
+        yield b"".join(block)
 
 
-def _value(value) -> bytes | None:
-    kind = type(value)
-    if kind is str or kind is bool or value is None or (kind is int and -(2**63) <= value < 2**64):
-        return _dumps(value)
-    if kind is list and all(type(v) in _SCALARS for v in value):
-        parts = [_value(v) for v in value]
-        if None not in parts:
-            return b"[" + b", ".join(parts) + b"]"
-    return None  # a float, a dict, a nested list, a huge int: the general path
-
-
-def _common_changes(text: bytes) -> bytes | None:
-    try:
-        changes = _loads(text)
-    except ValueError:  # orjson refuses (an int beyond 64 bits, deep nesting)
-        return None
-    if type(changes) is not list:
-        return None
-    items = []
-    for item in changes:
-        if type(item) is not dict or item.keys() != _ITEM_KEYS:
-            return None
-        field, new, old = _value(item["field"]), _value(item["new"]), _value(item["old"])
-        if field is None or new is None or old is None:
-            return None
-        items.append(b'{"field": ' + field + b', "new": ' + new + b', "old": ' + old + b"}")
-    return b"[" + b", ".join(items) + b"]"
+def _chain(first, rest) -> Iterator:
+    yield first
+    yield from rest
 
 
 def copy_writes_lines() -> bool:
