@@ -1,6 +1,6 @@
-"""The export's lines written by PostgreSQL (issue 18, item 7): one ``COPY (SELECT line
-... ORDER BY seq) TO STDOUT (FORMAT binary)``, one row per line, whose bytes Python copies to
-the output without reading them as values.
+"""The export's lines written by PostgreSQL (issue 18, item 7): one ``COPY (SELECT …) TO
+STDOUT`` whose rows are blocks of whole lines, so Python reads no row as Python values and
+passes the bytes through.
 
 The bytes are those of the Python writers in ``export.py`` (and so of the dict-per-row
 definition, ``iter_export_reference``); tests/test_audit_export_copy.py proves the files
@@ -16,27 +16,26 @@ byte-identical on hostile values and every filter. How each part is made:
   quoted as ``csv.writer`` quotes (a cell holding ``,``, ``"``, CR or LF; quotes doubled),
   lines ending in CRLF.
 
-Order and speed: ``ORDER BY seq`` over the primary key's index (sorting is switched off for
-the statement: a million lines sorted would spill to disk), read by ``WORKERS`` parallel
-workers besides the backend itself (Gather Merge keeps the order), so both cores write lines.
-Each line is one CopyData message (the protocol sends one per row): 6 bytes of binary framing
-then the line, which is all Python looks at; a block of lines is yielded at a time, so memory
-stays constant on either side."""
+Blocks: one row of the COPY per ``BLOCK`` sequence numbers (a range of the primary key, read
+by index whatever the filter), its lines aggregated in seq order: a few hundred COPY rows for a
+million lines, one block in memory at a time on either side. (One CopyData message per line
+costs the client about 2 µs a line in psycopg, more than the whole block path; measured in
+docs/benchmarks.md.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from compliance.audit.csvcells import FORMULA_TRIGGERS, QUOTE
 from compliance.audit.log import EXPORT_FIELDS
 from compliance.audit.pgcanonical import utc_time_text
 
-BLOCK = 1000  # lines per block yielded
-WORKERS = 1  # parallel workers besides the backend (2 cores: the backend and one worker)
+BLOCK = 2000  # sequence numbers per COPY row
 
 # jsonable(at): "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", as the chain's SQL writes it.
 _AT = utc_time_text('"at"')
@@ -112,89 +111,54 @@ PARTS = {
 
 
 def _statement(queryset: QuerySet, fmt: str) -> tuple[str, tuple]:
-    """The COPY of ``queryset``'s lines in ``fmt``, one row per line, in seq order. Its
+    """The COPY of ``queryset``'s lines in ``fmt``: rows (block start, lines, bytes). Its
     parameters are bound by psycopg on the client (COPY takes none on the server)."""
-    rows = queryset.order_by().values_list(*EXPORT_FIELDS)
+    rows = (
+        queryset.order_by()
+        .filter(seq__gte=RawSQL("lo.start", ()), seq__lt=RawSQL(f"lo.start + {BLOCK}", ()))
+        .values_list(*EXPORT_FIELDS)
+    )
     inner, params = rows.query.sql_with_params()  # EmptyResultSet: a filter matching nothing
     return _COPY.format(
         inner=inner,
         columns=", ".join(f'"{name}"' for name in EXPORT_FIELDS),
         line=f"concat({', '.join(PARTS[fmt])})",
+        block=BLOCK,
     ), params
 
 
+# One row per block of BLOCK sequence numbers that holds a line: its lines in seq order.
 _COPY = """COPY (
-SELECT {line} FROM ({inner}) AS c({columns}) ORDER BY "seq"
+SELECT lo.start, b.n, b.body
+FROM generate_series(
+  (SELECT coalesce(min("seq"), 1) FROM "compliance_auditrecord"),
+  (SELECT coalesce(max("seq"), 0) FROM "compliance_auditrecord"), {block}) AS lo(start)
+CROSS JOIN LATERAL (
+  SELECT count(*) AS n, string_agg({line}, '' ORDER BY "seq") AS body
+  FROM ({inner}) AS c({columns})
+) AS b
+WHERE b.n > 0
 ) TO STDOUT (FORMAT binary)"""
-
-# For the COPY alone (then put back): parallel workers over the primary key's index, and no
-# sort (a seq scan then a sort of a million lines would spill to disk).
-_SETTINGS = {
-    "enable_sort": "off",
-    "parallel_setup_cost": "0",
-    "parallel_tuple_cost": "0",
-    "min_parallel_index_scan_size": "0",
-}
-
-_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_HEADER = len(_SIGNATURE) + 8  # flags and header extension length (both 0)
-_ROW = b"\x00\x01"  # one field
-_TRAILER = b"\xff\xff"
 
 
 def copy_blocks(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
-    """The lines of ``queryset`` (any order: the export is in seq order) as bytes, ``BLOCK``
-    lines at a time; ``stats["rows"]`` counts them."""
+    """The lines of ``queryset`` (any order: the export is in seq order) as bytes, one block
+    per COPY row; ``stats["rows"]`` counts them."""
     try:
         sql, params = _statement(queryset, fmt)
     except EmptyResultSet:
         return
-    settings = {**_SETTINGS, "max_parallel_workers_per_gather": str(WORKERS)}
-    # SET LOCAL: gone when the transaction ends (or its savepoint rolls back); put back by
-    # hand for a caller's own transaction
-    with transaction.atomic(), connection.connection.cursor() as cursor:
-        before = _set(cursor, settings)
-        yield from _lines(cursor, sql, params, stats)
-        _set(cursor, before)
-
-
-def _set(cursor, settings: dict) -> dict:
-    """Each setting set for this transaction (``set_config``); returns them as they were."""
-    names = list(settings)
-    cursor.execute(
-        "SELECT " + ", ".join("current_setting(%s), set_config(%s, %s, true)" for _ in names),
-        [v for name in names for v in (name, name, settings[name])],
-    )
-    row = cursor.fetchone()
-    return dict(zip(names, row[::2], strict=True))
-
-
-def _lines(cursor, sql: str, params, stats: dict) -> Iterator[bytes]:
-    """Each row's line (after its 6 bytes of framing), ``BLOCK`` lines joined at a time."""
-    block: list = []
-    with cursor.copy(sql, params) as copy:
-        rows = iter(copy)
-        first = next(rows, b"")
-        if bytes(first[: len(_SIGNATURE)]) != _SIGNATURE:
-            raise RuntimeError("not a binary COPY")
-        for data in _chain(first[_HEADER:], rows):
-            if data[:2] != _ROW:
-                if bytes(data) == _TRAILER:  # the end (read on, so the COPY completes)
-                    continue
-                raise RuntimeError("a COPY row that is not one field")
-            block.append(data[6:])
-            if len(block) >= BLOCK:
-                stats["rows"] += len(block)
-                yield b"".join(block)
-                block = []
-    if block:
-        stats["rows"] += len(block)
-        yield b"".join(block)
-
-
-def _chain(first, rest) -> Iterator:
-    yield first
-    yield from rest
+    connection.ensure_connection()
+    last = None
+    with connection.connection.cursor() as cursor, cursor.copy(sql, params) as copy:
+        # the body is text; in binary COPY its bytes are the UTF-8 text itself, read as is
+        copy.set_types(["int8", "int8", "bytea"])
+        for start, rows, body in copy.rows():
+            if last is not None and start <= last:  # a block out of order: never a wrong file
+                raise RuntimeError(f"export block {start} after {last}")
+            last = start
+            stats["rows"] += rows
+            yield body
 
 
 def copy_writes_lines() -> bool:
