@@ -331,3 +331,74 @@ def test_copy_export_memory_does_not_grow_with_rows(db):
     assert big_bytes > 4 * small_bytes
     # five times the bytes, about the same peak: one block alive at a time
     assert big_peak < small_peak * 1.5, (small_peak, big_peak)
+
+
+# --- two streams (outside a caller's transaction: these tests commit) ----------------------
+
+
+@pytest.fixture
+def two_streams(monkeypatch):
+    """Two streams from 100 entries on (blocks of 64): the second half is a few blocks."""
+    monkeypatch.setattr(export_copy, "SPLIT_MIN", 100)
+    ran = []
+    run = export_copy._SecondHalf.run
+
+    def counted(self):
+        ran.append(self.stats)
+        run(self)
+
+    monkeypatch.setattr(export_copy._SecondHalf, "run", counted)
+    return ran
+
+
+def _one_stream(queryset, fmt) -> bytes:
+    export_copy.STREAMS, streams = 1, export_copy.STREAMS
+    try:
+        return _copy(queryset, fmt)
+    finally:
+        export_copy.STREAMS = streams
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_two_streams_write_the_same_bytes(two_streams, fmt):
+    _seed(BLOCK * 9 + 5)
+    for filters in ({}, {"model": "signoff"}, {"user": "sam", "q": "a"}):
+        records = audit_records(**filters)
+        stats: dict = {}
+        copied = _copy(records, fmt, stats)
+        assert stats["rows"] == records.count() > 0
+        assert copied == _one_stream(records, fmt) == _python(records, fmt)
+    assert len(two_streams) == 3 and all(s["rows"] > 0 for s in two_streams)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_second_stream_reads_the_first_streams_snapshot(two_streams, monkeypatch):
+    """An entry appended (and committed) after the export began is in neither half, though
+    the second half's last block would hold its seq."""
+    _seed(BLOCK * 4 + 3)
+    before = AuditRecord.objects.count()
+    run = export_copy._SecondHalf.run
+
+    def append_then_run(self):
+        _append_after(AuditRecord.objects.order_by("-seq").first())  # this thread's connection
+        connection.close()
+        run(self)
+
+    monkeypatch.setattr(export_copy._SecondHalf, "run", append_then_run)
+    stats: dict = {}
+    copied = _copy(AuditRecord.objects.all(), "jsonl", stats)
+    assert stats["rows"] == before == AuditRecord.objects.count() - 1
+    assert copied.count(b"\n") == before
+    late = AuditRecord.objects.order_by("-seq").first().seq  # in the last block (seq 1 on)
+    assert (late - 1) // BLOCK == (late - 2) // BLOCK
+
+
+def _append_after(last: AuditRecord) -> None:
+    record = AuditRecord(
+        seq=last.seq + 1, model="release", history_table="late", history_id=last.seq + 1,
+        object_id="1", object_repr="late", action="changed", actor="sam", user_id=None,
+        at=last.at, reason="", changes=[], content_digest="d" * 64, prev_hash=last.hash,
+    )  # fmt: skip
+    record.hash = entry_hash(entry_of(record))
+    record.save(force_insert=True)

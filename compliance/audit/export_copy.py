@@ -24,10 +24,13 @@ docs/benchmarks.md.)"""
 
 from __future__ import annotations
 
+import re
+import tempfile
+import threading
 from collections.abc import Iterator
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -110,29 +113,36 @@ PARTS = {
 }  # fmt: skip
 
 
-def _statement(queryset: QuerySet, fmt: str) -> tuple[str, tuple]:
-    """The COPY of ``queryset``'s lines in ``fmt``: rows (block start, lines, bytes). Its
-    parameters are bound by psycopg on the client (COPY takes none on the server)."""
+def _statement(queryset: QuerySet, fmt: str, span: tuple[int, int] | None = None):
+    """The COPY of ``queryset``'s lines in ``fmt``: rows (block start, lines, bytes), over the
+    blocks starting in ``span`` (first, last; all of them when None). Its parameters are
+    bound by psycopg on the client (COPY takes none on the server)."""
     rows = (
         queryset.order_by()
         .filter(seq__gte=RawSQL("lo.start", ()), seq__lt=RawSQL(f"lo.start + {BLOCK}", ()))
         .values_list(*EXPORT_FIELDS)
     )
     inner, params = rows.query.sql_with_params()  # EmptyResultSet: a filter matching nothing
+    first, last = _BOUNDS if span is None else (int(span[0]), int(span[1]))
     return _COPY.format(
         inner=inner,
         columns=", ".join(f'"{name}"' for name in EXPORT_FIELDS),
         line=f"concat({', '.join(PARTS[fmt])})",
+        first=first,
+        last=last,
         block=BLOCK,
     ), params
 
 
+_BOUNDS = (
+    """(SELECT coalesce(min("seq"), 1) FROM "compliance_auditrecord")""",
+    """(SELECT coalesce(max("seq"), 0) FROM "compliance_auditrecord")""",
+)
+
 # One row per block of BLOCK sequence numbers that holds a line: its lines in seq order.
 _COPY = """COPY (
 SELECT lo.start, b.n, b.body
-FROM generate_series(
-  (SELECT coalesce(min("seq"), 1) FROM "compliance_auditrecord"),
-  (SELECT coalesce(max("seq"), 0) FROM "compliance_auditrecord"), {block}) AS lo(start)
+FROM generate_series({first}, {last}, {block}) AS lo(start)
 CROSS JOIN LATERAL (
   SELECT count(*) AS n, string_agg({line}, '' ORDER BY "seq") AS body
   FROM ({inner}) AS c({columns})
@@ -141,16 +151,10 @@ WHERE b.n > 0
 ) TO STDOUT (FORMAT binary)"""
 
 
-def copy_blocks(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
-    """The lines of ``queryset`` (any order: the export is in seq order) as bytes, one block
-    per COPY row; ``stats["rows"]`` counts them."""
-    try:
-        sql, params = _statement(queryset, fmt)
-    except EmptyResultSet:
-        return
-    connection.ensure_connection()
+def _copy_rows(cursor, sql: str, params, stats: dict) -> Iterator[bytes]:
+    """The bodies of the COPY's rows, each block after the one before (else an error)."""
     last = None
-    with connection.connection.cursor() as cursor, cursor.copy(sql, params) as copy:
+    with cursor.copy(sql, params) as copy:
         # the body is text; in binary COPY its bytes are the UTF-8 text itself, read as is
         copy.set_types(["int8", "int8", "bytea"])
         for start, rows, body in copy.rows():
@@ -159,6 +163,100 @@ def copy_blocks(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
             last = start
             stats["rows"] += rows
             yield body
+
+
+def copy_blocks(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
+    """The lines of ``queryset`` (any order: the export is in seq order) as bytes, one block
+    per COPY row; ``stats["rows"]`` counts them. With ``STREAMS`` = 2, outside any caller's
+    transaction, on a log of at least ``SPLIT_MIN`` entries: two streams (``_two_streams``)."""
+    try:
+        sql, params = _statement(queryset, fmt)
+    except EmptyResultSet:
+        return
+    if STREAMS > 1 and not connection.in_atomic_block:
+        yield from _two_streams(queryset, fmt, stats)
+        return
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        yield from _copy_rows(cursor, sql, params, stats)
+
+
+# --- two streams ---------------------------------------------------------------------------
+# Both cores write lines: this connection exports its snapshot (REPEATABLE READ, so its own
+# COPY reads that snapshot too) and copies the first half of the blocks to the output, while a
+# thread's own connection, on the same snapshot, copies the second half into a temporary file
+# (constant memory), appended once the first half is out. Same bytes as one stream.
+STREAMS = 2
+SPLIT_MIN = 50_000  # entries: below this one stream (a second connection costs more)
+SPOOL = 1 << 20
+
+
+def _two_streams(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
+    with transaction.atomic(), connection.cursor() as django_cursor:
+        django_cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        django_cursor.execute(
+            'SELECT pg_export_snapshot(), min("seq"), max("seq") FROM "compliance_auditrecord"'
+        )
+        snapshot, low, high = django_cursor.fetchone()
+        cursor = connection.connection.cursor()
+        if low is None or high - low < SPLIT_MIN:
+            yield from _copy_rows(cursor, *_statement(queryset, fmt), stats)
+            return
+        # the second half starts at a block boundary of the first
+        middle = low + (high - low) // 2 // BLOCK * BLOCK
+        second = _SecondHalf(queryset, fmt, snapshot, (middle, high))
+        second.start()
+        try:
+            yield from _copy_rows(cursor, *_statement(queryset, fmt, (low, middle - 1)), stats)
+        except BaseException:  # the first half failed, or the reader went away
+            second.join()
+            second.spool.close()
+            raise
+        second.join()
+    yield from second.replay(stats)
+
+
+class _SecondHalf(threading.Thread):
+    """The second half's COPY on its own connection and the exported snapshot, spooled to a
+    temporary file."""
+
+    def __init__(self, queryset: QuerySet, fmt: str, snapshot: str, span: tuple[int, int]):
+        super().__init__(name="export-second-half", daemon=True)
+        if not _SNAPSHOT_ID.match(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        self.statement = _statement(queryset, fmt, span)
+        self.snapshot = snapshot
+        self.spool = tempfile.TemporaryFile()
+        self.stats = {"rows": 0}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        own = connections.create_connection(DEFAULT_DB_ALIAS)  # this thread's, closed here
+        try:
+            own.ensure_connection()
+            raw = own.connection  # in autocommit mode: the transaction is begun by hand
+            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            raw.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+            with raw.cursor() as cursor:
+                for body in _copy_rows(cursor, *self.statement, self.stats):
+                    self.spool.write(body)
+            raw.execute("COMMIT")
+        except BaseException as exc:  # re-raised by the generator (replay)
+            self.error = exc
+        finally:
+            own.close()
+
+    def replay(self, stats: dict) -> Iterator[bytes]:
+        with self.spool:
+            if self.error is not None:
+                raise RuntimeError("the export's second stream failed") from self.error
+            stats["rows"] += self.stats["rows"]
+            self.spool.seek(0)
+            while chunk := self.spool.read(SPOOL):
+                yield chunk
+
+
+_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
 
 
 def copy_writes_lines() -> bool:
