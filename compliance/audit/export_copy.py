@@ -38,7 +38,7 @@ from compliance.audit.csvcells import FORMULA_TRIGGERS, QUOTE
 from compliance.audit.log import EXPORT_FIELDS
 from compliance.audit.pgcanonical import utc_time_text
 
-BLOCK = 2000  # sequence numbers per COPY row
+BLOCK = 500  # sequence numbers per COPY row (its lines are in memory at once, per stream)
 
 # jsonable(at): "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", as the chain's SQL writes it.
 _AT = utc_time_text('"at"')
