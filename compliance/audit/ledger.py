@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import dataclass
+from functools import cache
 
 from django.db import connections, models, transaction
 from django.db.models.expressions import RawSQL
@@ -26,7 +28,7 @@ from compliance.audit.chain import (
     jsonable,
     sha256_plain,
 )
-from compliance.audit.registry import Tracked, snapshots_of, snapshots_of_rows
+from compliance.audit.registry import Tracked, by_history_model, snapshots_of, snapshots_of_rows
 from compliance.audit.tree import append_leaf, tree_in_database
 from compliance.models.audit import AuditAction, AuditRecord
 
@@ -70,13 +72,8 @@ def append(tracked: Tracked, history_instance, instance, using: str = "default")
 
 
 def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRecord:
+    snaps, head = _read_for_append(tracked, history_instance, using)
     hid = history_instance.pk
-    object_pk = getattr(history_instance, tracked.pk_attname)
-    # This record and the one before it for the same object, and the chain head.
-    rows = tracked.history_model.objects.using(using).filter(
-        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
-    )
-    snaps, head = _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
     previous = next((s for h, s in snaps.items() if h != hid), None)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     record = build_entry(
@@ -89,10 +86,54 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         using=using,
         instance=instance,
     )
-    record.save(using=using, force_insert=True)
+    _insert_entry(record, using)
     if not tree_in_database(using):  # PostgreSQL: the ledger's trigger adds the leaf
         append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
     return record
+
+
+def _insert_entry(record: AuditRecord, using: str) -> None:
+    """``record.save(force_insert=True)`` without the ORM's per-save work (signals, the
+    compiler): the ledger has no receivers, no defaults to compute and no column the database
+    returns, so one INSERT of its columns (the statement made once per database) is the same
+    row, for less CPU (issue 18)."""
+    connection = connections[using]
+    fields = AuditRecord._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _entry_insert_sql(using),
+            [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields],
+        )
+    record._state.adding, record._state.db = False, using
+
+
+@cache
+def _entry_insert_sql(using: str) -> str:
+    qn = connections[using].ops.quote_name
+    fields = AuditRecord._meta.concrete_fields
+    return (
+        f"INSERT INTO {qn(AuditRecord._meta.db_table)} "
+        f"({', '.join(qn(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+
+
+def _read_for_append(
+    tracked: Tracked, history_instance, using: str
+) -> tuple[dict[int, dict], tuple[int, str] | None]:
+    """The snapshots of the history record and of the one before it for the same object, and
+    the chain head, lock taken. On PostgreSQL the history INSERT read them already
+    (``insert_history``); otherwise (SQLite, a row saved outside a transaction) one query
+    here, with the head as a column of it on PostgreSQL."""
+    hid = history_instance.pk
+    folded = history_instance.__dict__.pop(_READ_BACK, None)
+    if folded is not None and folded[0][0]["history_id"] == hid:
+        rows, head = folded
+        return snapshots_of_rows(tracked, rows), _parse_head(head)
+    object_pk = getattr(history_instance, tracked.pk_attname)
+    rows = tracked.history_model.objects.using(using).filter(
+        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
+    )
+    return _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
 
 
 # The chain head under the chain lock, as one column of the statement that reads the history
@@ -122,10 +163,138 @@ def _snapshots_and_head(
     head = read[0][_HEAD_COLUMN]
     for row in read:
         del row[_HEAD_COLUMN]
+    return snapshots_of_rows(tracked, read), _parse_head(head)
+
+
+def _parse_head(head: str | None) -> tuple[int, str] | None:
     if head is None:
-        return snapshots_of_rows(tracked, read), None
+        return None
     seq, hash_ = head.split(" ")
-    return snapshots_of_rows(tracked, read), (int(seq), hash_)
+    return int(seq), hash_
+
+
+# Set on a history instance by ``compliance.audit.signals`` just before simple-history saves
+# it (the row is then chained), and the read-back ``insert_history`` leaves for ``_append``.
+FOLD_FLAG = "_clearance_fold_read_back"
+_READ_BACK = "_clearance_read_back"
+
+
+def insert_history(history_instance, manager, using: str, fields, returning_fields, raw):
+    """The INSERT of a history row (``AuditedHistory._do_insert``). For a row simple-history
+    is about to chain, on PostgreSQL inside a transaction: one statement that inserts it,
+    returns it as stored, reads the record before it of the same object and the chain head
+    (lock taken): what ``_append`` reads, without a round trip of its own (issue 18). The
+    rows read are left on the instance for ``_read_for_append``; Django gets the
+    ``returning_fields`` it asked for, as from its own INSERT. Anything else (SQLite, no
+    transaction, a row saved by hand, a fixture's raw save) is Django's own INSERT."""
+    connection = connections[using]
+    tracked = by_history_model(type(history_instance))
+    values = _fold_values(history_instance, tracked, connection, fields, raw)
+    if values is None:
+        return manager._insert(
+            [history_instance],
+            fields=fields,
+            returning_fields=returning_fields,
+            using=using,
+            raw=raw,
+        )
+    statement = _fold_statement(tracked.history_model, tuple(fields), using)
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    params.append(
+        statement.key.get_db_prep_value(
+            getattr(history_instance, statement.key.attname), connection
+        )
+    )
+    _count_lock(using)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        rows = cursor.fetchall()
+    rows = _converted(rows, statement, connection)
+    # The new row first: the record before it has the lower history_id.
+    rows.sort(key=lambda row: row[statement.hid_at], reverse=True)
+    width = len(statement.cols)
+    stored = [dict(zip(tracked.attnames, row[:width], strict=True)) for row in rows]
+    history_instance.__dict__[_READ_BACK] = (stored, rows[0][width])
+    return [tuple(stored[0][f.attname] for f in returning_fields)]
+
+
+def _fold_values(history_instance, tracked: Tracked | None, connection, fields, raw) -> list | None:
+    """The values to insert, when the row can be folded: marked by ``signals.stamp_actor``
+    (simple-history chains it next), tracked, not a raw save, plain values (no expressions),
+    on PostgreSQL inside a transaction (the lock is then held until commit). Else None."""
+    fold = history_instance.__dict__.pop(FOLD_FLAG, False)
+    if not (fold and not raw and tracked is not None and connection.vendor == "postgresql"):
+        return None
+    if not connection.in_atomic_block:
+        return None
+    values = [f.pre_save(history_instance, True) for f in fields]
+    if any(hasattr(v, "resolve_expression") for v in values):
+        return None
+    return values
+
+
+@dataclass(frozen=True)
+class _FoldStatement:
+    sql: str
+    key: models.Field  # the history column naming the object
+    cols: tuple  # every column of the history row, as the expressions Django converts
+    converted: tuple[int, ...]  # those with a converter (e.g. a JSONField's from_db_value)
+    hid_at: int  # where history_id is among them
+
+
+@cache
+def _fold_statement(history_model: type[models.Model], fields: tuple, using: str) -> _FoldStatement:
+    """The INSERT of ``fields`` returning every column, as a CTE; then one row for it with the
+    chain head (an uncorrelated scalar subquery: run once, lock taken, see ``_HEAD_SQL``) and
+    one for the record before it of the same object, if any. The outer SELECT does not see
+    the CTE's row, so that is the latest earlier record, as ``_append``'s read
+    (``history_id <= hid … LIMIT 2``) finds it. Made once per model and field list."""
+    qn = connections[using].ops.quote_name
+    tracked = by_history_model(history_model)
+    meta = history_model._meta
+    table, columns = qn(meta.db_table), meta.concrete_fields
+    key = next(f for f in columns if f.attname == tracked.pk_attname)
+    hid = qn(meta.get_field("history_id").column)
+    insert = (
+        f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join('%s' for _ in fields)}) "
+        f"RETURNING {', '.join(f'{table}.{qn(f.column)}' for f in columns)}"
+    )
+    earlier = ", ".join(f"p.{qn(f.column)}" for f in columns)
+    sql = (
+        f"WITH clearance_new AS ({insert}) "
+        f"SELECT n.*, ({_HEAD_SQL}) FROM clearance_new n "
+        f"UNION ALL (SELECT {earlier}, NULL FROM {table} p "
+        f"WHERE p.{qn(key.column)} = %s AND p.{hid} < (SELECT {hid} FROM clearance_new) "
+        f"ORDER BY p.{hid} DESC LIMIT 1)"
+    )
+    cols = tuple(f.get_col(meta.db_table) for f in columns)
+    connection = connections[using]
+    converted = tuple(
+        i
+        for i, col in enumerate(cols)
+        if connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+    )
+    return _FoldStatement(sql, key, cols, converted, tracked.attnames.index("history_id"))
+
+
+def _converted(rows: list, statement: _FoldStatement, connection) -> list:
+    """``rows`` with Django's converters applied, as a query's ``values()`` returns them
+    (``SQLCompiler.get_converters`` and ``apply_converters``), for the columns that have any."""
+    if not statement.converted:
+        return list(rows)
+    converters = [
+        (i, connection.ops.get_db_converters(col) + col.get_db_converters(connection), col)
+        for i in statement.converted
+        for col in (statement.cols[i],)
+    ]
+    out = []
+    for row in map(list, rows):
+        for i, convs, col in converters:
+            for convert in convs:
+                row[i] = convert(row[i], col, connection)
+        out.append(row)
+    return out
 
 
 def snapshot_columns(tracked: Tracked, snap: dict, *, plain: bool = False) -> dict:

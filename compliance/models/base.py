@@ -21,6 +21,13 @@ class AuditedHistory(models.Model):
     class Meta:
         abstract = True
 
+    def _do_insert(self, manager, using, fields, returning_fields, raw):
+        # A row about to be chained is inserted, read back and the chain head locked in one
+        # statement on PostgreSQL (issue 18); anything else is Django's own INSERT.
+        from compliance.audit.ledger import insert_history
+
+        return insert_history(self, manager, using, fields, returning_fields, raw)
+
 
 class AuditedHistoryManager(HistoryManager):
     """simple-history's manager, built once per queryset class. Its history descriptor calls
