@@ -1,6 +1,6 @@
 """Audit verify and export, old vs new side by side (issue 18, item 7), for ``make bench``.
 
-    python -m benchmarks.audit_speed child verify|csv|jsonl fast|reference [FILE]
+    python -m benchmarks.audit_speed child verify|csv|jsonl fast|copy1|python|reference [FILE]
         one measurement, in this process: prints {"rows", "seconds", "ok"} as JSON
     python -m benchmarks.audit_speed doc RESULTS_JSON
         rewrite only this section of docs/benchmarks.md from a results file
@@ -41,10 +41,9 @@ PostgreSQL sending two rows per entry (history row and entry, and the m2m rows).
 rows/s a 2-core machine has about 13 µs of CPU per row for everything, database included: \
 with the chain's format kept byte for byte (no stored hash changes) and both cores used \
 (`--workers 2`), this is out of reach here, and the machine was shared besides. The exports \
-now come from one COPY (`export_copy`): PostgreSQL writes each line but its `changes` \
-(jsonb orders keys by length; re-ordering them in SQL cost it about 30 µs of CPU per row), \
-Python writes `changes` from orjson's strings; about 15 µs of client and 13 µs of \
-PostgreSQL CPU per line under this load. What would reach the goal: a versioned chain format whose canonical bytes can be \
+come from COPY (`export_copy`): PostgreSQL writes whole lines, `changes` as its jsonb \
+text, in two streams on one snapshot; about 8–9.5 µs of PostgreSQL CPU and under 3 µs of \
+client CPU per line under this load, so the goal needs both cores free. What would reach the goal: a versioned chain format whose canonical bytes can be \
 produced by the database itself (or a compiled encoder), and verifying only what was \
 appended since a signed checkpoint (`--since-checkpoint`, issue 18 item 6, branch tlog)."""
 
@@ -108,7 +107,11 @@ def _export(what: str, impl: str, path: str, records) -> dict:
     from compliance.audit import export
     from compliance.models.audit import AuditRecord
 
-    if impl == "fast":  # what export_audit runs: on PostgreSQL one COPY, bytes passed through
+    if impl in ("fast", "copy1"):  # what export_audit runs: COPY, bytes passed through
+        from compliance.audit import export_copy
+
+        if impl == "copy1":  # one COPY stream instead of two
+            export_copy.STREAMS = 1
         stats: dict = {}
         with open(path, "wb") as handle:
             for block in export.export_bytes(records, what, stats):

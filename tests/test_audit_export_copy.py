@@ -6,6 +6,7 @@ filter, and for any text hypothesis finds. ``verify_export`` checks the files it
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -23,6 +24,7 @@ from compliance.audit.export import export_bytes, iter_export_blocks, iter_expor
 from compliance.audit.export_copy import copy_writes_lines
 from compliance.audit.ledger import entry_of
 from compliance.audit.log import audit_records
+from compliance.audit.offline import parse_csv_row
 from compliance.models import AuditRecord
 from tests import factories
 from tests.audit_helpers import head
@@ -193,14 +195,25 @@ def test_whole_log_is_byte_identical(world, fmt):
     assert copied == _python(everything, fmt) == _reference(everything, fmt)
     assert stats == {"rows": head()}
     assert b"\x00" not in copied
-    # rows whose changes PostgreSQL leaves to Python, written as Python writes them
+    # changes as jsonb writes them (keys shorter first, numbers as numeric spells them),
+    # whichever way the column was written, and the same JSON values as the rows hold
     quote = '""' if fmt == "csv" else '"'
     for text in (
-        "{q}new{q}: 1.5, {q}old{q}: [100.0, 2.0, 100]",
-        "{q}old{q}: {{{q}aa{q}: [{{{q}y{q}: {q}é{q}, {q}z{q}: null}}], {q}b{q}: 1}}",
-        "{q}partners{q}, {q}new{q}: [-3, 9223372036854775808, 1000000000000000000000000000000]",
+        "{q}new{q}: 1.50, {q}old{q}: [100.00, 2.0, 100], {q}field{q}: {q}amount{q}",
+        "{q}old{q}: {{{q}b{q}: 1, {q}aa{q}: [{{{q}y{q}: {q}é{q}, {q}z{q}: null}}]}}",
+        "{q}new{q}: [-3, 9223372036854775808, 1000000000000000000000000000000], {q}old{q}: [1, 2]",
+        "[{{{q}new{q}: {q}in_review{q}, {q}old{q}: {q}draft{q}, {q}field{q}: {q}status{q}}}]",
     ):
         assert text.format(q=quote).encode() in copied
+    stored = dict(AuditRecord.objects.values_list("seq", "changes"))
+    assert {line["seq"]: line["changes"] for line in _parsed(copied, fmt)} == stored
+
+
+def _parsed(data: bytes, fmt: str) -> list[dict]:
+    text = data.decode("utf-8")
+    if fmt == "jsonl":
+        return [json.loads(line) for line in text.split("\n") if line]  # not splitlines: U+2028
+    return [parse_csv_row(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
 FILTERS = [
@@ -318,3 +331,74 @@ def test_copy_export_memory_does_not_grow_with_rows(db):
     assert big_bytes > 4 * small_bytes
     # five times the bytes, about the same peak: one block alive at a time
     assert big_peak < small_peak * 1.5, (small_peak, big_peak)
+
+
+# --- two streams (outside a caller's transaction: these tests commit) ----------------------
+
+
+@pytest.fixture
+def two_streams(monkeypatch):
+    """Two streams from 100 entries on (blocks of 64): the second half is a few blocks."""
+    monkeypatch.setattr(export_copy, "SPLIT_MIN", 100)
+    ran = []
+    run = export_copy._SecondHalf.run
+
+    def counted(self):
+        ran.append(self.stats)
+        run(self)
+
+    monkeypatch.setattr(export_copy._SecondHalf, "run", counted)
+    return ran
+
+
+def _one_stream(queryset, fmt) -> bytes:
+    export_copy.STREAMS, streams = 1, export_copy.STREAMS
+    try:
+        return _copy(queryset, fmt)
+    finally:
+        export_copy.STREAMS = streams
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_two_streams_write_the_same_bytes(two_streams, fmt):
+    _seed(BLOCK * 9 + 5)
+    for filters in ({}, {"model": "signoff"}, {"user": "sam", "q": "a"}):
+        records = audit_records(**filters)
+        stats: dict = {}
+        copied = _copy(records, fmt, stats)
+        assert stats["rows"] == records.count() > 0
+        assert copied == _one_stream(records, fmt) == _python(records, fmt)
+    assert len(two_streams) == 3 and all(s["rows"] > 0 for s in two_streams)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_second_stream_reads_the_first_streams_snapshot(two_streams, monkeypatch):
+    """An entry appended (and committed) after the export began is in neither half, though
+    the second half's last block would hold its seq."""
+    _seed(BLOCK * 4 + 3)
+    before = AuditRecord.objects.count()
+    run = export_copy._SecondHalf.run
+
+    def append_then_run(self):
+        _append_after(AuditRecord.objects.order_by("-seq").first())  # this thread's connection
+        connection.close()
+        run(self)
+
+    monkeypatch.setattr(export_copy._SecondHalf, "run", append_then_run)
+    stats: dict = {}
+    copied = _copy(AuditRecord.objects.all(), "jsonl", stats)
+    assert stats["rows"] == before == AuditRecord.objects.count() - 1
+    assert copied.count(b"\n") == before
+    late = AuditRecord.objects.order_by("-seq").first().seq  # in the last block (seq 1 on)
+    assert (late - 1) // BLOCK == (late - 2) // BLOCK
+
+
+def _append_after(last: AuditRecord) -> None:
+    record = AuditRecord(
+        seq=last.seq + 1, model="release", history_table="late", history_id=last.seq + 1,
+        object_id="1", object_repr="late", action="changed", actor="sam", user_id=None,
+        at=last.at, reason="", changes=[], content_digest="d" * 64, prev_hash=last.hash,
+    )  # fmt: skip
+    record.hash = entry_hash(entry_of(record))
+    record.save(force_insert=True)

@@ -1,6 +1,7 @@
 """The fast export writers (issue 18, item 7) write exactly the bytes of the dict-per-row
 definition (``json.dumps(export_row(row), ensure_ascii=False, sort_keys=True)``, and
-``csv.DictWriter`` over the same dict), for any text, any changes and every column type."""
+``csv.DictWriter`` over the same dict, ``changes`` in both spelled as jsonb's text of the
+value), for any text, any changes and every column type."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from compliance.audit.export import (
     iter_export_blocks,
     iter_export_reference,
 )
+from compliance.audit.jsonbtext import value_text
 from compliance.audit.ledger import entry_of
 from compliance.audit.log import EXPORT_FIELDS, export_row
 from compliance.models import AuditRecord
@@ -55,9 +57,12 @@ ROWS = st.tuples(
 
 
 def _reference_jsonl(row: tuple) -> str:
-    return json.dumps(
-        export_row(dict(zip(EXPORT_FIELDS, row, strict=True))), ensure_ascii=False, sort_keys=True
-    )
+    """The line's dict encoded whole, ``changes`` as jsonb writes the value (its text put
+    where json.dumps puts the key, which no escaped string can imitate)."""
+    line = export_row(dict(zip(EXPORT_FIELDS, row, strict=True)))
+    text = json.dumps({**line, "changes": None}, ensure_ascii=False, sort_keys=True)
+    assert text.count(', "changes": null') == 1
+    return text.replace(', "changes": null', ', "changes": ' + value_text(line["changes"]))
 
 
 def _reference_csv(row: tuple) -> str:
@@ -65,7 +70,7 @@ def _reference_csv(row: tuple) -> str:
     # As iter_export_reference writes CSV: RFC 4180 line ends, formula cells neutralised.
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     line = export_row(dict(zip(EXPORT_FIELDS, row, strict=True)))
-    line["changes"] = json.dumps(line["changes"], ensure_ascii=False, sort_keys=True)
+    line["changes"] = value_text(line["changes"])
     line["user_id"] = "" if line["user_id"] is None else line["user_id"]
     writer.writerow({k: neutralise_cell(v) for k, v in line.items()})
     return buffer.getvalue()

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import dataclass
+from functools import cache
 
-from django.db import connections, models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_save, pre_save
 
 from compliance.audit.chain import (
     GENESIS_HASH,
@@ -26,7 +29,7 @@ from compliance.audit.chain import (
     jsonable,
     sha256_plain,
 )
-from compliance.audit.registry import Tracked, snapshots_of, snapshots_of_rows
+from compliance.audit.registry import Tracked, by_history_model, snapshots_of, snapshots_of_rows
 from compliance.audit.tree import append_leaf, tree_in_database
 from compliance.models.audit import AuditAction, AuditRecord
 
@@ -70,13 +73,8 @@ def append(tracked: Tracked, history_instance, instance, using: str = "default")
 
 
 def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRecord:
+    snaps, head = _read_for_append(tracked, history_instance, using)
     hid = history_instance.pk
-    object_pk = getattr(history_instance, tracked.pk_attname)
-    # This record and the one before it for the same object, and the chain head.
-    rows = tracked.history_model.objects.using(using).filter(
-        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
-    )
-    snaps, head = _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
     previous = next((s for h, s in snaps.items() if h != hid), None)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     record = build_entry(
@@ -89,10 +87,53 @@ def _append(tracked: Tracked, history_instance, instance, using: str) -> AuditRe
         using=using,
         instance=instance,
     )
-    record.save(using=using, force_insert=True)
+    _insert_entry(record, using)
     if not tree_in_database(using):  # PostgreSQL: the ledger's trigger adds the leaf
         append_leaf(seq, record.hash, using)  # R33: the tree grows with the entry, same lock
     return record
+
+
+def _insert_entry(record: AuditRecord, using: str) -> None:
+    """``record.save(force_insert=True)`` without the ORM's per-save work (signals, the
+    compiler): the ledger has no receivers, no defaults to compute and no column the database
+    returns, so one INSERT of its columns (the statement made once per database) is the same
+    row, for less CPU (issue 18)."""
+    connection = connections[using]
+    fields = AuditRecord._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _entry_insert_sql(using),
+            [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields],
+        )
+    record._state.adding, record._state.db = False, using
+
+
+@cache
+def _entry_insert_sql(using: str) -> str:
+    qn = connections[using].ops.quote_name
+    fields = AuditRecord._meta.concrete_fields
+    return (
+        f"INSERT INTO {qn(AuditRecord._meta.db_table)} "
+        f"({', '.join(qn(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+
+
+def _read_for_append(
+    tracked: Tracked, history_instance, using: str
+) -> tuple[dict[int, dict], tuple[int, str] | None]:
+    """The snapshots of the history record and of the one before it for the same object, and
+    the chain head, lock taken. On PostgreSQL the history INSERT read them already
+    (``insert_history``); otherwise (SQLite, a row saved outside a transaction) one query
+    here, with the head as a column of it on PostgreSQL."""
+    hid = history_instance.pk
+    fold = _take_fold(history_instance)
+    if fold is not None and fold.rows is not None and fold.rows[0]["history_id"] == hid:
+        return snapshots_of_rows(tracked, fold.rows), _parse_head(fold.head)
+    object_pk = getattr(history_instance, tracked.pk_attname)
+    rows = tracked.history_model.objects.using(using).filter(
+        **{tracked.pk_attname: object_pk, "history_id__lte": hid}
+    )
+    return _snapshots_and_head(tracked, rows.order_by("-history_id")[:2], using)
 
 
 # The chain head under the chain lock, as one column of the statement that reads the history
@@ -122,10 +163,207 @@ def _snapshots_and_head(
     head = read[0][_HEAD_COLUMN]
     for row in read:
         del row[_HEAD_COLUMN]
+    return snapshots_of_rows(tracked, read), _parse_head(head)
+
+
+def _parse_head(head: str | None) -> tuple[int, str] | None:
     if head is None:
-        return snapshots_of_rows(tracked, read), None
+        return None
     seq, hash_ = head.split(" ")
-    return snapshots_of_rows(tracked, read), (int(seq), hash_)
+    return int(seq), hash_
+
+
+# The per-instance state of the fold, an ordinary attribute of our own history instance:
+# set by ``compliance.audit.signals.stamp_actor`` just before simple-history saves it (the row
+# is chained next), filled by ``insert_history`` with what it read, taken by ``_append``.
+FOLD_ATTRIBUTE = "clearance_fold"
+
+
+@dataclass
+class Fold:
+    rows: list[dict] | None = None  # the new row as stored, then the one before it, if any
+    head: str | None = None  # the chain head as read under the lock ("seq hash"), if any
+
+
+def mark_for_fold(history_instance) -> None:
+    setattr(history_instance, FOLD_ATTRIBUTE, Fold())
+
+
+def _take_fold(history_instance) -> Fold | None:
+    fold = getattr(history_instance, FOLD_ATTRIBUTE, None)
+    if fold is not None:
+        delattr(history_instance, FOLD_ATTRIBUTE)
+    return fold
+
+
+def insert_history(history_instance, using: str | None) -> bool:
+    """``AuditedHistory.save(using=…)`` for a row simple-history is about to chain, on
+    PostgreSQL inside a transaction: one statement that inserts it, returns it as stored,
+    reads the record before it of the same object and the chain head (lock taken): what
+    ``_append`` reads, without a round trip of its own (issue 18). It does what
+    ``Model.save`` does for a new row of a model without parents: ``pre_save``, the fields'
+    ``pre_save`` and ``get_db_prep_save``, the INSERT (in ``atomic(savepoint=False)``, so an
+    error marks the transaction for rollback as Django's does), the primary key from the
+    database, ``_state.adding``/``db``, ``post_save``. The rows read are left on the instance
+    (``Fold``) for ``_read_for_append``. Returns False, having done nothing, for anything
+    else (SQLite, no transaction, a row saved by hand or raw, an expression or an unsaved
+    related object among its values): the caller then saves it through ``Model.save``."""
+    using = using or router.db_for_write(type(history_instance), instance=history_instance)
+    connection = connections[using]
+    fold = getattr(history_instance, FOLD_ATTRIBUTE, None)
+    statement = _foldable(history_instance, fold, connection, using)
+    if statement is None:
+        return False
+    sender = type(history_instance)
+    pre_save.send(
+        sender=sender, instance=history_instance, raw=False, using=using, update_fields=None
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(history_instance, True), connection) for f in statement.fields
+    ]
+    params.append(
+        statement.key.get_db_prep_value(
+            getattr(history_instance, statement.key.attname), connection
+        )
+    )
+    _count_lock(using)
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        rows = cursor.fetchall()
+    rows = _converted(rows, statement, connection)
+    # The new row first: the record before it has the lower history_id.
+    rows.sort(key=lambda row: row[statement.hid_at], reverse=True)
+    width = len(statement.cols)
+    fold.rows = [dict(zip(statement.attnames, row[:width], strict=True)) for row in rows]
+    fold.head = rows[0][width]
+    history_instance.pk = fold.rows[0][statement.pk_attname]
+    history_instance._state.adding, history_instance._state.db = False, using
+    post_save.send(
+        sender=sender,
+        instance=history_instance,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=using,
+    )
+    return True
+
+
+def _foldable(history_instance, fold: Fold | None, connection, using: str):
+    """The statement, when the row can be folded: marked for it (``mark_for_fold``, not yet
+    used), a new row of a tracked model the statement fits, on PostgreSQL inside a
+    transaction (the lock is then held until commit), plain values (no expressions; no
+    related object that ``Model.save`` would refuse or take the key from). Else None."""
+    if fold is None or fold.rows is not None or connection.vendor != "postgresql":
+        return None
+    if transaction.get_autocommit(using=using) or not history_instance._state.adding:
+        return None
+    if history_instance.pk is not None:
+        return None
+    model = type(history_instance)
+    if by_history_model(model) is None or not _fits(model):
+        return None
+    statement = _fold_statement(model, using)
+    for f in statement.fields:
+        value = getattr(history_instance, f.attname)
+        if hasattr(value, "resolve_expression"):
+            return None
+        # A related object assigned unsaved (its key is then None): Model.save refuses it,
+        # or takes its key if it was saved since. Reading it is no query: the key is None.
+        if value is None and f.many_to_one and getattr(history_instance, f.name) is not None:
+            return None
+    return statement
+
+
+@cache
+def _fits(model: type[models.Model]) -> bool:
+    """A history model the statement is written for: an auto primary key (the database
+    makes it, RETURNING gives it), no other column the database fills or computes."""
+    meta = model._meta
+    return isinstance(meta.pk, models.AutoField) and not any(
+        f.generated or f.db_default is not models.NOT_PROVIDED
+        for f in meta.get_fields()
+        if f.concrete and not f.primary_key
+    )
+
+
+@dataclass(frozen=True)
+class _FoldStatement:
+    sql: str
+    fields: tuple  # the columns inserted: every concrete one but the primary key
+    key: models.Field  # the history column naming the object
+    pk_attname: str
+    attnames: tuple[str, ...]  # every column of the history row (Tracked.attnames)
+    cols: tuple  # those columns, as the expressions Django converts
+    converted: tuple[int, ...]  # those with a converter (e.g. a JSONField's from_db_value)
+    hid_at: int  # where history_id is among them
+
+
+@cache
+def _fold_statement(history_model: type[models.Model], using: str) -> _FoldStatement:
+    """The INSERT of the row returning every column, as a CTE; then one row for it with the
+    chain head (an uncorrelated scalar subquery: run once, lock taken, see ``_HEAD_SQL``) and
+    one for the record before it of the same object, if any. The outer SELECT does not see
+    the CTE's row, so that is the latest earlier record, as ``_append``'s read
+    (``history_id <= hid … LIMIT 2``) finds it. Made once per model."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    tracked = by_history_model(history_model)
+    meta = history_model._meta
+    columns = tuple(f for f in meta.get_fields() if f.concrete)
+    fields = tuple(f for f in columns if not f.primary_key)
+    table = qn(meta.db_table)
+    key = meta.get_field(tracked.pk_attname)
+    hid = qn(meta.get_field("history_id").column)
+    insert = (
+        f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join('%s' for _ in fields)}) "
+        f"RETURNING {', '.join(f'{table}.{qn(f.column)}' for f in columns)}"
+    )
+    earlier = ", ".join(f"p.{qn(f.column)}" for f in columns)
+    sql = (
+        f"WITH clearance_new AS ({insert}) "
+        f"SELECT n.*, ({_HEAD_SQL}) FROM clearance_new n "
+        f"UNION ALL (SELECT {earlier}, NULL FROM {table} p "
+        f"WHERE p.{qn(key.column)} = %s AND p.{hid} < (SELECT {hid} FROM clearance_new) "
+        f"ORDER BY p.{hid} DESC LIMIT 1)"
+    )
+    attnames = tuple(f.attname for f in columns)
+    cols = tuple(f.get_col(meta.db_table) for f in columns)
+    converted = tuple(
+        i
+        for i, col in enumerate(cols)
+        if connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+    )
+    return _FoldStatement(
+        sql,
+        fields,
+        key,
+        meta.pk.attname,
+        attnames,
+        cols,
+        converted,
+        attnames.index("history_id"),
+    )
+
+
+def _converted(rows: list, statement: _FoldStatement, connection) -> list:
+    """``rows`` with Django's converters applied, as a query's ``values()`` returns them
+    (``SQLCompiler.get_converters`` and ``apply_converters``), for the columns that have any."""
+    if not statement.converted:
+        return list(rows)
+    converters = [
+        (i, connection.ops.get_db_converters(col) + col.get_db_converters(connection), col)
+        for i in statement.converted
+        for col in (statement.cols[i],)
+    ]
+    out = []
+    for row in map(list, rows):
+        for i, convs, col in converters:
+            for convert in convs:
+                row[i] = convert(row[i], col, connection)
+        out.append(row)
+    return out
 
 
 def snapshot_columns(tracked: Tracked, snap: dict, *, plain: bool = False) -> dict:

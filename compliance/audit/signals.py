@@ -14,6 +14,11 @@ from compliance.audit.context import actor_label
 def stamp_actor(sender, history_instance, history_user=None, **_kwargs) -> None:
     if hasattr(history_instance, "history_actor"):
         history_instance.history_actor = actor_label(history_user)
+        # simple-history saves it next, then sends post_create_historical_record, whose
+        # receiver below chains it: its INSERT may read back what the append needs.
+        from compliance.audit.ledger import mark_for_fold
+
+        mark_for_fold(history_instance)
 
 
 @receiver(post_create_historical_record)

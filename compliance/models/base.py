@@ -21,6 +21,17 @@ class AuditedHistory(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        # simple-history calls save(using=…). A row about to be chained is inserted, read
+        # back and the chain head locked in one statement on PostgreSQL (issue 18), with
+        # the signals Model.save sends; anything else is Model.save.
+        from compliance.audit.ledger import insert_history
+
+        if args or kwargs.keys() - {"using"} or not insert_history(self, kwargs.get("using")):
+            super().save(*args, **kwargs)
+
+    save.alters_data = True
+
 
 class AuditedHistoryManager(HistoryManager):
     """simple-history's manager, built once per queryset class. Its history descriptor calls

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import deque
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -74,15 +75,29 @@ def enqueue_delivery(notification_id: int) -> None:
     hand_off(DELIVER_TASK, notification_id)
 
 
+class HandOff(NamedTuple):
+    """One task waiting for the publisher thread."""
+
+    task: str
+    args: tuple
+    countdown: float | None = None
+    joinable: bool = False  # its one argument is a list of ids that may be joined with others'
+
+
+def _ran_eagerly(task: str, args: tuple) -> bool:
+    """No broker at all (tests, eager development): run the task here, now."""
+    if not celery_app.conf.task_always_eager:
+        return False
+    celery_app.tasks[task].apply(args=list(args))
+    return True
+
+
 def hand_off(task: str, *args, countdown: float | None = None) -> None:
     """Publish ``task`` (by name) from the publisher thread, never from the caller; the
     outbox row the task reads is the commitment, so a failed hand-off loses nothing (the
     periodic sweeps deliver what is pending)."""
-    if celery_app.conf.task_always_eager:
-        # No broker at all (tests, eager development): run the task here, now.
-        celery_app.tasks[task].apply(args=list(args))
-        return
-    _publisher.put((task, args, countdown, False))
+    if not _ran_eagerly(task, args):
+        _publisher.put(HandOff(task, args, countdown))
 
 
 def hand_off_ids(task: str, ids: list[int]) -> None:
@@ -91,19 +106,16 @@ def hand_off_ids(task: str, ids: list[int]) -> None:
     after one is sent the next waits until ``OUTBOX_COALESCE_SECONDS`` have passed,
     gathering what comes meanwhile. One alone goes at once; under a burst, one message per
     interval, so the emitting process pays one publish per interval, not one per event."""
-    if celery_app.conf.task_always_eager:
-        celery_app.tasks[task].apply(args=[list(ids)])
-        return
-    _publisher.put((task, (list(ids),), None, True))
+    args = (list(ids),)
+    if not _ran_eagerly(task, args):
+        _publisher.put(HandOff(task, args, joinable=True))
 
 
 def publish_now(task: str, *args) -> None:
     """Publish ``task`` from this thread (a worker fanning out, never a request): eager mode
     runs it here; a broker failure is logged and the row stays pending for the sweep."""
-    if celery_app.conf.task_always_eager:
-        celery_app.tasks[task].apply(args=list(args))
-        return
-    _publish(task, args, None)
+    if not _ran_eagerly(task, args):
+        _publish(task, args, None)
 
 
 def wait_for_handoffs(timeout: float) -> bool:
@@ -124,19 +136,19 @@ class _Publisher:
 
     def _reset(self) -> None:
         self._changed = threading.Condition()
-        self._waiting: deque[tuple] = deque()
+        self._waiting: deque[HandOff] = deque()
         self._busy = False
         self._holding = False  # waiting out a joinable task's interval
         self._joined_sent_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
 
-    def put(self, handoff: tuple) -> None:
+    def put(self, handoff: HandOff) -> None:
         with self._changed:
             if len(self._waiting) >= HANDOFF_BACKLOG:
                 logger.warning(
                     "broker hand-off backlog full: %s%s stays pending for the next sweep",
-                    handoff[0],
-                    handoff[1],
+                    handoff.task,
+                    handoff.args,
                 )
                 return
             self._waiting.append(handoff)
@@ -147,23 +159,23 @@ class _Publisher:
                 self._thread.start()
             # A joinable hand-off during a hold waits for the hold's end anyway: waking the
             # thread for it would cost the caller's process a switch per event.
-            if not (self._holding and handoff[3]):
+            if not (self._holding and handoff.joinable):
                 self._changed.notify_all()
 
-    def _next(self) -> tuple | float:
+    def _next(self) -> HandOff | float:
         """The hand-off to publish now, or the seconds to wait before one is due. Called
         with the lock held and something waiting."""
         for i, handoff in enumerate(self._waiting):
-            if not handoff[3]:  # a single hand-off never waits for a joinable one
+            if not handoff.joinable:  # a single hand-off never waits for a joinable one
                 del self._waiting[i]
                 return handoff
-        task = self._waiting[0][0]
+        task = self._waiting[0].task
         due = self._joined_sent_at.get(task, float("-inf")) + settings.OUTBOX_COALESCE_SECONDS
         if due > time.monotonic():
             return due - time.monotonic()
-        ids = [i for handoff in self._waiting if handoff[0] == task for i in handoff[1][0]]
-        self._waiting = deque(h for h in self._waiting if h[0] != task)
-        return (task, (ids,), None, True)
+        ids = [i for handoff in self._waiting if handoff.task == task for i in handoff.args[0]]
+        self._waiting = deque(h for h in self._waiting if h.task != task)
+        return HandOff(task, (ids,), joinable=True)
 
     def _run(self) -> None:
         while True:
@@ -177,11 +189,11 @@ class _Publisher:
                     continue
                 self._busy = True
             try:
-                _publish(*handoff[:3])
+                _publish(handoff.task, handoff.args, handoff.countdown)
             finally:
                 with self._changed:
-                    if handoff[3]:
-                        self._joined_sent_at[handoff[0]] = time.monotonic()
+                    if handoff.joinable:
+                        self._joined_sent_at[handoff.task] = time.monotonic()
                     self._busy = False
                     self._changed.notify_all()
 
