@@ -233,7 +233,7 @@ def insert_history(history_instance, using: str | None) -> bool:
     rows = _converted(rows, statement, connection)
     # The new row first: the record before it has the lower history_id.
     rows.sort(key=lambda row: row[statement.hid_at], reverse=True)
-    width = len(statement.cols)
+    width = len(statement.attnames)
     fold.rows = [dict(zip(statement.attnames, row[:width], strict=True)) for row in rows]
     fold.head = rows[0][width]
     history_instance.pk = fold.rows[0][statement.pk_attname]
@@ -294,8 +294,8 @@ class _FoldStatement:
     key: models.Field  # the history column naming the object
     pk_attname: str
     attnames: tuple[str, ...]  # every column of the history row (Tracked.attnames)
-    cols: tuple  # those columns, as the expressions Django converts
-    converted: tuple[int, ...]  # those with a converter (e.g. a JSONField's from_db_value)
+    # (index, converters, column) of those with a converter (a JSONField's from_db_value)
+    converters: tuple[tuple[int, list, object], ...]
     hid_at: int  # where history_id is among them
 
 
@@ -329,37 +329,38 @@ def _fold_statement(history_model: type[models.Model], using: str) -> _FoldState
         f"ORDER BY p.{hid} DESC LIMIT 1)"
     )
     attnames = tuple(f.attname for f in columns)
-    cols = tuple(f.get_col(meta.db_table) for f in columns)
-    converted = tuple(
-        i
-        for i, col in enumerate(cols)
-        if connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-    )
+    # Found once with the statement: they are the fields' own (PostgreSQL's operations add
+    # none), the same in every thread's connection.
+    cols = [f.get_col(meta.db_table) for f in columns]
     return _FoldStatement(
         sql,
         fields,
         key,
         meta.pk.attname,
         attnames,
-        cols,
-        converted,
+        column_converters(cols, connection),
         attnames.index("history_id"),
     )
 
 
+def column_converters(cols, connection) -> tuple[tuple[int, list, object], ...]:
+    """Django's converters of each column expression in ``cols`` that has any, as (index,
+    converters, column): what ``SQLCompiler.get_converters`` finds for a query's columns."""
+    found = (
+        (i, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)], col)
+        for i, col in enumerate(cols)
+    )
+    return tuple((i, funcs, col) for i, funcs, col in found if funcs)
+
+
 def _converted(rows: list, statement: _FoldStatement, connection) -> list:
     """``rows`` with Django's converters applied, as a query's ``values()`` returns them
-    (``SQLCompiler.get_converters`` and ``apply_converters``), for the columns that have any."""
-    if not statement.converted:
+    (``SQLCompiler.apply_converters``), for the columns that have any."""
+    if not statement.converters:
         return list(rows)
-    converters = [
-        (i, connection.ops.get_db_converters(col) + col.get_db_converters(connection), col)
-        for i in statement.converted
-        for col in (statement.cols[i],)
-    ]
     out = []
     for row in map(list, rows):
-        for i, convs, col in converters:
+        for i, convs, col in statement.converters:
             for convert in convs:
                 row[i] = convert(row[i], col, connection)
         out.append(row)

@@ -37,7 +37,7 @@ from psycopg.types.datetime import TimestamptzLoader
 
 from compliance.audit import pgcanonical
 from compliance.audit.chain import _PLAIN, ENTRY_KEYS, GENESIS_HASH, jsonable, sha256_plain
-from compliance.audit.ledger import snapshot_columns
+from compliance.audit.ledger import column_converters, snapshot_columns
 from compliance.audit.pgcanonical import Unsupported, q
 from compliance.audit.registry import Tracked, tracked_models
 from compliance.models.audit import AuditRecord
@@ -119,11 +119,7 @@ def _pg_stream(queryset, columns) -> Iterator[tuple]:
     model = queryset.model
     cols = [model._meta.get_field(name).get_col(model._meta.db_table) for name in columns]
     sql, params = queryset.values_list(*columns).query.sql_with_params()
-    converters = [
-        (i, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)], col)
-        for i, col in enumerate(cols)
-    ]
-    converters = [(i, funcs, col) for i, funcs, col in converters if funcs]
+    converters = column_converters(cols, connection)
     memo: dict[int, dict] = {i: {} for i, _funcs, _col in converters}
     connection.ensure_connection()
     cursor = connection.connection.cursor(name=f"clearance_scan_{next(_cursor_names)}")
