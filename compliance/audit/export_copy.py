@@ -24,7 +24,6 @@ docs/benchmarks.md.)"""
 
 from __future__ import annotations
 
-import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from django.db.models.expressions import RawSQL
 from compliance.audit.csvcells import FORMULA_TRIGGERS, QUOTE
 from compliance.audit.log import EXPORT_FIELDS
 from compliance.audit.pgcanonical import utc_time_text
+from compliance.audit.scan import set_snapshot_sql
 
 BLOCK = 500  # sequence numbers per COPY row (its lines are in memory at once, per stream)
 
@@ -173,7 +173,7 @@ def copy_blocks(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
     except EmptyResultSet:
         return
     if STREAMS > 1 and not connection.in_atomic_block:
-        yield from _two_streams(queryset, fmt, stats)
+        yield from _two_streams(queryset, fmt, stats, (sql, params))
         return
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
@@ -190,7 +190,8 @@ SPLIT_MIN = 50_000  # entries: below this one stream (a second connection costs 
 SPOOL = 1 << 20
 
 
-def _two_streams(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
+def _two_streams(queryset: QuerySet, fmt: str, stats: dict, whole: tuple) -> Iterator[bytes]:
+    """``copy_blocks`` on two streams; ``whole``: the one-stream statement, for a small log."""
     with transaction.atomic(), connection.cursor() as django_cursor:
         django_cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         django_cursor.execute(
@@ -199,7 +200,7 @@ def _two_streams(queryset: QuerySet, fmt: str, stats: dict) -> Iterator[bytes]:
         snapshot, low, high = django_cursor.fetchone()
         cursor = connection.connection.cursor()
         if low is None or high - low < SPLIT_MIN:
-            yield from _copy_rows(cursor, *_statement(queryset, fmt), stats)
+            yield from _copy_rows(cursor, *whole, stats)
             return
         # the second half starts at a block boundary of the first
         middle = low + (high - low) // 2 // BLOCK * BLOCK
@@ -221,10 +222,8 @@ class _SecondHalf(threading.Thread):
 
     def __init__(self, queryset: QuerySet, fmt: str, snapshot: str, span: tuple[int, int]):
         super().__init__(name="export-second-half", daemon=True)
-        if not _SNAPSHOT_ID.match(snapshot):
-            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        self.set_snapshot = set_snapshot_sql(snapshot)
         self.statement = _statement(queryset, fmt, span)
-        self.snapshot = snapshot
         self.spool = tempfile.TemporaryFile()
         self.stats = {"rows": 0}
         self.error: BaseException | None = None
@@ -235,7 +234,7 @@ class _SecondHalf(threading.Thread):
             own.ensure_connection()
             raw = own.connection  # in autocommit mode: the transaction is begun by hand
             raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            raw.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+            raw.execute(self.set_snapshot)
             with raw.cursor() as cursor:
                 for body in _copy_rows(cursor, *self.statement, self.stats):
                     self.spool.write(body)
@@ -253,9 +252,6 @@ class _SecondHalf(threading.Thread):
             self.spool.seek(0)
             while chunk := self.spool.read(SPOOL):
                 yield chunk
-
-
-_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
 
 
 def copy_writes_lines() -> bool:

@@ -372,7 +372,16 @@ def scan_chain(workers: int = 1) -> Scan:
 PIECE = 50_000
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
 _inherited: list = []
-_snapshot: str | None = None
+_set_snapshot: str | None = None
+
+
+def set_snapshot_sql(snapshot: str) -> str:
+    """``SET TRANSACTION SNAPSHOT`` of an id that ``pg_export_snapshot()`` returned (checked:
+    the statement takes no parameter, so the id is written into it). Also the export's second
+    stream (``export_copy``)."""
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"unexpected snapshot id {snapshot!r}")
+    return f"SET TRANSACTION SNAPSHOT '{snapshot}'"
 
 
 def _parallel_scan(workers: int) -> Scan:
@@ -389,10 +398,8 @@ def _parallel_scan(workers: int) -> Scan:
 
 
 def _worker_start(snapshot: str) -> None:
-    global _snapshot
-    if not _SNAPSHOT_ID.match(snapshot):
-        raise ValueError(f"unexpected snapshot id {snapshot!r}")
-    _snapshot = snapshot
+    global _set_snapshot
+    _set_snapshot = set_snapshot_sql(snapshot)
     for alias in connections:
         _inherited.append(connections[alias])  # the parent's: kept alive, never closed here
         connections[alias] = connections.create_connection(alias)
@@ -402,7 +409,7 @@ def _worker_scan(task: tuple[str, int | None, int | None]) -> TableScan:
     table, lo, hi = task
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        cursor.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot}'")
+        cursor.execute(_set_snapshot)
         return scan_table(tracked_models()[table], lo, hi)
 
 
