@@ -8,6 +8,7 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from playwright.sync_api import expect
 
 from compliance import services
 from compliance.audit import checkpoints, notes
@@ -109,8 +110,8 @@ def test_admin_registers_a_witness_and_an_auditor_proves_a_rewrite(login, log_ke
     assert "w9.example" in page.get_by_test_id("cosigners").inner_text()
     page.get_by_label("Checkpoint note").fill(kept.note)
     page.get_by_test_id("verify-checkpoint").click()
-    assert "Consistent" in page.get_by_test_id("checkpoint-result").inner_text()
+    expect(page.get_by_test_id("checkpoint-result")).to_contain_text("Consistent")
     forge(2)
     page.get_by_label("Checkpoint note").fill(kept.note)
     page.get_by_test_id("verify-checkpoint").click()
-    assert "Fork" in page.get_by_test_id("checkpoint-result").inner_text()
+    expect(page.get_by_test_id("checkpoint-result")).to_contain_text("Fork")
