@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 
 from compliance.models import Agency, GovernmentRequest, Partner, Release, SignOff
 from compliance.models.roles import Role, role_of
-from tests.test_ui_browser import browser, login, site  # noqa: F401
+from tests.test_ui_browser import browser, login, post_back, site  # noqa: F401
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,8 +52,8 @@ def test_staff_release_journey_in_their_own_zone(login, site, agencies, staff):
         "OSTP",
     ]
 
-    page.get_by_test_id("submit-release").click()
-    page.wait_for_selector("text=Submitted for review")
+    post_back(page, page.get_by_test_id("submit-release"))
+    page.wait_for_selector("text=Submitted for review: a new review round is open.")
     # "Move to" preselects nothing (the current state is not even offered).
     assert page.input_value("#id_move_to") == ""
     page.select_option("#id_decide_signoff", label="DOC · limited")
@@ -94,6 +94,7 @@ def roles(db):
 def test_admin_adds_agency_partner_user_and_sets_a_cap(login, site, agencies, admin_user, roles):
     page = login(admin_user.username)
     page.get_by_role("link", name="Agencies").click()
+    page.wait_for_url(f"{site}/agencies/")
     page.fill("#id_code", "BIS")
     page.fill("#id_name", "Bureau of Industry and Security")
     page.get_by_role("button", name="Add agency").dblclick()
@@ -102,6 +103,7 @@ def test_admin_adds_agency_partner_user_and_sets_a_cap(login, site, agencies, ad
     assert Agency.objects.filter(code="BIS").count() == 1
 
     page.get_by_role("link", name="Partners").click()
+    page.wait_for_url(f"{site}/partners/")  # the agencies page has an #id_name too
     page.fill("#id_name", "Gamma Research")
     page.select_option("#id_country", "GB")
     page.get_by_role("button", name="Add partner").click()
@@ -109,6 +111,7 @@ def test_admin_adds_agency_partner_user_and_sets_a_cap(login, site, agencies, ad
     assert str(Partner.objects.get(name="Gamma Research").country) == "GB"
 
     page.get_by_role("link", name="Users").click()
+    page.wait_for_url(f"{site}/users/")
     page.fill("#id_username", "nadia")
     page.fill("#id_email", "nadia@lab.example")
     page.select_option("#id_role", "auditor")
