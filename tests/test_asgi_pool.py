@@ -37,7 +37,7 @@ def _opened_since(before: int, at_least: int | None) -> int:
     deadline = time.monotonic() + (15 if at_least is not None else 3)
     while True:
         opened = _sessions() - before
-        if at_least is not None and opened >= at_least or time.monotonic() > deadline:
+        if (at_least is not None and opened >= at_least) or time.monotonic() > deadline:
             return opened
         time.sleep(0.1)
 

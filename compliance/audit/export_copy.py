@@ -198,21 +198,22 @@ def _two_streams(queryset: QuerySet, fmt: str, stats: dict, whole: tuple) -> Ite
             'SELECT pg_export_snapshot(), min("seq"), max("seq") FROM "compliance_auditrecord"'
         )
         snapshot, low, high = django_cursor.fetchone()
-        cursor = connection.connection.cursor()
-        if low is None or high - low < SPLIT_MIN:
-            yield from _copy_rows(cursor, *whole, stats)
-            return
-        # the second half starts at a block boundary of the first
-        middle = low + (high - low) // 2 // BLOCK * BLOCK
-        second = _SecondHalf(queryset, fmt, snapshot, (middle, high))
-        second.start()
-        try:
-            yield from _copy_rows(cursor, *_statement(queryset, fmt, (low, middle - 1)), stats)
-        except BaseException:  # the first half failed, or the reader went away
+        with connection.connection.cursor() as cursor:
+            if low is None or high - low < SPLIT_MIN:
+                yield from _copy_rows(cursor, *whole, stats)
+                return
+            # the second half starts at a block boundary of the first
+            middle = low + (high - low) // 2 // BLOCK * BLOCK
+            second = _SecondHalf(queryset, fmt, snapshot, (middle, high))
+            second.start()
+            try:
+                span = (low, middle - 1)
+                yield from _copy_rows(cursor, *_statement(queryset, fmt, span), stats)
+            except BaseException:  # the first half failed, or the reader went away
+                second.join()
+                second.spool.close()
+                raise
             second.join()
-            second.spool.close()
-            raise
-        second.join()
     yield from second.replay(stats)
 
 
