@@ -7,24 +7,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.asgi_support import free_port
+
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
 CLIENT_ID = "clearance-tests"
 CLIENT_SECRET = "clearance-tests-client-secret-0123456789"
 PROVIDER_NAME = "Test IdP"
 ROLE_MAP = {"idp-admins": "admin", "idp-compliance": "staff", "idp-audit": "auditor"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class TestProvider:
@@ -56,7 +51,7 @@ class TestProvider:
         }
         config_path = folder / "provider.json"
         config_path.write_text(json.dumps(config))
-        self.port = _free_port()
+        self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.log_path = folder / "provider.log"
         self._log = self.log_path.open("w")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from compliance.api.auth import issue_token
+from tests.asgi_support import free_port
 from tests.helpers import at_status
 
 GATE = Path(__file__).resolve().parent.parent / "clients" / "clearance_gate.py"
@@ -87,14 +88,8 @@ def test_a_refused_token_or_unknown_release_cannot_tell(live_server, world):
     assert unknown.returncode == 2 and "HTTP 404" in unknown.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_server_stopped_fails_closed(db):
-    run = gate(f"http://127.0.0.1:{_free_port()}", "t", "--release", "r", "--stage", "general",
+    run = gate(f"http://127.0.0.1:{free_port()}", "t", "--release", "r", "--stage", "general",
                "--retries", "1")  # fmt: skip
     assert run.returncode == 2
     assert "CANNOT TELL (failing closed): Clearance is unreachable" in run.stderr

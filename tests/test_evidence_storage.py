@@ -21,6 +21,7 @@ from django.core.management.base import CommandError
 from compliance.audit.verify import verify_chain
 from compliance.services.evidence import upload_evidence
 from tests.api_support import API, client_for
+from tests.asgi_support import free_port
 from tests.evidence_support import ALLOWED, upload
 
 pytestmark = pytest.mark.postgres
@@ -29,16 +30,10 @@ BUCKET = "clearance-evidence"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_server():
     """An S3-compatible HTTP server in its own process (moto_server), for the whole session."""
-    port = _free_port()
+    port = free_port()
     binary = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen(
         [str(binary), "-H", "127.0.0.1", "-p", str(port)],

@@ -30,6 +30,7 @@ from compliance.models import (
 from compliance.notifications import outbox, sweep
 from compliance.notifications.sweep import run_sweep
 from config.celery import app as celery_app
+from tests.asgi_support import free_port
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_release
 
@@ -71,16 +72,10 @@ class Inbox:
             return list(self.messages)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp(settings):
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
