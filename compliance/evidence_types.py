@@ -1,10 +1,11 @@
 """R37: what an uploaded file is, read from its bytes (never from its name or the browser).
 
-Allowed: PDF, PNG, JPEG, plain text, e-mail messages (.eml) and Office documents (Word,
-Excel, PowerPoint, OpenDocument). Refused: HTML, SVG and other markup a browser runs,
-scripts, executables, and archives (an Office document that carries an executable or a
-script inside is refused too). A file whose name promises one type while its bytes are
-another (a script renamed ``.pdf``) is refused. Pure functions over bytes: no Django."""
+Allowed: PDF, PNG, JPEG, plain text, e-mail messages (.eml, HTML parts included: a message is
+only ever served as a message/rfc822 attachment) and Office documents (Word, Excel,
+PowerPoint, OpenDocument). Refused: HTML (text a browser would sniff as HTML, or markup it
+runs anywhere in the text), SVG, scripts, executables, and archives (an Office document that
+carries an executable or a script inside is refused too). A file whose name promises one type
+while its bytes are another (a script renamed ``.pdf``) is refused. Pure functions over bytes: no Django."""
 
 from __future__ import annotations
 
@@ -51,6 +52,14 @@ ACTIVE_TEXT = re.compile(
     rb"<\s*(?:!doctype\s+html|html|head|body|script|svg|iframe|object|embed|meta|link|style"
     rb"|img|a\s|form|\?xml|\?php|%)|^\s*#!|javascript:",
     re.IGNORECASE | re.MULTILINE,
+)
+# The WHATWG MIME Sniffing Standard's HTML signatures (7.1, "identifying a resource with an
+# unknown MIME type"): what a browser takes for HTML when it opens the text, after leading
+# whitespace, with a tag-terminating byte after it ("/" too, for "<br/>").
+HTML_START = re.compile(
+    rb"[\t\n\x0c\r ]*<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style"
+    rb"|title|b|body|br|p|!--)(?:[\t\n\x0c\r />]|\Z)",
+    re.IGNORECASE,
 )
 EMAIL_HEADER = re.compile(rb"^[A-Za-z][A-Za-z0-9-]*:[ \t]?[^\r\n]*\r?$")
 EMAIL_REQUIRED = (b"from", b"date")
@@ -120,10 +129,12 @@ def _text(head: bytes, stream: BinaryIO) -> Detected:
     if b"\x00" in head:
         raise RefusedType("Unknown binary file type: not accepted.")
     _check_utf8(stream)
-    if ACTIVE_TEXT.search(head):
-        raise RefusedType("HTML, SVG and scripts are not accepted.")
     if _looks_like_email(head):
+        # A message's HTML part is part of a message: kept, and served only as a
+        # message/rfc822 attachment (nosniff, sandboxed), which no browser renders.
         return Detected(EMAIL, "eml")
+    if ACTIVE_TEXT.search(head) or HTML_START.match(head):
+        raise RefusedType("HTML, SVG and scripts are not accepted.")
     return Detected(TEXT_PLAIN, "txt")
 
 

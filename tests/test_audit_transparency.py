@@ -205,6 +205,11 @@ def test_checkpoint_and_proof_endpoints(db, log_key, staff, auditor):
         ("consistency/?from=1&to=999999", "to"),
         ("consistency/?from=1&to=3.5", "to"),
         ("consistency/?from=%00&to=3", "from"),
+        # Beyond what the tree can hold: leaf 2**48's key is the key of node (1, 0).
+        ("inclusion/?seq=1&tree_size=281474976710657", "tree_size"),
+        ("consistency/?from=2&to=281474976710657", "to"),
+        ("inclusion/?seq=1&tree_size=18446744073709551616", "tree_size"),
+        ("consistency/?from=1&to=99999999999999999999999", "to"),
     ],
 )
 def test_bad_proof_requests_are_400s(db, staff, query, field):

@@ -24,6 +24,7 @@ from compliance.models.audit import AuditRecord
 from compliance.models.transparency import LEVEL_SHIFT, MerkleNode
 
 key_of = MerkleNode.key_of
+MAX_LEAVES = 1 << LEVEL_SHIFT  # a node's index has LEVEL_SHIFT bits
 SYNC_CHUNK = 5000
 
 
@@ -138,6 +139,8 @@ def _positive(value, field: str) -> int:
         raise _tree_size_error(field, "A whole number is required.") from None
     if number < 1:
         raise _tree_size_error(field, "Must be at least 1.")
+    if number > MAX_LEAVES:  # no such log; and its nodes' keys would name other nodes
+        raise _tree_size_error(field, "Beyond the log's current size.")
     return number
 
 
