@@ -140,6 +140,7 @@ class Gateway:
     def _read_events(self, response) -> None:
         event, data = "message", []
         pending: list[dict] = []
+        caught_up = False  # the first batch is the catch-up after connecting
         while True:
             raw = response.readline()
             if not raw:
@@ -157,8 +158,9 @@ class Gateway:
                     # with it): after a reconnect the replayed changes come first, and until
                     # they are in, the old entries must not be answered as current (that
                     # would fail open).
-                    self._apply(pending, json.loads("\n".join(data))["revision"])
-                    pending = []
+                    revision = json.loads("\n".join(data))["revision"]
+                    self._apply(pending, revision, announced=caught_up)
+                    pending, caught_up = [], True
                 event, data = "message", []
                 continue
             field, _, value = line.partition(":")
@@ -172,11 +174,13 @@ class Gateway:
         with self.lock:
             self.last_word = time.monotonic()
 
-    def _apply(self, entries: list[dict], revision: int) -> None:
+    def _apply(self, entries: list[dict], revision: int, announced: bool = False) -> None:
         """A whole batch (and the word from Clearance it is), then (from the reporter
-        thread) the receipt: only what is applied is reported. A revision
-        that brought no change (e.g. our own receipt, which is a write too) is not reported
-        on its own: that would write a receipt per receipt."""
+        thread) the receipt: only what is applied is reported. A batch pushed after the
+        catch-up (``announced``) is an access change, even with no entry in it (a partner
+        approved on a suspended release): reported too, or Clearance would count this
+        gateway as lagging. The catch-up's revision is not reported on its own when nothing
+        came with it: it counts our own last receipt, which is a write too."""
         with self.lock:
             for entry in entries:
                 self.entries[entry["release"]] = entry
@@ -184,7 +188,7 @@ class Gateway:
             self.last_word = time.monotonic()  # with the batch: one answer sees both
         if entries:
             log(f"applied {len(entries)} change(s) at revision {revision}")
-        if entries or self.reported < 0:
+        if entries or announced or self.reported < 0:
             # The receipt goes from the reporter thread: while Clearance is busy answering
             # it, the stream thread goes on reading and applying the next changes.
             self.wake.set()

@@ -209,6 +209,14 @@ def _changed_release_ids(since: int, revision: int) -> list[int] | None:
     return sorted(release_ids)
 
 
+def access_changed(since: int, revision: int) -> bool:
+    """Is an access change (R29) committed in (``since``, ``revision``]? Also one that
+    alters no entry (a partner approved on a suspended release): the stream announces its
+    revision all the same, so that gateways report it (R28) and none lags on it (R30)."""
+    records = access_changes(AuditRecord.objects.filter(seq__gt=since, seq__lte=revision))
+    return any(is_access_change(m, c) for m, c in records.values_list("model", "changes"))
+
+
 def entitlement_changes(since: int) -> dict:
     """GET /api/v1/entitlements/changes/?since=N: the entries that differ from what they
     were at revision N (a release that did not exist then differs), at one revision M.
@@ -407,6 +415,7 @@ __all__ = [
     "ACCESS_FIELDS",
     "DOMESTIC_COUNTRY",
     "AccessQuery",
+    "access_changed",
     "access_changes",
     "entitlement_changes",
     "entitlement_snapshot",

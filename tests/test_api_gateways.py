@@ -74,19 +74,29 @@ def test_receipts_bad_input_and_other_gateways(db, world, admin_user):
     gw = gateway_client(world.token)
     url = f"{API}/gateways/gw-us-east/receipts/"
     now = access_revision()
+    rows = Gateway.history.count()
     response = gw.post(url, {"revision": now + 1})
     assert response.status_code == 400
     assert response.json() == {"revision": ["Above the current access revision."]}
+    # A refused receipt is a call all the same (R28: every call sets last_seen_at); nothing
+    # else changes, and no history row is written.
+    refused = Gateway.objects.get(name="gw-us-east")
+    assert refused.last_seen_at is not None and refused.applied_revision == 0
     for body in ({}, {"revision": -1}, {"revision": "x"}, {"revision": 1, "more": 2}):
+        seen = Gateway.objects.get(name="gw-us-east").last_seen_at
         assert gw.post(url, body).status_code == 400, body
+        assert Gateway.objects.get(name="gw-us-east").last_seen_at > seen, body
+    assert Gateway.history.count() == rows and access_revision() == now
     other, _ = services.create_gateway(actor=world.admin, name="gw-eu-west")
     assert gw.post(f"{API}/gateways/gw-eu-west/receipts/", {"revision": 1}).status_code == 403
+    assert client_for(world.admin).post(url, {"revision": "x"}).status_code == 403
     assert gw.post(f"{API}/gateways/nobody/receipts/", {"revision": 1}).status_code == 404
     assert client_for(world.admin).post(url, {"revision": 1}).status_code == 403
     response = gw.post(url, {"revision": now})
     assert response.status_code == 200
     assert (response.json()["applied_revision"], response.json()["lag_seconds"]) == (now, 0)
-    assert Gateway.objects.get(name="gw-eu-west").applied_revision == 0
+    eu_west = Gateway.objects.get(name="gw-eu-west")
+    assert (eu_west.applied_revision, eu_west.last_seen_at) == (0, None)
 
 
 # --- Feed (R27) --------------------------------------------------------------------------
@@ -104,6 +114,10 @@ def test_feed_etag_304_and_changes(db, world):
         assert (partner.pk in entry["allowed_partners"]) is answer["allowed"]
     unchanged = gw.get(f"{API}/entitlements/", HTTP_IF_NONE_MATCH=f'"{revision}"')
     assert unchanged.status_code == 304 and unchanged.content == b""
+    for tag in (f'W/"{revision}"', str(revision), f'"1", "{revision}"', "*"):
+        assert gw.get(f"{API}/entitlements/", HTTP_IF_NONE_MATCH=tag).status_code == 304, tag
+    for tag in (f'"{revision - 1}"', str(revision + 1), f'"{revision}x"'):
+        assert gw.get(f"{API}/entitlements/", HTTP_IF_NONE_MATCH=tag).status_code == 200, tag
     services.transition_release(world.limited, to="suspended", actor=world.staff, reason="d")
     assert gw.get(f"{API}/entitlements/", HTTP_IF_NONE_MATCH=f'"{revision}"').status_code == 200
     changes = gw.get(f"{API}/entitlements/changes/?since={revision}").json()

@@ -13,12 +13,13 @@ import time
 import urllib.request
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from compliance import services
+from compliance import clock, services
 from compliance.audit.verify import verify_chain
-from compliance.enforcement import release_enforcement
+from compliance.enforcement import gateway_alerts, lag_limit, release_enforcement
 from compliance.models import Gateway
 from compliance.selectors import access_revision
 from tests import factories
@@ -26,6 +27,7 @@ from tests.api_support import limited_release
 from tests.asgi_support import ROOT, LiveASGI, free_port, wait_for_port
 from tests.helpers import general
 
+User = get_user_model()
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 MAX_STALE = 3
 
@@ -182,6 +184,36 @@ def test_reference_gateway_enforces_resumes_and_fails_closed(world):
             "revision": gateway.answer(partner, "g-1")["revision"],
             "stale": True,
         }
+    finally:
+        gateway.stop()
+        server.stop()
+
+
+def test_an_access_change_that_alters_no_answer_is_reported_and_lags_no_gateway(world):
+    """R30: a partner approved on a suspended release changes no answer (nobody may use
+    it), so no feed entry differs; the stream still announces its revision, the gateway
+    reports it, the change counts as enforced (R29) and no gateway lags on it."""
+    staff, _partner, atlas, _wide, token = world
+    services.transition_release(atlas, to="suspended", actor=staff, reason="BIS directive")
+    entry = services.propose_allowlist_entry(
+        atlas, actor=staff, partner=factories.PartnerFactory(country="US")
+    )
+    server = LiveASGI(STREAM_HEARTBEAT_SECONDS="0.5").start()
+    gateway = GatewayProcess(server.url, token, "gw-us-east")
+    try:
+        gateway.wait_log("stream connected", 30)
+        wait_until(lambda: Gateway.objects.get().applied_revision > 0, 10)
+        services.decide_allowlist_entry(
+            entry, actor=User.objects.get(username="alan"), decision="approved"
+        )
+        revision = access_revision()
+        assert release_enforcement(atlas)["revision"] == revision  # an access change (R29)
+        wait_until(lambda: Gateway.objects.get().applied_revision >= revision, 10)
+        enforcement = release_enforcement(atlas)
+        assert enforcement["pending"] == [] and enforcement["enforced_at"] is not None
+        later = clock.now() + 2 * lag_limit()
+        assert [a for a in gateway_alerts(later) if a["kind"] == "gateway_lagging"] == []
+        assert not gateway.allowed(entry.partner_id, "atlas-1")  # still suspended
     finally:
         gateway.stop()
         server.stop()

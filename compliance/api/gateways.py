@@ -5,6 +5,7 @@ The stream is an async view (``compliance.streams``); AuthZEN lives at the site 
 from __future__ import annotations
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -115,8 +116,13 @@ class ReceiptView(ApiViewMixin, APIView):
     def post(self, request, name):
         refuse_nul(name)
         gateway = get_object_or_404(Gateway, name=name)
-        data = valid(ReceiptSerializer, request.data)
-        gateway = services.record_receipt(gateway, actor=request.user, **data)
+        try:
+            data = valid(ReceiptSerializer, request.data)
+            gateway = services.record_receipt(gateway, actor=request.user, **data)
+        except (serializers.ValidationError, DjangoValidationError):
+            # "Every call sets last_seen_at": a refused receipt still shows the gateway alive.
+            services.note_gateway_seen(gateway, actor=request.user)
+            raise
         [row] = enforcement.gateway_rows(Gateway.objects.filter(pk=gateway.pk))
         return Response(GatewaySerializer(row).data)
 
@@ -131,14 +137,18 @@ class EntitlementsView(APIView):
     @extend_schema(responses={200: FeedSerializer, 304: OpenApiResponse(description="Unchanged.")})
     def get(self, request):
         etag = f'"{selectors.access_revision()}"'
-        if etag in _etags(request.headers.get("If-None-Match", "")):
+        tags = _etags(request.headers.get("If-None-Match", ""))
+        if etag in tags or "*" in tags:  # "*": any current feed (RFC 9110 13.1.2)
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         feed = entitlements.entitlement_snapshot()
         return Response(feed, headers={"ETag": f'"{feed["revision"]}"'})
 
 
 def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+    """The entity tags of ``If-None-Match``, quoted, weak or not (a GET compares weakly,
+    RFC 9110 13.1.2); a bare revision (``236``, as R27 words it) counts as ``"236"``."""
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+    return {f'"{tag}"' if tag.isascii() and tag.isdigit() else tag for tag in tags}
 
 
 class EntitlementChangesView(APIView):

@@ -10,6 +10,7 @@ from compliance.services.evidence import update_evidence, upload_evidence
 from compliance.services.gateways import (
     create_gateway,
     ensure_gateway,
+    note_gateway_seen,
     record_receipt,
     set_gateway_active,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "decide_signoff",
     "ensure_gateway",
     "propose_allowlist_entry",
+    "note_gateway_seen",
     "record_receipt",
     "record_request",
     "revoke_allowlist_entry",

@@ -79,12 +79,7 @@ def record_receipt(gateway: Gateway, *, actor: User, revision: int) -> Gateway:
     if revision > access_revision():
         raise ValidationError({"revision": ["Above the current access revision."]})
     now = clock.now()
-    gateway.last_seen_at = now
-    gateway.skip_history_when_saving = True
-    try:
-        gateway.save(update_fields=["last_seen_at"])
-    finally:
-        del gateway.skip_history_when_saving
+    _seen(gateway, now)
     if revision > gateway.applied_revision:
         gateway.applied_revision = revision
         gateway.applied_at = now
@@ -95,3 +90,21 @@ def record_receipt(gateway: Gateway, *, actor: User, revision: int) -> Gateway:
             update_fields=["applied_revision", "applied_at"],
         )
     return gateway
+
+
+def _seen(gateway: Gateway, now) -> None:
+    """``last_seen_at`` saved without a history row (a liveness signal, not a decision)."""
+    gateway.last_seen_at = now
+    gateway.skip_history_when_saving = True
+    try:
+        gateway.save(update_fields=["last_seen_at"])
+    finally:
+        del gateway.skip_history_when_saving
+
+
+@service_transaction
+def note_gateway_seen(gateway: Gateway, *, actor: User) -> None:
+    """R28's "every call sets last_seen_at", for a receipt refused as bad input: the gateway
+    itself called, so it is alive. Nothing else changes. Anyone else: nothing at all."""
+    if role_of(actor) == Role.GATEWAY and actor.pk == gateway.user_id:
+        _seen(lock(gateway), clock.now())

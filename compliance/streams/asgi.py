@@ -10,7 +10,10 @@ database thread. No thread and no database connection per subscriber.
 On connect: the entries changed since ``Last-Event-ID`` (or ``?since=``), then the current
 revision; afterwards each change as ``id: <revision>`` / ``event: release`` / ``data:
 <entry>``, and after each batch ``event: revision`` (the batch is complete: a gateway may
-report its receipt). A comment line at least every ``STREAM_HEARTBEAT_SECONDS``."""
+report its receipt). An access change that alters no entry (a partner approved on a
+suspended release) is a batch of none: ``event: revision`` alone, which a gateway reports
+too (R30: it must not lag on it). A comment line at least every
+``STREAM_HEARTBEAT_SECONDS``."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from compliance.entitlements import entitlement_changes
+from compliance.entitlements import access_changed, entitlement_changes
 from compliance.selectors import access_revision
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,12 @@ class Hub:
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 self._wake.clear()
                 changes = await read(entitlement_changes, self.revision)
+                if changes["revision"] > self.revision and not changes["releases"]:
+                    # No entry differs: is it an access change all the same (announced,
+                    # as a batch of none), or receipts and other writes (nothing to say)?
+                    changed = await read(access_changed, self.revision, changes["revision"])
+                else:
+                    changed = bool(changes["releases"])
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -118,7 +124,7 @@ class Hub:
             if changes["revision"] <= self.revision:
                 continue
             self.revision = changes["revision"]
-            if changes["releases"]:  # receipts and other non-access writes: nothing to say
+            if changed:
                 self._publish(Batch(changes["revision"], changes["releases"]))
 
     def _publish(self, batch: Batch) -> None:
