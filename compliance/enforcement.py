@@ -9,12 +9,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
 
 from compliance import clock
 from compliance.entitlements import access_changes
-from compliance.models import AllowlistEntry, AuditRecord, Gateway, GovernmentRequest, Release
+from compliance.models import (
+    AllowlistEntry,
+    AuditRecord,
+    Gateway,
+    GovernmentRequest,
+    Release,
+    ReleaseStatus,
+)
 
 
 def lag_limit() -> timedelta:
@@ -130,33 +137,49 @@ def enforcement_of(changes: list[AccessChange]) -> list[dict]:
     return [_enforcement(c, gateways, receipts) for c in changes]
 
 
-def _access_keys(release: Release) -> tuple[QuerySet, QuerySet]:
-    """The ledger ``object_id`` of the release's allowlist entries (ever) and of the partners
-    on its allowlist."""
+def _access_parts(release_id: int) -> list[Q]:
+    """The ledger entries that may change the release's answers, as three filters (each
+    read through the ledger's (model, object_id, seq) index): the release's own; its
+    allowlist entries' (ever); a partner's country once the partner is on its allowlist, or
+    while the release was general and US-only (then every domestic partner is allowed, and
+    a partner that moves abroad is not: the feed's ``allowed_partners`` changes). Creating a
+    partner is no access change (R29 names a partner's country, not its arrival)."""
     entry_keys = (
-        AllowlistEntry.history.model.objects.filter(release_id=release.pk)
+        AllowlistEntry.history.model.objects.filter(release_id=release_id)
         .annotate(key=Cast("id", CharField()))
         .values("key")
     )
     partner_keys = (
-        AllowlistEntry.objects.filter(release_id=release.pk)
+        AllowlistEntry.objects.filter(release_id=release_id)
         .annotate(key=Cast("partner_id", CharField()))
         .values("key")
     )
-    return entry_keys, partner_keys
+    # The release's history row in force when the partner's change was committed (the
+    # ledger entry's ``at``, two queries out: the Exists's, then the ledger's).
+    then = (
+        Release.history.filter(id=release_id, history_date__lte=OuterRef(OuterRef("at")))
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    general_us_only = Exists(
+        Release.history.filter(
+            history_id=Subquery(then),
+            status=ReleaseStatus.GENERAL,
+            foreign_access_restricted=True,
+        )
+    )
+    return [
+        Q(model="release", object_id=str(release_id)),
+        Q(model="allowlistentry", object_id__in=entry_keys),
+        Q(model="partner", action="changed") & (Q(object_id__in=partner_keys) | general_us_only),
+    ]
 
 
 def _release_access_changes(release: Release) -> QuerySet:
-    entry_keys, partner_keys = _access_keys(release)
-    return access_changes(
-        AuditRecord.objects.filter(
-            Q(model="release", object_id=str(release.pk))
-            | Q(model="allowlistentry", object_id__in=entry_keys)
-            # A partner's country, once it is on the allowlist (creating a partner opens
-            # no allowlist; general releases take every partner, see the feed).
-            | Q(model="partner", action="changed", object_id__in=partner_keys)
-        )
-    )
+    part, *others = _access_parts(release.pk)
+    for other in others:
+        part |= other
+    return access_changes(AuditRecord.objects.filter(part))
 
 
 # The columns of an AccessChange, in its order.
@@ -172,17 +195,11 @@ def _latest_access_change_parts(release_id: int) -> QuerySet:
     three parts through the ledger's (model, object_id, seq) index newest first and keeps
     the newest of the three: the single OR-filter walked the whole ledger backwards (the
     gate at ~0.02× of the bare view on 90k entries, docs/benchmarks.md)."""
-    release = Release(pk=release_id)
-    entry_keys, partner_keys = _access_keys(release)
     parts = [
-        access_changes(AuditRecord.objects.filter(**where))
+        access_changes(AuditRecord.objects.filter(where))
         .order_by("-seq")
         .values_list(*_CHANGE_COLUMNS)[:1]
-        for where in (
-            {"model": "release", "object_id": str(release_id)},
-            {"model": "allowlistentry", "object_id__in": entry_keys},
-            {"model": "partner", "action": "changed", "object_id__in": partner_keys},
-        )
+        for where in _access_parts(release_id)
     ]
     return parts[0].union(*parts[1:], all=True).order_by("-seq")
 
@@ -196,15 +213,21 @@ def _latest_access_change_statement(release_id: int) -> tuple[str, list]:
     if cached is None:
         query = _latest_access_change_parts(_PLACEHOLDER_ID).query
         sql, params = query.get_compiler(connection=connection).as_sql()
-        as_int = tuple(i for i, p in enumerate(params) if type(p) is int and p == _PLACEHOLDER_ID)
+        # plain ints, and psycopg's typed ones (Int8: the history subquery's key)
+        as_int = tuple(
+            i
+            for i, p in enumerate(params)
+            if isinstance(p, int) and not isinstance(p, bool) and p == _PLACEHOLDER_ID
+        )
         as_text = tuple(i for i, p in enumerate(params) if p == str(_PLACEHOLDER_ID))
-        # the release's key once as the ledger's object_id, twice in the allowlist subqueries
-        assert (len(as_text), len(as_int)) == (1, 2), params
+        # the release's key once as the ledger's object_id, twice in the allowlist subqueries,
+        # once in the release's history
+        assert (len(as_text), len(as_int)) == (1, 3), params
         cached = _statements[connection.alias] = (sql, tuple(params), as_int, as_text)
     sql, params, as_int, as_text = cached
     bound = list(params)
     for i in as_int:
-        bound[i] = release_id
+        bound[i] = type(params[i])(release_id)
     for i in as_text:
         bound[i] = str(release_id)
     return sql, bound

@@ -18,7 +18,15 @@ from compliance.models.roles import can_read, can_read_access, role_of
 from compliance.selectors import access_revision
 from tests import factories
 from tests.gateway_support import every_pair, seeded_world
-from tests.helpers import approved_entry, denied, directive, history_rows, invalid, limited
+from tests.helpers import (
+    approved_entry,
+    denied,
+    directive,
+    general,
+    history_rows,
+    invalid,
+    limited,
+)
 
 
 @pytest.fixture(scope="module")
@@ -467,3 +475,36 @@ def test_latest_access_change_read_by_parts_is_the_single_filters_newest(
     # each access change of the release moved the newest; the other release's and the
     # rename did not
     assert seen[0] < seen[1] < seen[2] == seen[3] < seen[4] == seen[5], seen
+
+
+def test_a_partner_moving_abroad_is_an_access_change_of_a_general_us_only_release(
+    agencies, staff, admin_user
+):
+    """R29 names a partner's country. A general, US-only release allows every domestic
+    partner, so a partner that moves abroad changes its answer (and its feed entry) whether
+    or not the partner is on its allowlist; a general release open abroad too, or one made
+    general and US-only only after the move, does not count it."""
+
+    def latest(release) -> int:
+        return enforcement._latest_release_access_change(release).revision
+
+    def wide(slug, **kwargs):
+        release = factories.make_release(staff, slug=slug, agencies=agencies, **kwargs)
+        return general(services.submit_release(release, actor=staff), staff)
+
+    us_only = wide("wide-us", foreign_access_restricted=True)
+    open_abroad = wide("wide")
+    partner = factories.PartnerFactory(country="US")
+    before = latest(open_abroad)
+    services.update_partner(partner, actor=admin_user, country="GB", reason="moved")
+    moved = AuditRecord.objects.filter(model="partner").latest("seq").seq
+    assert latest(us_only) == moved and latest(open_abroad) == before
+    assert enforcement.release_enforcement(us_only)["revision"] == moved
+    newest = enforcement._release_access_changes(us_only).order_by("-seq").first()
+    assert newest.seq == moved  # the single filter (SQLite, a request's list) agrees
+    # ... and so does the feed: the partner left the US-only release's allowed partners.
+    changed = {e["release"]: e for e in entitlements.entitlement_changes(moved - 1)["releases"]}
+    assert "wide-us" in changed and "wide" not in changed
+    assert partner.pk not in changed["wide-us"]["allowed_partners"]
+    later = wide("later-us", foreign_access_restricted=True)
+    assert not enforcement._release_access_changes(later).filter(model="partner").exists()
