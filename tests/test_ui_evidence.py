@@ -137,3 +137,61 @@ def test_admin_cites_a_release_document_when_deciding_on_the_allowlist_page(
     assert f"cites document #{document.pk} sha256:{document.sha256}" in latest.history_change_reason
     page = client.get("/allowlist/").content.decode()
     assert document.sha256 in page  # the panel shows what the entry cites, with its hash
+
+
+def test_staff_edit_a_documents_details_and_links_never_its_bytes(
+    client, staff, auditor, agencies, media
+):
+    """The API's PATCH /evidence/{id}/ from the pages: title, kind, agency and links change,
+    recorded with the reason; re-saving unchanged writes nothing; bad input is a 400 that
+    changes nothing; auditors get neither the button nor the page."""
+    release = services.submit_release(factories.make_release(staff, agencies=agencies), actor=staff)
+    request = services.record_request(
+        actor=staff, agency=agencies[1], reference="DOC-FRI", kind="restrict_foreign_access"
+    )
+    document, _ = services.upload_evidence(
+        actor=staff, file=SimpleUploadedFile("x.txt", b"Block.\n"), title="Scan", kind="other"
+    )
+    sha256, signoff = document.sha256, signoffs(release, "limited")[0]
+    url = f"/evidence/{document.pk}/edit/"
+    client.force_login(staff)
+    assert f'href="{url}"' in client.get(f"/evidence/{document.pk}/").content.decode()
+    form = client.get(url)
+    html = form.content.decode()
+    assert form.status_code == 200 and sha256 in html
+    assert f"{release.slug} · {signoff.agency.code} limited, round 1 (pending)" in html
+    data = {
+        "title": "Friday directive",
+        "kind": "directive",
+        "agency": agencies[1].code,
+        "releases": [release.slug],
+        "requests": [request.pk],
+        "signoffs": [signoff.pk],
+        "reason": "filed with the directive",
+    }
+    saved = client.post(url, data)
+    assert saved.status_code == 302 and saved["Location"] == f"/evidence/{document.pk}/"
+    document.refresh_from_db()
+    assert (document.title, document.kind, document.agency) == (
+        "Friday directive",
+        "directive",
+        agencies[1],
+    )
+    assert [list(document.releases.all()), list(document.requests.all())] == [[release], [request]]
+    assert list(document.signoffs.all()) == [signoff] and document.sha256 == sha256
+    latest = document.history.order_by("-history_id").first()
+    assert (latest.history_change_reason, latest.sha256) == ("filed with the directive", sha256)
+    rows = document.history.count()
+    assert client.post(url, data).status_code == 302  # the same again: nothing to record
+    assert document.history.count() == rows
+    bad = client.post(url, {**data, "title": "", "kind": "poem", "releases": ["no-such"]})
+    assert bad.status_code == 400
+    assert {"title", "kind", "releases"} <= set(bad.context["form"].errors)
+    document.refresh_from_db()
+    assert document.title == "Friday directive" and document.history.count() == rows
+    client.force_login(auditor)
+    assert f'href="{url}"' not in client.get(f"/evidence/{document.pk}/").content.decode()
+    assert client.get(url).status_code == 403
+    assert client.post(url, {**data, "title": "x"}).status_code == 403
+    document.refresh_from_db()
+    assert document.title == "Friday directive"

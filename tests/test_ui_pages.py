@@ -67,6 +67,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/evidence/", PERSONS),  # R37: documents, upload form for writers
     ("/evidence/?q=directive&o=-uploaded_at", PERSONS),
     ("/evidence/{doc}/", PERSONS),
+    ("/evidence/{doc}/edit/", WRITERS),  # metadata and links (the API's PATCH)
     ("/requests/new/", ("auditor",)),  # the 403 page
     # The write pages (create and edit), the admin screens and the profile.
     ("/releases/new/", WRITERS),

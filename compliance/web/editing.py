@@ -1,5 +1,5 @@
-"""Create and edit pages (SPEC "Pages"): a release (all editable fields; the cap for admins)
-and a government request. Thin: the form parses, the API's own service writes."""
+"""Create and edit pages (SPEC "Pages"): a release (all editable fields; the cap for admins),
+a government request, and an evidence document's metadata and links. Thin: the form parses, the API's own service writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from compliance import services
-from compliance.models import GovernmentRequest, Release
+from compliance.models import EvidenceDocument, GovernmentRequest, Release
 from compliance.models.roles import is_admin
 from compliance.web import forms, once
 from compliance.web.views import _attempt, _request_form_page, writer_required
@@ -96,5 +96,42 @@ def request_edit(request, pk):
         done="Request saved.",
         rerender=lambda refusal, status: _request_form_page(
             request, form, req=req, refusal=refusal, status=status
+        ),
+    )
+
+
+def _evidence_form_page(request, form, *, document, refusal=None, status=200):
+    return render(
+        request,
+        "compliance/evidence_form.html",
+        {"form": form, "document": document, "refusal": refusal, "nav": "evidence"},
+        status=status,
+    )
+
+
+@writer_required
+@once.submit_once
+def evidence_edit(request, pk):
+    document = get_object_or_404(
+        EvidenceDocument.objects.select_related("agency", "supersedes"), pk=pk
+    )
+    form = forms.EvidenceEditForm(request.POST or None, document=document)
+    if request.method != "POST":
+        return _evidence_form_page(request, form, document=document)
+
+    def save(data):
+        changes = form.changes()
+        if changes:  # nothing edited: no history row either
+            services.update_evidence(document, actor=request.user, reason=data["reason"], **changes)
+
+    return _attempt(
+        request,
+        form,
+        save,
+        page_url=request.path,
+        success=reverse("web:evidence", args=[document.pk]),
+        done="Document saved.",
+        rerender=lambda refusal, status: _evidence_form_page(
+            request, form, document=document, refusal=refusal, status=status
         ),
     )

@@ -10,8 +10,10 @@ from django.utils import timezone
 from compliance import validators
 from compliance.models import (
     Agency,
+    AllowlistEntry,
     AllowlistStatus,
     EvidenceDocument,
+    EvidenceKind,
     GovernmentRequest,
     Partner,
     Release,
@@ -319,3 +321,102 @@ class RequestEditForm(ZonedForm):
             if before is not None and changes[name] == before.replace(second=0, microsecond=0):
                 del changes[name]
         return changes
+
+
+class LabelledChoices(forms.ModelMultipleChoiceField):
+    """Link targets labelled for people (``label_of``): the models' own ``str`` is what the
+    audit log keeps, ids and all."""
+
+    def __init__(self, *, label_of, **kwargs):
+        self.label_of = label_of
+        super().__init__(**kwargs)
+
+    def label_from_instance(self, obj) -> str:
+        return self.label_of(obj)
+
+
+class EvidenceEditForm(ZonedForm):
+    """A document's metadata and links (the API's PATCH, R37/R38): never its bytes, hash or
+    size. ``changes()`` holds only what differs, so re-saving the page writes nothing."""
+
+    title = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=EvidenceKind.choices)
+    agency = forms.ModelChoiceField(
+        queryset=Agency.objects.order_by("code"),
+        to_field_name="code",
+        required=False,
+        empty_label="—",
+    )
+    received_at = LocalDateTimeField(required=False, label="Letter dated")
+    supersedes = forms.ModelChoiceField(
+        queryset=EvidenceDocument.objects.none(),
+        required=False,
+        empty_label="— none —",
+        help_text="The earlier version this document replaces.",
+    )
+    releases = forms.ModelMultipleChoiceField(
+        queryset=Release.objects.order_by("slug"), to_field_name="slug", required=False
+    )
+    requests = LabelledChoices(
+        queryset=GovernmentRequest.objects.select_related("agency").order_by("-received_at"),
+        label_of=lambda r: f"{r.agency.code} {r.reference}",
+        required=False,
+    )
+    signoffs = LabelledChoices(
+        queryset=SignOff.objects.select_related("release", "agency").order_by(
+            "release__slug", "round", "agency__code", "stage"
+        ),
+        label_of=lambda s: (
+            f"{s.release.slug} · {s.agency.code} {s.stage}, round {s.round} ({s.status})"
+        ),
+        required=False,
+        label="Sign-offs",
+    )
+    allowlist_entries = LabelledChoices(
+        queryset=AllowlistEntry.objects.select_related("release", "partner").order_by(
+            "release__slug", "partner__name"
+        ),
+        label_of=lambda e: f"{e.release.slug} · {e.partner.name} ({e.status})",
+        required=False,
+        label="Allowlist entries",
+    )
+    reason = forms.CharField(
+        required=False, widget=REASON_WIDGET, label="Why (recorded in the history)", **REASON
+    )
+
+    LINKS = ("releases", "requests", "signoffs", "allowlist_entries")
+
+    def __init__(self, *args, document: EvidenceDocument, **kwargs):
+        super().__init__(*args, initial=self.initial_of(document), **kwargs)
+        self.fields["supersedes"].queryset = EvidenceDocument.objects.exclude(
+            pk=document.pk
+        ).order_by("-uploaded_at")
+
+    @classmethod
+    def initial_of(cls, document: EvidenceDocument) -> dict:
+        return {
+            "title": document.title,
+            "kind": document.kind,
+            "agency": document.agency,
+            "received_at": document.received_at,
+            "supersedes": document.supersedes,
+            **{name: list(getattr(document, name).all()) for name in cls.LINKS},
+        }
+
+    def changes(self) -> dict:
+        """The fields that differ from the document (links compared as sets); a time shown to
+        the minute and sent back unchanged keeps its seconds."""
+        out = {}
+        for name, value in self.cleaned_data.items():
+            before = self.initial.get(name)
+            if name == "reason":
+                continue
+            if name in self.LINKS:
+                if {o.pk for o in value} != {o.pk for o in before}:
+                    out[name] = list(value)
+            elif name == "received_at" and before is not None and value is not None:
+                if value != before.replace(second=0, microsecond=0) and value != before:
+                    out[name] = value
+            elif value != before:
+                out[name] = value
+        return out

@@ -54,6 +54,7 @@ urlpatterns = [
     path("evidence/upload/", evidence.evidence_upload, name="evidence_upload"),
     path("evidence/<int:pk>/", evidence.evidence_detail, name="evidence"),
     path("evidence/<int:pk>/file/", evidence.evidence_file, name="evidence_file"),
+    path("evidence/<int:pk>/edit/", editing.evidence_edit, name="evidence_edit"),
     path("gateways/register/", gateways.gateway_register, name="gateway_register"),
     path("gateways/<str:name>/active/", gateways.gateway_active, name="gateway_active"),
     path("agencies/", manage.agency_list, name="agencies"),
