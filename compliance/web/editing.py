@@ -1,25 +1,23 @@
 """Create and edit pages (SPEC "Pages"): a release (all editable fields; the cap for admins),
-a government request, and an evidence document's metadata and links. Thin: the form parses, the API's own service writes."""
+a government request, and an evidence document's metadata and links. Thin: the form parses,
+the API's own service writes."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from compliance import services
 from compliance.models import EvidenceDocument, GovernmentRequest, Release
 from compliance.models.roles import is_admin
 from compliance.web import forms, once
-from compliance.web.views import _attempt, _request_form_page, writer_required
+from compliance.web.views import _attempt, _request_form_page, form_page, writer_required
+
+_release_page = form_page("compliance/release_form.html", "releases")
 
 
 def _release_form_page(request, form, *, release=None, refusal=None, status=200):
-    return render(
-        request,
-        "compliance/release_form.html",
-        {"form": form, "release": release, "refusal": refusal, "nav": "releases"},
-        status=status,
-    )
+    return _release_page(request, form, release=release, refusal=refusal, status=status)
 
 
 @writer_required
@@ -100,13 +98,7 @@ def request_edit(request, pk):
     )
 
 
-def _evidence_form_page(request, form, *, document, refusal=None, status=200):
-    return render(
-        request,
-        "compliance/evidence_form.html",
-        {"form": form, "document": document, "refusal": refusal, "nav": "evidence"},
-        status=status,
-    )
+_evidence_form_page = form_page("compliance/evidence_form.html", "evidence")
 
 
 @writer_required

@@ -637,13 +637,22 @@ REQUEST_FIELDS = (
 )
 
 
+def form_page(template: str, nav: str):
+    """A create or edit page's renderer: ``page(request, form, refusal=, status=, **objects)``
+    renders ``template`` with the form, the refusal's blockers, the objects and the nav."""
+
+    def page(request, form, *, refusal=None, status=200, **objects):
+        context = {"form": form, "refusal": refusal, "nav": nav, **objects}
+        return render(request, template, context, status=status)
+
+    return page
+
+
+_request_page = form_page("compliance/request_form.html", "requests")
+
+
 def _request_form_page(request, form, *, req=None, refusal=None, status=200):
-    return render(
-        request,
-        "compliance/request_form.html",
-        {"form": form, "req": req, "refusal": refusal, "nav": "requests"},
-        status=status,
-    )
+    return _request_page(request, form, req=req, refusal=refusal, status=status)
 
 
 @writer_required
