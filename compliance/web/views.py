@@ -648,11 +648,11 @@ def form_page(template: str, nav: str):
     return page
 
 
-_request_page = form_page("compliance/request_form.html", "requests")
+_request_form = form_page("compliance/request_form.html", "requests")
 
 
 def _request_form_page(request, form, *, req=None, refusal=None, status=200):
-    return _request_page(request, form, req=req, refusal=refusal, status=status)
+    return _request_form(request, form, req=req, refusal=refusal, status=status)
 
 
 @writer_required
