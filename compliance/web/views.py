@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
 
 from compliance import clock, filters, rules, selectors, services
 from compliance.audit.export import FORMATS
@@ -774,7 +773,7 @@ def audit_log(request):
 
 
 @audit_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:audit"))
 @once.submit_once
 def audit_verify(request):
     """R23: walk the chain now. A read, but a slow one: a POST (with CSRF) so that no link,
