@@ -53,6 +53,25 @@ def test_when_of_nothing_is_empty_and_a_date_has_no_zone():
     assert show_time(MOMENT.date()) == "20 Nov 2026"
 
 
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (1562588, "18 days 2 h 3 min (1,562,588 s)"),
+        (1143, "19 min (1,143 s)"),
+        (86400 + 120, "1 day 2 min (86,520 s)"),
+        (7200, "2 h (7,200 s)"),
+        (59, "59 s"),
+        (0, "0 s"),
+    ],
+)
+def test_an_interval_reads_in_words_and_keeps_its_exact_seconds(seconds, expected):
+    assert render("{{ s|elapsed }}", s=seconds) == expected
+
+
+def test_an_interval_of_nothing_is_empty():
+    assert render("{{ s|elapsed }}", s=None) == ""
+
+
 def test_no_template_formats_a_time_without_the_zone():
     """Times in templates/ go through |when: a |date format with a time of day and nothing
     that names the zone (T, e, O, c, r, U) shows a bare time."""
