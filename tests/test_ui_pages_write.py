@@ -444,7 +444,10 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     )
     client.force_login(staff)
     assert client.get(reverse("web:profile")).context["feed_url"] is None
-    client.post(reverse("web:calendar_regenerate"), {"form_token": token()})
+    regenerate = reverse("web:calendar_regenerate")
+    first = client.post(regenerate, {"form_token": token()}, follow=True)
+    # There was no URL before: nothing "no longer works".
+    assert page_messages(first) == ["Calendar feed turned on: subscribe to the URL below."]
     url = client.get(reverse("web:profile")).context["feed_url"]
     path = url.split("://", 1)[1].split("/", 1)[1]
     anonymous = client.__class__()
@@ -458,7 +461,8 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     assert {str(e["UID"]) for e in events} >= {f"request-{req.pk}@127.0.0.1:8000"}
     assert anonymous.get("/calendar/wrong-secret.ics").status_code == 404
     # A new address kills the old one; turning it off kills every one.
-    client.post(reverse("web:calendar_regenerate"), {"form_token": token()})
+    again = client.post(regenerate, {"form_token": token()}, follow=True)
+    assert page_messages(again) == ["New calendar feed URL: the previous one no longer works."]
     assert anonymous.get("/" + path).status_code == 404
     new_url = client.get(reverse("web:profile")).context["feed_url"]
     new_path = "/" + new_url.split("://", 1)[1].split("/", 1)[1]
@@ -469,8 +473,12 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     assert anonymous.get(new_path).status_code == 404  # a deactivated user's feed is gone
     user_services.ensure_user(staff.username, role="staff")  # reactivated
     assert anonymous.get(new_path).status_code == 200
-    client.post(reverse("web:calendar_revoke"), {"form_token": token()})
+    off = client.post(reverse("web:calendar_revoke"), {"form_token": token()}, follow=True)
+    assert page_messages(off) == ["Calendar feed turned off: its URL no longer works."]
     assert anonymous.get(new_path).status_code == 404
+    # On again after off: the old URL died when it was turned off, not now.
+    back_on = client.post(regenerate, {"form_token": token()}, follow=True)
+    assert page_messages(back_on) == ["Calendar feed turned on: subscribe to the URL below."]
 
 
 def test_an_action_url_opened_with_get_goes_to_its_page(client, agencies, staff):

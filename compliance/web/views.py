@@ -105,12 +105,20 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 def _attempt(
-    request, form, call: Callable, *, success, done: str, rerender: Callable, page_url=None
+    request,
+    form,
+    call: Callable,
+    *,
+    success,
+    done: str | Callable,
+    rerender: Callable,
+    page_url=None,
 ):
     """Validate ``form``, call the service; redirect on success (Post/Redirect/Get), else
     re-render the page with the refusal's blockers (409) or the form's errors (400), its
     address bar set back to ``page_url`` (default: ``success``, the page an action form sits
-    on; web/once.py)."""
+    on; web/once.py). ``success`` and ``done`` may be functions of the service's result, for
+    a page or a message that depends on what the service did."""
     if form.is_valid():
         try:
             result = call(form.cleaned_data)
@@ -121,7 +129,7 @@ def _attempt(
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            once.succeeded(request, done)
+            once.succeeded(request, done(result) if callable(done) else done)
             return redirect(success(result) if callable(success) else success)
     return _rerender(request, rerender, page_url or success, refusal=None, status=400)
 
