@@ -135,7 +135,8 @@ class RuleViolation(Exception):
         if not blockers:
             raise ValueError("a RuleViolation needs at least one blocker")
         self.blockers = list(blockers)
-        self.detail = detail or "; ".join(b.message for b in self.blockers)
+        # Each message is a sentence with its full stop: sentences follow one another.
+        self.detail = detail or " ".join(b.message for b in self.blockers)
         super().__init__(self.detail)
 
     def as_dict(self) -> dict[str, Any]:

@@ -171,6 +171,11 @@ def test_limited_refused_with_every_blocker(agencies, staff):
         {"kind": "allowlist_empty"},
         {"kind": "request_in_force", "request": postpone.pk},
     )
+    # Every blocker in words, one sentence after another (the blockers list stays as is).
+    assert response.json()["detail"] == (
+        "DOC rejected the limited stage. No partner is approved on the allowlist. "
+        "DOC request DOC-9 is in force."
+    )
 
 
 def test_limited_then_general_then_narrowed(agencies, staff, admin_user):

@@ -16,12 +16,21 @@ from icalendar import Calendar
 from knox.models import AuthToken
 
 from compliance import services
-from compliance.models import Agency, GovernmentRequest, Partner, Release, UserPreference
+from compliance.models import (
+    Agency,
+    GovernmentRequest,
+    Partner,
+    Release,
+    UserPreference,
+    WebhookDelivery,
+)
 from compliance.models.roles import role_of
 from compliance.services import preferences
 from compliance.services.requests import DUE_BEFORE_RECEIVED, RECEIVED_IN_FUTURE
+from compliance.web.transparency import CHECKPOINT_RESULT
+from compliance.web.views import VERIFY_RESULT
 from tests.factories import make_release
-from tests.helpers import db_state
+from tests.helpers import db_state, unchanged_db
 
 pytestmark = pytest.mark.postgres
 User = get_user_model()
@@ -435,7 +444,10 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     )
     client.force_login(staff)
     assert client.get(reverse("web:profile")).context["feed_url"] is None
-    client.post(reverse("web:calendar_regenerate"), {"form_token": token()})
+    regenerate = reverse("web:calendar_regenerate")
+    first = client.post(regenerate, {"form_token": token()}, follow=True)
+    # There was no URL before: nothing "no longer works".
+    assert page_messages(first) == ["Calendar feed turned on: subscribe to the URL below."]
     url = client.get(reverse("web:profile")).context["feed_url"]
     path = url.split("://", 1)[1].split("/", 1)[1]
     anonymous = client.__class__()
@@ -449,7 +461,8 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     assert {str(e["UID"]) for e in events} >= {f"request-{req.pk}@127.0.0.1:8000"}
     assert anonymous.get("/calendar/wrong-secret.ics").status_code == 404
     # A new address kills the old one; turning it off kills every one.
-    client.post(reverse("web:calendar_regenerate"), {"form_token": token()})
+    again = client.post(regenerate, {"form_token": token()}, follow=True)
+    assert page_messages(again) == ["New calendar feed URL: the previous one no longer works."]
     assert anonymous.get("/" + path).status_code == 404
     new_url = client.get(reverse("web:profile")).context["feed_url"]
     new_path = "/" + new_url.split("://", 1)[1].split("/", 1)[1]
@@ -460,8 +473,12 @@ def test_calendar_feed_lists_due_items_and_is_revocable(client, agencies, staff)
     assert anonymous.get(new_path).status_code == 404  # a deactivated user's feed is gone
     user_services.ensure_user(staff.username, role="staff")  # reactivated
     assert anonymous.get(new_path).status_code == 200
-    client.post(reverse("web:calendar_revoke"), {"form_token": token()})
+    off = client.post(reverse("web:calendar_revoke"), {"form_token": token()}, follow=True)
+    assert page_messages(off) == ["Calendar feed turned off: its URL no longer works."]
     assert anonymous.get(new_path).status_code == 404
+    # On again after off: the old URL died when it was turned off, not now.
+    back_on = client.post(regenerate, {"form_token": token()}, follow=True)
+    assert page_messages(back_on) == ["Calendar feed turned on: subscribe to the URL below."]
 
 
 def test_an_action_url_opened_with_get_goes_to_its_page(client, agencies, staff):
@@ -476,6 +493,41 @@ def test_an_action_url_opened_with_get_goes_to_its_page(client, agencies, staff)
     resp = client.get(reverse("web:token_create"))
     assert resp["Location"] == reverse("web:profile")
     assert client.put(reverse("web:release_submit", args=[release.slug])).status_code == 405
+
+
+def test_every_action_url_opened_with_get_goes_to_its_page_and_runs_nothing(
+    client, settings, staff, admin_user
+):
+    """The evidence, audit, webhook and gateway actions too: a GET (a reload after the
+    action, a typed address) lands on the page that carries the form, and does not upload,
+    verify, rotate a secret, ping or register."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    endpoint, secret = services.create_webhook(actor=admin_user, url="http://127.0.0.1:9/x")
+    webhook = reverse("web:webhook", args=[endpoint.pk])
+    audit = reverse("web:audit")
+    writer, admin = client.__class__(), client
+    writer.force_login(staff)  # logged in first: a login writes last_login
+    admin.force_login(admin_user)
+    actions = [
+        (writer, reverse("web:evidence_upload"), reverse("web:evidence_list")),
+        (admin, reverse("web:audit_verify"), audit),
+        (admin, reverse("web:checkpoint_verify"), audit + "#checkpoint-h"),
+        (admin, reverse("web:webhook_rotate", args=[endpoint.pk]), webhook),
+        (admin, reverse("web:webhook_ping", args=[endpoint.pk]), webhook),
+        (admin, reverse("web:gateway_register"), reverse("web:gateways")),
+    ]
+    with unchanged_db():
+        for user, url, page in actions:
+            resp = user.get(url)
+            assert (resp.status_code, resp["Location"]) == (302, page), url
+            assert user.put(url).status_code == 405, url
+        # No verification ran: neither result waits in the session for the audit page.
+        assert VERIFY_RESULT not in admin.session and CHECKPOINT_RESULT not in admin.session
+        for user, _, page in actions:
+            assert user.get(page).status_code == 200, page
+    assert not WebhookDelivery.objects.exists()  # no ping queued
+    endpoint.refresh_from_db()
+    assert endpoint.secret == secret  # not rotated
 
 
 def test_users_change_only_their_own_preferences(staff, staff2, admin_user):

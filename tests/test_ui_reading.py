@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from compliance import services
 from compliance.audit.log import release_history_records
-from compliance.errors import REQUEST_IN_FORCE, Blocker, RuleViolation, request_blocker
+from compliance.errors import (
+    ALLOWLIST_EMPTY,
+    BLOCKER_KINDS,
+    REQUEST_IN_FORCE,
+    Blocker,
+    RuleViolation,
+    request_blocker,
+)
 from compliance.timefmt import show_time
 from tests.api_support import client_for
 from tests.factories import PartnerFactory, make_release
@@ -51,6 +58,25 @@ def test_when_shows_the_active_zone(zone, style, expected):
 def test_when_of_nothing_is_empty_and_a_date_has_no_zone():
     assert render("{{ t|when }}", t=None) == ""
     assert show_time(MOMENT.date()) == "20 Nov 2026"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (1562588, "18 days 2 h 3 min (1,562,588 s)"),
+        (1143, "19 min (1,143 s)"),
+        (86400 + 120, "1 day 2 min (86,520 s)"),
+        (7200, "2 h (7,200 s)"),
+        (59, "59 s"),
+        (0, "0 s"),
+    ],
+)
+def test_an_interval_reads_in_words_and_keeps_its_exact_seconds(seconds, expected):
+    assert render("{{ s|elapsed }}", s=seconds) == expected
+
+
+def test_an_interval_of_nothing_is_empty():
+    assert render("{{ s|elapsed }}", s=None) == ""
 
 
 def test_no_template_formats_a_time_without_the_zone():
@@ -97,6 +123,23 @@ def test_a_request_blocker_names_agency_and_reference_and_keeps_its_json(held):
     assert render("{{ b|blocker_html }}", b=item) == (
         f'<a href="{link}">DOC request BIS-20261118-LR</a> is in force.'
     )
+
+
+@pytest.mark.parametrize("kind", BLOCKER_KINDS)
+def test_every_blocker_reads_as_a_sentence(kind):
+    """A 409's detail puts the messages one after another: each must end its sentence."""
+    assert Blocker(kind).message.endswith(".")
+
+
+def test_a_refusal_with_several_blockers_reads_as_sentences():
+    refusal = RuleViolation([Blocker(ALLOWLIST_EMPTY), Blocker(REQUEST_IN_FORCE, {"request": 7})])
+    assert refusal.detail == (
+        "No partner is approved on the allowlist. Government request #7 is in force."
+    )
+    assert refusal.as_dict()["blockers"] == [
+        {"kind": "allowlist_empty"},
+        {"kind": "request_in_force", "request": 7},
+    ]
 
 
 def test_release_page_links_the_request_that_holds_it_and_the_409_names_it(client, held, staff):

@@ -23,6 +23,7 @@ from compliance.models import (
     Reminder,
     SignOff,
 )
+from compliance.web.views import VERIFY_RESULT
 from tests.audit_helpers import triggers_disabled
 from tests.factories import PartnerFactory, make_release
 
@@ -510,8 +511,11 @@ def test_audit_pages_need_auditor_or_admin(client, world, staff, auditor, admin_
         html = client.get(release_url).content.decode()
         # Full history: the release with its sign-offs, allowlist entries and requests.
         assert f'href="{reverse("web:audit")}?release={world["release"].slug}"' in html
-    # The verify button is a POST (it reads, but slowly): a GET does not run it.
-    assert client.get(verify).status_code == 405
+    # The verify button is a POST (it reads, but slowly): a GET does not run it, it goes to
+    # the log page.
+    resp = client.get(verify)
+    assert (resp.status_code, resp["Location"]) == (302, reverse("web:audit"))
+    assert VERIFY_RESULT not in client.session
 
 
 def test_audit_filters_narrow_rows_like_the_api(client, world, auditor, staff):

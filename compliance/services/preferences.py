@@ -39,13 +39,16 @@ def set_time_zone(user, *, actor, time_zone: str) -> UserPreference:
 
 
 @service_transaction
-def regenerate_calendar_secret(user, *, actor) -> str:
-    """A new secret for the private calendar feed; the old URL answers 404 from now on."""
+def regenerate_calendar_secret(user, *, actor) -> tuple[str, bool]:
+    """A new secret for the private calendar feed; the old URL answers 404 from now on.
+    Returns the secret and whether it replaced one (read under the lock, so the page can say
+    "the previous URL no longer works" only when there was one)."""
     _own_or_admin(user, actor)
     pref = _locked_preference(user)
+    replaced = pref.calendar_secret is not None
     pref.calendar_secret = secrets.token_urlsafe(32)
     pref.save(update_fields=["calendar_secret"])
-    return pref.calendar_secret
+    return pref.calendar_secret, replaced
 
 
 @service_transaction

@@ -16,11 +16,14 @@ from compliance.timefmt import show_time
 register = template.Library()
 
 
-def _span(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
+def _days_hours_minutes(seconds: int) -> tuple[int, int, int]:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
+    return days, hours, rest // 60
+
+
+def _span(delta: timedelta) -> str:
+    days, hours, minutes = _days_hours_minutes(int(abs(delta.total_seconds())))
     if days >= 2:
         return f"{days} days"
     if days == 1:
@@ -49,6 +52,26 @@ def is_overdue(moment) -> bool:
 @register.filter
 def duration(delta) -> str:
     return _span(delta) if delta is not None else ""
+
+
+@register.filter
+def elapsed(seconds) -> str:
+    """A measured interval in seconds, readable and exact: "18 days 2 h 3 min (1,562,588 s)".
+    Unlike ``duration`` (a rough span for a deadline) nothing is rounded away: the words
+    go down to the minute and the exact seconds stay beside them, for an auditor comparing
+    them with the API's ``time_to_enforce``. Empty for nothing."""
+    if seconds is None or seconds == "":
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    days, hours, minutes = _days_hours_minutes(seconds)
+    words = [
+        f"{days} day{'s' if days != 1 else ''}" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes else "",
+    ]
+    return f"{' '.join(w for w in words if w)} ({seconds:,} s)"
 
 
 @register.filter

@@ -9,8 +9,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from compliance import filters
 from compliance.api.evidence import download_response
@@ -96,7 +96,7 @@ def evidence_list(request):
 
 
 @writer_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:evidence_list"))
 @once.submit_once
 def evidence_upload(request):
     form = UploadForm(request.POST, request.FILES, prefix="ev")

@@ -19,8 +19,9 @@ def _verb(change: str) -> str:
 
 
 def request_enforcement_context(req: GovernmentRequest) -> dict:
-    """For the request page: "received 17:21 · suspended 17:40 · enforced by 3/3 gateways
-    17:40:02", one line per access change on its releases while it was in force."""
+    """For the request page: "received 19 Nov 2026, 17:21 EST · suspended 19 Nov 2026, 17:40
+    EST · enforced by 3/3 gateways 19 Nov 2026, 17:40:02 EST", one line per access change on
+    its releases while it was in force (dated: a directive's changes can span days)."""
     rows, seconds = enforcement.request_enforcement(req)
     total = Gateway.objects.filter(active=True).count()
     lines = [
@@ -32,8 +33,9 @@ def request_enforcement_context(req: GovernmentRequest) -> dict:
 
 def release_gateways_context(release: Release) -> dict:
     """For the release page: each gateway's state, and whether the release's latest access
-    change (its suspension, say) is enforced everywhere: "enforced by 2/2 gateways 17:40:02"
-    or "enforced by 1/2 gateways so far, waiting for gw-eu-west" (the gate's R29 block)."""
+    change (its suspension, say) is enforced everywhere: "enforced by 2/2 gateways 19 Nov
+    2026, 17:40:02 EST" or "enforced by 1/2 gateways so far, waiting for gw-eu-west" (the
+    gate's R29 block)."""
     states = enforcement.gateway_states(release)
     latest = enforcement.release_enforcement(release) if states else None
     if latest is not None:

@@ -9,7 +9,6 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from compliance import enforcement, services
 from compliance.models import Gateway
@@ -45,7 +44,7 @@ def gateway_list(request):
 
 
 @admin_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:gateways"))
 @once.submit_once
 def gateway_register(request):
     form = GatewayForm(request.POST)

@@ -18,6 +18,8 @@ from compliance.web.timezones import remember_time_zone, time_zone_name, user_ti
 from compliance.web.views import _attempt
 
 NEW_TOKEN = "clearance_new_token"  # session key: the token just created, shown once
+CALENDAR_ON = "Calendar feed turned on: subscribe to the URL below."
+CALENDAR_REPLACED = "New calendar feed URL: the previous one no longer works."
 
 
 class TimeZoneForm(forms.Form):
@@ -131,7 +133,7 @@ def calendar_regenerate(request):
         request,
         EmptyForm(request.POST),
         lambda d: preferences.regenerate_calendar_secret(request.user, actor=request.user),
-        "New calendar feed URL: the previous one no longer works.",
+        lambda secret_and_replaced: CALENDAR_REPLACED if secret_and_replaced[1] else CALENDAR_ON,
     )
 
 

@@ -9,7 +9,6 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from compliance import services
 from compliance.audit import checkpoints
@@ -62,7 +61,7 @@ def checkpoint_context(request) -> dict:
 
 
 @audit_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:audit") + "#checkpoint-h")
 def checkpoint_verify(request):
     """Check a pasted checkpoint against today's ledger (a fork means a rewritten history);
     the result is shown once on the audit page."""

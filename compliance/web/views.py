@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
 
 from compliance import clock, filters, rules, selectors, services
 from compliance.audit.export import FORMATS
@@ -106,12 +105,20 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 def _attempt(
-    request, form, call: Callable, *, success, done: str, rerender: Callable, page_url=None
+    request,
+    form,
+    call: Callable,
+    *,
+    success,
+    done: str | Callable,
+    rerender: Callable,
+    page_url=None,
 ):
     """Validate ``form``, call the service; redirect on success (Post/Redirect/Get), else
     re-render the page with the refusal's blockers (409) or the form's errors (400), its
     address bar set back to ``page_url`` (default: ``success``, the page an action form sits
-    on; web/once.py)."""
+    on; web/once.py). ``success`` and ``done`` may be functions of the service's result, for
+    a page or a message that depends on what the service did."""
     if form.is_valid():
         try:
             result = call(form.cleaned_data)
@@ -122,7 +129,7 @@ def _attempt(
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            once.succeeded(request, done)
+            once.succeeded(request, done(result) if callable(done) else done)
             return redirect(success(result) if callable(success) else success)
     return _rerender(request, rerender, page_url or success, refusal=None, status=400)
 
@@ -783,7 +790,7 @@ def audit_log(request):
 
 
 @audit_required
-@require_POST
+@once.post_only(lambda **_: reverse("web:audit"))
 @once.submit_once
 def audit_verify(request):
     """R23: walk the chain now. A read, but a slow one: a POST (with CSRF) so that no link,

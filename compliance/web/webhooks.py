@@ -7,7 +7,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from compliance import services
 from compliance.models import WebhookEndpoint, WebhookEvent
@@ -27,6 +26,10 @@ class WebhookForm(forms.Form):
         help_text="None ticked: every event.",
     )
     active = forms.BooleanField(required=False, initial=True, label="Active")
+
+
+def _webhook_url(pk, **_):
+    return reverse("web:webhook", kwargs={"pk": pk})
 
 
 def _show_secret_once(request, endpoint: WebhookEndpoint, secret: str) -> None:
@@ -103,7 +106,7 @@ def webhook_detail(request, pk: int):
 
 
 @admin_required
-@require_POST
+@once.post_only(_webhook_url)
 @once.submit_once
 def webhook_rotate(request, pk: int):
     endpoint, secret = services.rotate_webhook_secret(
@@ -115,7 +118,7 @@ def webhook_rotate(request, pk: int):
 
 
 @admin_required
-@require_POST
+@once.post_only(_webhook_url)
 @once.submit_once
 def webhook_ping(request, pk: int):
     services.send_test_ping(get_object_or_404(WebhookEndpoint, pk=pk), actor=request.user)
