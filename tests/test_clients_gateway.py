@@ -214,6 +214,21 @@ def test_an_access_change_that_alters_no_answer_is_reported_and_lags_no_gateway(
         later = clock.now() + 2 * lag_limit()
         assert [a for a in gateway_alerts(later) if a["kind"] == "gateway_lagging"] == []
         assert not gateway.allowed(entry.partner_id, "atlas-1")  # still suspended
+
+        # The same while the gateway is cut off: its catch-up brings no entry, but says an
+        # access change is in it, and the gateway reports it once reconnected.
+        another = services.propose_allowlist_entry(
+            atlas, actor=staff, partner=factories.PartnerFactory(country="US")
+        )
+        server.stop()
+        services.decide_allowlist_entry(
+            another, actor=User.objects.get(username="alan"), decision="approved"
+        )
+        missed = access_revision()
+        server.start()
+        wait_until(lambda: Gateway.objects.get().applied_revision >= missed, 30)
+        assert release_enforcement(atlas)["revision"] == missed
+        assert release_enforcement(atlas)["pending"] == []
     finally:
         gateway.stop()
         server.stop()

@@ -57,7 +57,12 @@ def test_a_commit_reaches_the_subscriber_within_a_second_and_heartbeats_flow(peo
     stream = SSE(server.url, token)
     assert stream.status == 200
     [(kind, ident, data)] = stream.until("revision")
-    assert (kind, ident, data) == ("revision", access_revision(), {"revision": ident})
+    # A first connection (no Last-Event-ID): nothing to report yet but the revision.
+    assert (kind, ident, data) == (
+        "revision",
+        access_revision(),
+        {"revision": ident, "access_changed": False},
+    )
     assert stream.next_event()[0] == "comment"  # a heartbeat within the shortened interval
 
     services.transition_release(release, to="suspended", actor=staff, reason="directive")
@@ -77,7 +82,7 @@ def test_a_commit_reaches_the_subscriber_within_a_second_and_heartbeats_flow(peo
                 "allowed_partners": [],
             },
         ),
-        ("revision", revision, {"revision": revision}),
+        ("revision", revision, {"revision": revision, "access_changed": True}),
     ]
     assert elapsed < 1.0, elapsed
     stream.close()
@@ -94,11 +99,31 @@ def test_resume_with_last_event_id_and_refusals(people, server):
         ("release", "atlas-1"),
         ("revision", None),
     ]
-    assert events[-1][1] == access_revision()
+    assert events[-1][1] == access_revision() and events[-1][2]["access_changed"] is True
     stream.close()
     same = SSE(server.url, token, query=f"?since={before}")
     assert [k for k, _i, _d in same.until("revision")] == ["release", "revision"]
     same.close()
+    # Only writes that change no access since then: nothing to report on resuming.
+    after = access_revision()
+    services.update_release(release, actor=staff, description="still no access change")
+    quiet = SSE(server.url, token, last_event_id=after)
+    assert quiet.until("revision") == [
+        ("revision", access_revision(), {"revision": access_revision(), "access_changed": False})
+    ]
+    quiet.close()
+    # An access change that alters no entry, committed while cut off (a partner approved on
+    # the suspended release): the catch-up has no entry but says so, for the receipt.
+    entry = services.propose_allowlist_entry(
+        release, actor=staff, partner=factories.PartnerFactory(country="US")
+    )
+    cut_off = access_revision()
+    services.decide_allowlist_entry(entry, actor=admin, decision="approved")
+    resumed = SSE(server.url, token, last_event_id=cut_off)
+    assert resumed.until("revision") == [
+        ("revision", access_revision(), {"revision": access_revision(), "access_changed": True})
+    ]
+    resumed.close()
     assert SSE(server.url, None).status == 401
     assert SSE(server.url, "not-a-token").status == 401
     nobody = factories.UserFactory(username="nora")

@@ -195,3 +195,47 @@ def test_staff_edit_a_documents_details_and_links_never_its_bytes(
     assert client.post(url, {**data, "title": "x"}).status_code == 403
     document.refresh_from_db()
     assert document.title == "Friday directive"
+
+
+def page_form(html: str) -> dict:
+    """What the edit page's form posts as rendered: its hidden values (the initial ones it
+    carries included), each field's value and the selected options."""
+    data: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html):
+        data.setdefault(name, []).append(value)
+    for name, value in re.findall(r'<input type="text" name="([^"]+)" value="([^"]*)"', html):
+        data.setdefault(name, []).append(value)
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        data[name] = re.findall(r'<option value="([^"]*)"[^>]*selected', body)
+    return data
+
+
+def test_an_edit_saved_meanwhile_by_someone_else_is_kept(client, staff, staff2, agencies, media):
+    """Two people on the same document: B opened the page, A saved a new title and a link,
+    then B changed the kind, added a link and removed one: A's title and link stay."""
+    first, second, _third = (
+        services.submit_release(
+            factories.make_release(staff, slug=slug, agencies=agencies), actor=staff
+        )
+        for slug in ("r-one", "r-two", "r-three")
+    )
+    document, _ = services.upload_evidence(
+        actor=staff,
+        file=SimpleUploadedFile("x.txt", b"Block.\n"),
+        title="Scan",
+        kind="other",
+        releases=[first],
+    )
+    url = f"/evidence/{document.pk}/edit/"
+    client.force_login(staff2)
+    shown = page_form(client.get(url).content.decode())
+    assert shown["initial-title"] == ["Scan"] and shown["releases"] == ["r-one"]
+    services.update_evidence(
+        document, actor=staff, title="Commerce letter", releases=[first, second]
+    )
+    edited = {**shown, "kind": ["agency_letter"], "releases": ["r-three"]}
+    assert client.post(url, edited).status_code == 302
+    document.refresh_from_db()
+    assert (document.title, document.kind) == ("Commerce letter", "agency_letter")
+    # B removed r-one and added r-three; A's r-two, added meanwhile, stays
+    assert sorted(document.releases.values_list("slug", flat=True)) == ["r-three", "r-two"]

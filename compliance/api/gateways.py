@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -119,7 +120,12 @@ class ReceiptView(ApiViewMixin, APIView):
         try:
             data = valid(ReceiptSerializer, request.data)
             gateway = services.record_receipt(gateway, actor=request.user, **data)
-        except (serializers.ValidationError, DjangoValidationError):
+        except (
+            serializers.ValidationError,
+            DjangoValidationError,
+            ParseError,
+            UnsupportedMediaType,
+        ):
             # "Every call sets last_seen_at": a refused receipt still shows the gateway alive.
             services.note_gateway_seen(gateway, actor=request.user)
             raise

@@ -9,10 +9,11 @@ database thread. No thread and no database connection per subscriber.
 
 On connect: the entries changed since ``Last-Event-ID`` (or ``?since=``), then the current
 revision; afterwards each change as ``id: <revision>`` / ``event: release`` / ``data:
-<entry>``, and after each batch ``event: revision`` (the batch is complete: a gateway may
-report its receipt). An access change that alters no entry (a partner approved on a
-suspended release) is a batch of none: ``event: revision`` alone, which a gateway reports
-too (R30: it must not lag on it). A comment line at least every
+<entry>``, and after each batch ``event: revision`` with ``{"revision", "access_changed"}``
+(the batch is complete: a gateway reports its receipt when ``access_changed``). An access
+change that alters no entry (a partner approved on a suspended release) is a batch of none:
+``event: revision`` alone, reported too (R30: no gateway may lag on it); a catch-up says
+whether one lies in its range. A comment line at least every
 ``STREAM_HEARTBEAT_SECONDS``."""
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ def event(kind: str, revision: int, data: dict) -> str:
     return f"id: {revision}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def batch(revision: int, releases: list[dict]) -> bytes:
-    """One write per batch (a cut connection rarely splits it; the client resumes anyway)."""
+def batch(revision: int, releases: list[dict], access_changed: bool = True) -> bytes:
+    """One write per batch (a cut connection rarely splits it; the client resumes anyway).
+    ``access_changed``: an access change (R29) is in the batch's range, entries or not, so
+    a gateway reports the revision (every pushed batch; a catch-up only when so)."""
     text = "".join(event("release", revision, e) for e in releases)
-    return (text + event("revision", revision, {"revision": revision})).encode()
+    word = {"revision": revision, "access_changed": access_changed}
+    return (text + event("revision", revision, word)).encode()
 
 
 async def _json(send, status: int, body: dict, extra: list | None = None) -> None:
@@ -109,12 +113,17 @@ def _session_user(cookie_header: str):
 
 
 def catch_up(since: int | None) -> dict:
-    from compliance.entitlements import entitlement_changes
+    """The changes since ``since`` and whether an access change lies in between (one that
+    altered no entry included: committed while the gateway was cut off, it must still be
+    reported, or the gateway would lag on it)."""
+    from compliance.entitlements import access_changed, entitlement_changes
     from compliance.selectors import access_revision
 
     if since is None:
-        return {"revision": access_revision(), "releases": []}
-    return entitlement_changes(since)
+        return {"revision": access_revision(), "releases": [], "access_changed": False}
+    changes = entitlement_changes(since)
+    changed = bool(changes["releases"]) or access_changed(since, changes["revision"])
+    return {**changes, "access_changed": changed}
 
 
 def _since(scope, headers) -> int | None:
@@ -164,7 +173,9 @@ async def stream(scope, receive, send) -> None:
                 ],
             }
         )
-        body = b"retry: 1000\n" + batch(first["revision"], first["releases"])
+        body = b"retry: 1000\n" + batch(
+            first["revision"], first["releases"], first["access_changed"]
+        )
         await send({"type": "http.response.body", "body": body, "more_body": True})
         await _follow(sub, first["revision"], receive, send)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from compliance import validators
@@ -337,7 +338,10 @@ class LabelledChoices(forms.ModelMultipleChoiceField):
 
 class EvidenceEditForm(ZonedForm):
     """A document's metadata and links (the API's PATCH, R37/R38): never its bytes, hash or
-    size. ``changes()`` holds only what differs, so re-saving the page writes nothing."""
+    size. The page carries what it showed (hidden initial values), so ``changes()`` holds
+    only what this user changed: re-saving writes nothing, and an edit someone else saved
+    meanwhile is kept, links included (this user's additions and removals are applied to
+    the document's links as they are now)."""
 
     title = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=EvidenceKind.choices)
@@ -391,6 +395,8 @@ class EvidenceEditForm(ZonedForm):
         self.fields["supersedes"].queryset = EvidenceDocument.objects.exclude(
             pk=document.pk
         ).order_by("-uploaded_at")
+        for name, field in self.fields.items():
+            field.show_hidden_initial = name != "reason"
 
     @classmethod
     def initial_of(cls, document: EvidenceDocument) -> dict:
@@ -404,19 +410,35 @@ class EvidenceEditForm(ZonedForm):
         }
 
     def changes(self) -> dict:
-        """The fields that differ from the document (links compared as sets); a time shown to
-        the minute and sent back unchanged keeps its seconds."""
+        """What this user changed from what the page showed and the document does not hold
+        already (``initial``: the document now); a time shown to the minute and sent back
+        unchanged keeps its seconds."""
         out = {}
-        for name, value in self.cleaned_data.items():
-            before = self.initial.get(name)
+        for name in self.changed_data:
+            value, now = self.cleaned_data.get(name), self.initial.get(name)
             if name == "reason":
                 continue
             if name in self.LINKS:
-                if {o.pk for o in value} != {o.pk for o in before}:
-                    out[name] = list(value)
-            elif name == "received_at" and before is not None and value is not None:
-                if value != before.replace(second=0, microsecond=0) and value != before:
+                links = self._merged(name, value, now)
+                if {o.pk for o in links} != {o.pk for o in now}:
+                    out[name] = links
+            elif name == "received_at" and None not in (value, now):
+                if value not in (now, now.replace(second=0, microsecond=0)):
                     out[name] = value
-            elif value != before:
+            elif value != now:
                 out[name] = value
         return out
+
+    def _merged(self, name: str, posted, now: list) -> list:
+        """The document's links now, with what this user added and without what they
+        removed, relative to the links the page showed (none sent: it showed none)."""
+        raw = self.data.getlist(self.add_initial_prefix(name))
+        try:
+            shown = {o.pk for o in self.fields[name].clean(raw)}
+        except ValidationError:  # a link shown then names nothing now: none to remove
+            shown = set()
+        posted_pks = {o.pk for o in posted}
+        added, removed = posted_pks - shown, shown - posted_pks
+        keep = [o for o in now if o.pk not in removed]
+        kept = {o.pk for o in keep}
+        return keep + [o for o in posted if o.pk in added and o.pk not in kept]
