@@ -4,8 +4,10 @@ history-row assertions and a few ready-made release states, built through the se
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 
 import pytest
 from django.apps import apps
@@ -211,3 +213,27 @@ def at_status(status: str, staff, admin, agencies, *, slug="frontier-1", **kwarg
     elif status in ("suspended", "retired"):
         release = services.transition_release(release, to=status, actor=staff, reason="pulled")
     return release
+
+
+def page_form(html: str) -> dict[str, list[str]]:
+    """What a browser posts from the page's form as rendered (one form on the page): every
+    input with its value (hidden ones, the initial values a form carries, included), checked
+    boxes, each textarea's text and each select's selected options."""
+    data: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input\b[^>]*>", html):
+        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag))
+        kind, name = attrs.get("type", "text"), attrs.get("name")
+        if name is None or kind in ("submit", "button", "file"):
+            continue
+        if kind in ("checkbox", "radio"):
+            if re.search(r"\schecked\b", tag):
+                data.setdefault(name, []).append(unescape(attrs.get("value", "on")))
+            continue
+        data.setdefault(name, []).append(unescape(attrs.get("value", "")))
+    for name, text in re.findall(r'<textarea name="([^"]+)"[^>]*>\n?(.*?)</textarea>', html, re.S):
+        data[name] = [unescape(text)]
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        data[name] = [
+            unescape(v) for v in re.findall(r'<option value="([^"]*)"[^>]*selected', body)
+        ]
+    return data

@@ -14,6 +14,7 @@ from compliance.evidence_samples import pdf_letter
 from compliance.models import EvidenceDocument
 from tests import factories
 from tests.api_support import signoffs
+from tests.helpers import page_form
 
 pytestmark = pytest.mark.postgres
 
@@ -195,19 +196,6 @@ def test_staff_edit_a_documents_details_and_links_never_its_bytes(
     assert client.post(url, {**data, "title": "x"}).status_code == 403
     document.refresh_from_db()
     assert document.title == "Friday directive"
-
-
-def page_form(html: str) -> dict:
-    """What the edit page's form posts as rendered: its hidden values (the initial ones it
-    carries included), each field's value and the selected options."""
-    data: dict[str, list[str]] = {}
-    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html):
-        data.setdefault(name, []).append(value)
-    for name, value in re.findall(r'<input type="text" name="([^"]+)" value="([^"]*)"', html):
-        data.setdefault(name, []).append(value)
-    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        data[name] = re.findall(r'<option value="([^"]*)"[^>]*selected', body)
-    return data
 
 
 def test_an_edit_saved_meanwhile_by_someone_else_is_kept(client, staff, staff2, agencies, media):

@@ -30,7 +30,7 @@ from compliance.services.requests import DUE_BEFORE_RECEIVED, RECEIVED_IN_FUTURE
 from compliance.web.transparency import CHECKPOINT_RESULT
 from compliance.web.views import VERIFY_RESULT
 from tests.factories import make_release
-from tests.helpers import db_state, unchanged_db
+from tests.helpers import db_state, page_form, unchanged_db
 
 pytestmark = pytest.mark.postgres
 User = get_user_model()
@@ -234,6 +234,38 @@ def test_request_times_are_read_in_the_users_zone(client, agencies, staff):
     req.refresh_from_db()
     assert req.summary == "edited"
     assert req.received_at == datetime(2026, 11, 20, 22, 21, 37, tzinfo=UTC)
+
+
+def test_request_edit_keeps_what_someone_else_saved_meanwhile(client, agencies, staff, staff2):
+    """B opened the request's edit page; A then saved a summary and linked a release; B
+    changed the position and linked another release: A's summary and release stay, the
+    received time keeps its seconds, and B re-saving the same page writes nothing."""
+    first, second = (
+        services.submit_release(make_release(staff, slug=s, agencies=agencies), actor=staff)
+        for s in ("r-one", "r-two")
+    )
+    req = services.record_request(
+        actor=staff, agency=agencies[0], reference="BIS-2", kind="vet_users", summary="Vetting"
+    )
+    received = req.received_at
+    edit = reverse("web:request_edit", args=[req.pk])
+    client.force_login(staff2)
+    shown = page_form(client.get(edit).content.decode())
+    assert shown["summary"] == ["Vetting"] and shown["initial-summary"] == ["Vetting"]
+    services.update_request(req, actor=staff, summary="Vetting, 20 names", releases=[first])
+    resp = client.post(edit, {**shown, "lab_position": ["agree"], "releases": ["r-two"]})
+    assert resp.status_code == 302
+    req.refresh_from_db()
+    assert (req.summary, req.lab_position, req.received_at) == (
+        "Vetting, 20 names",
+        "agree",
+        received,
+    )
+    assert sorted(req.releases.values_list("slug", flat=True)) == ["r-one", "r-two"]
+    again = page_form(client.get(edit).content.decode())
+    rows = GovernmentRequest.history.count()
+    assert client.post(edit, again).status_code == 302
+    assert GovernmentRequest.history.count() == rows
 
 
 @pytest.mark.parametrize(

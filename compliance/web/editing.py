@@ -83,12 +83,11 @@ def request_edit(request, pk):
     )
     if request.method != "POST":
         return _request_form_page(request, form, req=req)
+
     return _attempt(
         request,
         form,
-        lambda d: services.update_request(
-            req, actor=request.user, reason=d["reason"], **form.changes()
-        ),
+        _what_changed(form, services.update_request, req, request.user),
         page_url=request.path,
         success=reverse("web:request", args=[req.pk]),
         done="Request saved.",
@@ -111,15 +110,10 @@ def evidence_edit(request, pk):
     if request.method != "POST":
         return _evidence_form_page(request, form, document=document)
 
-    def save(data):
-        changes = form.changes()
-        if changes:  # nothing edited: no history row either
-            services.update_evidence(document, actor=request.user, reason=data["reason"], **changes)
-
     return _attempt(
         request,
         form,
-        save,
+        _what_changed(form, services.update_evidence, document, request.user),
         page_url=request.path,
         success=reverse("web:evidence", args=[document.pk]),
         done="Document saved.",
@@ -127,3 +121,15 @@ def evidence_edit(request, pk):
             request, form, document=document, refusal=refusal, status=status
         ),
     )
+
+
+def _what_changed(form, update, obj, actor):
+    """The form's call: ``update`` with only what the user changed (``form.changes()``,
+    forms.EditsWhatWasShown), and nothing at all (no history row) when that is nothing."""
+
+    def save(data):
+        changes = form.changes()
+        if changes:
+            update(obj, actor=actor, reason=data["reason"], **changes)
+
+    return save

@@ -283,8 +283,64 @@ class ReleaseForm(forms.ModelForm):
         }
 
 
-class RequestEditForm(ZonedForm):
-    """A request's editable fields (the API's PATCH): the agency never changes."""
+class EditsWhatWasShown:
+    """An edit form whose page carries what it showed (each field's hidden initial value),
+    so that ``changes()`` holds only what this user changed there and the object does not
+    hold already (``initial``: the object now, read when the form is built): re-saving an
+    unchanged page writes nothing, and an edit someone else saved meanwhile is kept. Links
+    (``LINKS``) are merged: this user's additions and removals, relative to the links the
+    page showed, applied to the object's links now. A time (``TIMES``) shown to the minute
+    and sent back unchanged keeps its seconds."""
+
+    LINKS: tuple[str, ...] = ()
+    TIMES: tuple[str, ...] = ()
+
+    def carry_what_is_shown(self) -> None:
+        for name, field in self.fields.items():
+            field.show_hidden_initial = name != "reason"
+
+    def changes(self) -> dict:
+        out = {}
+        for name in self.changed_data:
+            if name == "reason":
+                continue
+            value, now = self.cleaned_data.get(name), self.initial.get(name)
+            if name in self.LINKS:
+                links = self._merged(name, value, now)
+                if {o.pk for o in links} != {o.pk for o in now}:
+                    out[name] = links
+            elif name in self.TIMES and None not in (value, now):
+                if value not in (now, now.replace(second=0, microsecond=0)):
+                    out[name] = value
+            elif value != now:
+                out[name] = value
+        return out
+
+    def _merged(self, name: str, posted, now: list) -> list:
+        """The links now, with what this user added and without what they removed, relative
+        to the links the page showed (none sent: it showed none)."""
+        raw = self.data.getlist(self.add_initial_prefix(name))
+        try:
+            shown = {o.pk for o in self.fields[name].clean(raw)}
+        except ValidationError:  # a link shown then names nothing now: none to remove
+            shown = set()
+        posted_pks = {o.pk for o in posted}
+        added, removed = posted_pks - shown, shown - posted_pks
+        keep = [o for o in now if o.pk not in removed]
+        kept = {o.pk for o in keep}
+        return keep + [o for o in posted if o.pk in added and o.pk not in kept]
+
+
+class RequestEditForm(EditsWhatWasShown, ZonedForm):
+    """A request's editable fields (the API's PATCH): the agency never changes. The page
+    carries what it showed: an edit saved meanwhile by someone else is kept."""
+
+    LINKS = ("releases",)
+    TIMES = ("received_at", "due_at")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.carry_what_is_shown()
 
     reference = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=RequestKind.choices)
@@ -313,16 +369,6 @@ class RequestEditForm(ZonedForm):
             "assignee": req.assignee,
         }
 
-    def changes(self) -> dict:
-        """The edited fields; a time shown to the minute and sent back unchanged keeps its
-        seconds (the page must not move a received time by re-saving it)."""
-        changes = {k: v for k, v in self.cleaned_data.items() if k != "reason"}
-        for name in ("received_at", "due_at"):
-            before = self.initial.get(name)
-            if before is not None and changes[name] == before.replace(second=0, microsecond=0):
-                del changes[name]
-        return changes
-
 
 class LabelledChoices(forms.ModelMultipleChoiceField):
     """Link targets labelled for people (``label_of``): the models' own ``str`` is what the
@@ -336,7 +382,7 @@ class LabelledChoices(forms.ModelMultipleChoiceField):
         return self.label_of(obj)
 
 
-class EvidenceEditForm(ZonedForm):
+class EvidenceEditForm(EditsWhatWasShown, ZonedForm):
     """A document's metadata and links (the API's PATCH, R37/R38): never its bytes, hash or
     size. The page carries what it showed (hidden initial values), so ``changes()`` holds
     only what this user changed: re-saving writes nothing, and an edit someone else saved
@@ -389,14 +435,14 @@ class EvidenceEditForm(ZonedForm):
     )
 
     LINKS = ("releases", "requests", "signoffs", "allowlist_entries")
+    TIMES = ("received_at",)
 
     def __init__(self, *args, document: EvidenceDocument, **kwargs):
         super().__init__(*args, initial=self.initial_of(document), **kwargs)
         self.fields["supersedes"].queryset = EvidenceDocument.objects.exclude(
             pk=document.pk
         ).order_by("-uploaded_at")
-        for name, field in self.fields.items():
-            field.show_hidden_initial = name != "reason"
+        self.carry_what_is_shown()
 
     @classmethod
     def initial_of(cls, document: EvidenceDocument) -> dict:
@@ -408,37 +454,3 @@ class EvidenceEditForm(ZonedForm):
             "supersedes": document.supersedes,
             **{name: list(getattr(document, name).all()) for name in cls.LINKS},
         }
-
-    def changes(self) -> dict:
-        """What this user changed from what the page showed and the document does not hold
-        already (``initial``: the document now); a time shown to the minute and sent back
-        unchanged keeps its seconds."""
-        out = {}
-        for name in self.changed_data:
-            value, now = self.cleaned_data.get(name), self.initial.get(name)
-            if name == "reason":
-                continue
-            if name in self.LINKS:
-                links = self._merged(name, value, now)
-                if {o.pk for o in links} != {o.pk for o in now}:
-                    out[name] = links
-            elif name == "received_at" and None not in (value, now):
-                if value not in (now, now.replace(second=0, microsecond=0)):
-                    out[name] = value
-            elif value != now:
-                out[name] = value
-        return out
-
-    def _merged(self, name: str, posted, now: list) -> list:
-        """The document's links now, with what this user added and without what they
-        removed, relative to the links the page showed (none sent: it showed none)."""
-        raw = self.data.getlist(self.add_initial_prefix(name))
-        try:
-            shown = {o.pk for o in self.fields[name].clean(raw)}
-        except ValidationError:  # a link shown then names nothing now: none to remove
-            shown = set()
-        posted_pks = {o.pk for o in posted}
-        added, removed = posted_pks - shown, shown - posted_pks
-        keep = [o for o in now if o.pk not in removed]
-        kept = {o.pk for o in keep}
-        return keep + [o for o in posted if o.pk in added and o.pk not in kept]
