@@ -218,6 +218,16 @@ def access_changed(since: int, revision: int) -> bool:
     return any(is_access_change(m, c) for m, c in rows)
 
 
+def announced_changes(since: int) -> dict:
+    """``entitlement_changes(since)`` and ``access_changed``: whether the stream must make a
+    gateway report this revision (an entry differs, or an access change that altered none
+    lies in between). The hub's pushed batches and a subscriber's catch-up both ask this."""
+    changes = entitlement_changes(since)
+    revision = changes["revision"]
+    changed = bool(changes["releases"]) or (revision > since and access_changed(since, revision))
+    return {**changes, "access_changed": changed}
+
+
 def entitlement_changes(since: int) -> dict:
     """GET /api/v1/entitlements/changes/?since=N: the entries that differ from what they
     were at revision N (a release that did not exist then differs), at one revision M.
@@ -418,6 +428,7 @@ __all__ = [
     "AccessQuery",
     "access_changed",
     "access_changes",
+    "announced_changes",
     "entitlement_changes",
     "entitlement_snapshot",
     "access_facts",

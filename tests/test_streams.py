@@ -88,6 +88,20 @@ def test_a_commit_reaches_the_subscriber_within_a_second_and_heartbeats_flow(peo
     stream.close()
 
 
+def _word(revision: int, *, access_changed: bool) -> tuple:
+    """A batch's closing ``event: revision``, as the stream reader returns it."""
+    return ("revision", revision, {"revision": revision, "access_changed": access_changed})
+
+
+def _catch_up(server, token, last_event_id: int) -> list[tuple]:
+    """The events of a stream resumed after ``last_event_id``, up to its first batch's end."""
+    stream = SSE(server.url, token, last_event_id=last_event_id)
+    try:
+        return stream.until("revision")
+    finally:
+        stream.close()
+
+
 def test_resume_with_last_event_id_and_refusals(people, server):
     staff, admin, release, token = people
     before = access_revision()
@@ -107,11 +121,7 @@ def test_resume_with_last_event_id_and_refusals(people, server):
     # Only writes that change no access since then: nothing to report on resuming.
     after = access_revision()
     services.update_release(release, actor=staff, description="still no access change")
-    quiet = SSE(server.url, token, last_event_id=after)
-    assert quiet.until("revision") == [
-        ("revision", access_revision(), {"revision": access_revision(), "access_changed": False})
-    ]
-    quiet.close()
+    assert _catch_up(server, token, after) == [_word(access_revision(), access_changed=False)]
     # An access change that alters no entry, committed while cut off (a partner approved on
     # the suspended release): the catch-up has no entry but says so, for the receipt.
     entry = services.propose_allowlist_entry(
@@ -119,11 +129,7 @@ def test_resume_with_last_event_id_and_refusals(people, server):
     )
     cut_off = access_revision()
     services.decide_allowlist_entry(entry, actor=admin, decision="approved")
-    resumed = SSE(server.url, token, last_event_id=cut_off)
-    assert resumed.until("revision") == [
-        ("revision", access_revision(), {"revision": access_revision(), "access_changed": True})
-    ]
-    resumed.close()
+    assert _catch_up(server, token, cut_off) == [_word(access_revision(), access_changed=True)]
     assert SSE(server.url, None).status == 401
     assert SSE(server.url, "not-a-token").status == 401
     nobody = factories.UserFactory(username="nora")

@@ -116,14 +116,12 @@ def catch_up(since: int | None) -> dict:
     """The changes since ``since`` and whether an access change lies in between (one that
     altered no entry included: committed while the gateway was cut off, it must still be
     reported, or the gateway would lag on it)."""
-    from compliance.entitlements import access_changed, entitlement_changes
+    from compliance.entitlements import announced_changes
     from compliance.selectors import access_revision
 
     if since is None:
         return {"revision": access_revision(), "releases": [], "access_changed": False}
-    changes = entitlement_changes(since)
-    changed = bool(changes["releases"]) or access_changed(since, changes["revision"])
-    return {**changes, "access_changed": changed}
+    return announced_changes(since)
 
 
 def _since(scope, headers) -> int | None:

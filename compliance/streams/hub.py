@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from compliance.entitlements import access_changed, entitlement_changes
+from compliance.entitlements import announced_changes
 from compliance.selectors import access_revision
 
 log = logging.getLogger(__name__)
@@ -106,13 +106,7 @@ class Hub:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
                 self._wake.clear()
-                changes = await read(entitlement_changes, self.revision)
-                if changes["revision"] > self.revision and not changes["releases"]:
-                    # No entry differs: is it an access change all the same (announced,
-                    # as a batch of none), or receipts and other writes (nothing to say)?
-                    changed = await read(access_changed, self.revision, changes["revision"])
-                else:
-                    changed = bool(changes["releases"])
+                changes = await read(announced_changes, self.revision)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -124,7 +118,9 @@ class Hub:
             if changes["revision"] <= self.revision:
                 continue
             self.revision = changes["revision"]
-            if changed:
+            # An access change, with or without entries (one that altered none is announced
+            # as a batch of none); receipts and other writes: nothing to say.
+            if changes["access_changed"]:
                 self._publish(Batch(changes["revision"], changes["releases"]))
 
     def _publish(self, batch: Batch) -> None:
