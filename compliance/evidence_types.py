@@ -132,11 +132,12 @@ def _text(head: bytes, stream: BinaryIO) -> Detected:
         raise RefusedType("Unknown binary file type: not accepted.")
     _check_utf8(stream)
     email = _looks_like_email(head)
-    if email and _is_mime(head):
+    headers, body = _split_message(head) if email else (b"", head)
+    if email and _is_mime(headers):
         # A MIME message's HTML part is part of a message: kept, and served only as a
         # message/rfc822 attachment (nosniff, sandboxed), which no browser renders.
         return Detected(EMAIL, "eml")
-    if ACTIVE_TEXT.search(head) or HTML_START.match(_body(head) if email else head):
+    if ACTIVE_TEXT.search(head) or HTML_START.match(body):
         # a plain RFC 5322 message is text: markup in it is refused as anywhere else
         raise RefusedType("HTML, SVG and scripts are not accepted.")
     return Detected(EMAIL, "eml") if email else Detected(TEXT_PLAIN, "txt")
@@ -170,19 +171,15 @@ def _looks_like_email(head: bytes) -> bool:
     return all(n in names for n in EMAIL_REQUIRED) and len(names & set(EMAIL_KNOWN)) >= 3
 
 
-def _header_block(head: bytes) -> bytes:
-    return re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
-
-
-def _body(head: bytes) -> bytes:
+def _split_message(head: bytes) -> tuple[bytes, bytes]:
+    """A message's header block, and its body (what follows the first blank line)."""
     parts = re.split(rb"\r?\n\r?\n", head, maxsplit=1)
-    return parts[1] if len(parts) > 1 else b""
+    return parts[0], parts[1] if len(parts) > 1 else b""
 
 
-def _is_mime(head: bytes) -> bool:
+def _is_mime(headers: bytes) -> bool:
     """A MIME message (RFC 2045): a ``MIME-Version`` header and a ``Content-Type`` of a
     multipart or text type; only such a message may carry an HTML part."""
-    headers = _header_block(head)
     return bool(
         re.search(rb"^mime-version:", headers, re.IGNORECASE | re.MULTILINE)
         and re.search(rb"^content-type:\s*(multipart|text)/", headers, re.IGNORECASE | re.MULTILINE)
