@@ -13,11 +13,7 @@ from compliance.models.roles import is_admin
 from compliance.web import forms, once
 from compliance.web.views import _attempt, _request_form_page, form_page, writer_required
 
-_release_page = form_page("compliance/release_form.html", "releases")
-
-
-def _release_form_page(request, form, *, release=None, refusal=None, status=200):
-    return _release_page(request, form, release=release, refusal=refusal, status=status)
+_release_form_page = form_page("compliance/release_form.html", "releases")  # release=: edited
 
 
 @writer_required

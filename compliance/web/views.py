@@ -655,11 +655,7 @@ def form_page(template: str, nav: str):
     return page
 
 
-_request_form = form_page("compliance/request_form.html", "requests")
-
-
-def _request_form_page(request, form, *, req=None, refusal=None, status=200):
-    return _request_form(request, form, req=req, refusal=refusal, status=status)
+_request_form_page = form_page("compliance/request_form.html", "requests")  # req=: the edited
 
 
 @writer_required
